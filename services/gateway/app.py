@@ -1,0 +1,58 @@
+"""The gateway's Starlette app: ``create_app(settings)`` and the lifespan that owns its connections."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.responses import ApiError, http_error
+from services.gateway.routes import ROUTES
+from services.gateway.state import State
+from shared import db, kafka
+from shared.logging import configure
+from shared.settings import GatewaySettings
+
+logger = logging.getLogger(__name__)
+
+
+async def api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return http_error(exc.status_code, exc.detail).response()
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return http_error(500, "FlexStream hit an internal error; it has been logged.").response()
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        await kafka.ensure_topics(settings)
+        async with db.open_pool(settings, name="gateway") as pool, kafka.open_producer(settings) as producer:
+            logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
+            yield {"settings": settings, "pool": pool, "producer": producer}
+
+    return Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
+    )
+
+
+def app_from_env() -> Starlette:
+    """Zero-argument factory for ``uvicorn --factory``."""
+    settings = GatewaySettings()
+    configure(settings.log_level, settings.log_json)
+    return create_app(settings)

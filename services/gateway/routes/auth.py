@@ -1,0 +1,54 @@
+"""``POST /api/requestAuthToken`` (spec: api.md §1.1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.gateway import auth
+from services.gateway.responses import ok
+from services.gateway.sql import users
+
+
+def _error(status_code: int, text: str) -> Response:
+    return ok({"errors": [text]}, status_code, with_status=True)
+
+
+async def request_auth_token(request: Request) -> Response:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return _error(400, "Content-type of request must be application/json")
+    try:
+        body: Any = json.loads(await request.body() or b"null")
+    except ValueError:
+        return _error(400, "Content-type of request must be application/json")
+    if not isinstance(body, dict) or "email" not in body:
+        return _error(400, "Please provide the 'email' parameter.")
+    email = body["email"]
+    settings = request.state.settings
+    async with request.state.pool.connection() as conn:
+        user = await users.user_by_email(conn, str(email))
+        if user is None:
+            return _error(404, f"User with email '{email}' does not exist")
+        already = await _authenticated_as(conn, request, user.id)
+        if not already:
+            if "password" not in body:
+                return _error(400, "Please provide the 'password' parameter.")
+            if not isinstance(body["password"], str) or not auth.verify_password(user.password_hash, body["password"]):
+                return _error(401, "User password does not match.")
+        token = await auth.issue_token(conn, user.id, settings.token_max_age)
+    return ok({"auth_token": token, "user_id": user.id}, with_status=True)
+
+
+async def _authenticated_as(conn: Any, request: Request, user_id: int) -> bool:
+    token = auth.token_from(request)
+    if not token:
+        return False
+    row = await users.user_by_token(conn, auth.token_hash(token))
+    return row is not None and row.active and row.id == user_id
+
+
+ROUTES = [Route("/api/requestAuthToken", request_auth_token, methods=["POST"])]

@@ -1,0 +1,270 @@
+"""From a batch of Kafka records to stored beliefs, ``ingested`` events and dead letters.
+
+``ingest_batch`` runs in one database transaction (the caller commits, then produces the returned
+messages, then commits the Kafka offsets). The rules themselves are pure functions: ``decode``,
+``plan_rounds`` and ``shared.beliefs.rows_for``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from aiokafka.structs import ConsumerRecord
+from psycopg import AsyncConnection
+from pydantic import ValidationError
+
+from services.ingest import sql
+from services.ingest.copy_format import staging_rows
+from shared.beliefs import BeliefRows, SensorInfo, rows_for
+from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor
+from shared.messages import BeliefsIngested, DeadLetter, DeleteSensorData, PostSensorData, ValueSummary, utcnow
+from shared.topics import SENSOR_DATA
+
+logger = logging.getLogger(__name__)
+
+Command = PostSensorData | DeleteSensorData
+
+
+class UnknownSource(FlexStreamError):
+    reason = "unknown_source"
+
+
+@dataclass
+class Results:
+    """What a batch produced, to be sent after the database commit."""
+
+    ingested: list[BeliefsIngested] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    command: Command
+    rows: BeliefRows | None = None
+    source_id: int | None = None
+    sensor: SensorInfo | None = None
+
+
+def dead_letter(record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: Command | None = None) -> DeadLetter:
+    return DeadLetter(
+        reason=error.reason,
+        detail=str(error),
+        original=(record.value or b"").decode("utf-8", errors="replace"),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        command_id=command.command_id if command else None,
+        sensor_id=command.sensor_id if command else _key_sensor(record),
+    )
+
+
+def _key_sensor(record: ConsumerRecord[bytes, bytes]) -> int | None:
+    try:
+        return int(record.key or b"")
+    except ValueError:
+        return None
+
+
+def decode(record: ConsumerRecord[bytes, bytes]) -> Command:
+    try:
+        return SENSOR_DATA.decode(record.value)
+    except ValidationError as exc:
+        raise MalformedMessage(_validation_text(exc)) from None
+
+
+def _validation_text(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "; ".join(parts)
+
+
+def window(item: _Item) -> tuple[np.datetime64, np.datetime64] | None:
+    """The event starts a command touches; None means 'everything' (a deletion)."""
+    if isinstance(item.command, DeleteSensorData):
+        return None
+    assert item.rows is not None
+    return item.rows.event_starts.min(), item.rows.event_starts.max()
+
+
+def plan_rounds(keys: Sequence[tuple[int, tuple[Any, Any] | None]]) -> list[int]:
+    """Assign each command (sensor id, event window or None) a round number so that commands on the same
+    sensor with overlapping windows run in arrival order, while everything else shares a round."""
+    rounds: list[int] = []
+    earlier: dict[int, list[tuple[tuple[Any, Any] | None, int]]] = {}
+    for sensor_id, span in keys:
+        after = -1
+        for other_span, other_round in earlier.get(sensor_id, ()):
+            if span is None or other_span is None or (span[0] <= other_span[1] and other_span[0] <= span[1]):
+                after = max(after, other_round)
+        rounds.append(after + 1)
+        earlier.setdefault(sensor_id, []).append((span, after + 1))
+    return rounds
+
+
+async def ingest_batch(
+    conn: AsyncConnection[Any], records: Sequence[ConsumerRecord[bytes, bytes]], *, max_values: int
+) -> Results:
+    results = Results()
+    items: list[_Item] = []
+    for record in records:
+        try:
+            items.append(_Item(record, decode(record)))
+        except MalformedMessage as exc:
+            results.dead.append(dead_letter(record, exc))
+
+    # A command seen before (replayed after a crash, or produced twice) answers what it answered then.
+    done = await sql.load_done_commands(conn, [item.command.command_id for item in items])
+    fresh: list[_Item] = []
+    seen: set[UUID] = set()
+    for item in items:
+        command_id = item.command.command_id
+        if command_id in done:
+            _replay(done[command_id], results)
+        elif command_id not in seen:
+            seen.add(command_id)
+            fresh.append(item)
+
+    sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in fresh])
+    known_sources = await sql.existing_source_ids(
+        conn, [i.command.source_id for i in fresh if isinstance(i.command, PostSensorData) and i.command.source_id]
+    )
+    device_sources: dict[str, int] = {}
+    ready: list[_Item] = []
+    for item in fresh:
+        try:
+            await _prepare(conn, item, sensors, known_sources, device_sources, max_values)
+        except FlexStreamError as exc:
+            results.dead.append(dead_letter(item.record, exc, item.command))
+            continue
+        ready.append(item)
+
+    rounds = plan_rounds([(item.command.sensor_id, window(item)) for item in ready])
+    for number in range(max(rounds, default=-1) + 1):
+        batch = [item for item, r in zip(ready, rounds, strict=True) if r == number]
+        results.ingested.extend(await _run_round(conn, batch))
+
+    await sql.record_done_commands(
+        conn,
+        [(e.command_id, e.sensor_id, {"ingested": e.model_dump(mode="json")}) for e in results.ingested]
+        + [(d.command_id, d.sensor_id or 0, {"dead": d.model_dump(mode="json")}) for d in results.dead if d.command_id],
+    )
+    return results
+
+
+def _replay(stored: dict[str, Any], results: Results) -> None:
+    if "ingested" in stored:
+        results.ingested.append(BeliefsIngested.model_validate(stored["ingested"]))
+    elif "dead" in stored:
+        results.dead.append(DeadLetter.model_validate(stored["dead"]))
+
+
+async def _prepare(
+    conn: AsyncConnection[Any],
+    item: _Item,
+    sensors: dict[int, SensorInfo],
+    known_sources: set[int],
+    device_sources: dict[str, int],
+    max_values: int,
+) -> None:
+    command = item.command
+    sensor = sensors.get(command.sensor_id)
+    if sensor is None:
+        raise UnknownSensor(command.sensor_id)
+    item.sensor = sensor
+    if isinstance(command, DeleteSensorData):
+        return
+    if command.source_id is not None:
+        if command.source_id not in known_sources:
+            raise UnknownSource(f"Data source {command.source_id} does not exist.")
+        item.source_id = command.source_id
+    else:
+        if command.source_name not in device_sources:
+            device_sources[command.source_name] = await sql.device_source_id(conn, command.source_name)
+        item.source_id = device_sources[command.source_name]
+    item.rows = rows_for(command, sensor, max_values=max_values)
+
+
+async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[BeliefsIngested]:
+    events: dict[int, BeliefsIngested] = {}
+    for idx, item in enumerate(batch):
+        if isinstance(item.command, DeleteSensorData):
+            deleted = await sql.delete_beliefs(conn, item.command.sensor_id)
+            events[idx] = _event(item, "deleted", rows_replaced=deleted)
+    posts = [(idx, item) for idx, item in enumerate(batch) if item.rows is not None and len(item.rows)]
+    for idx, item in enumerate(batch):
+        if item.rows is not None and not len(item.rows):
+            events[idx] = _event(item, "already_received")  # nothing to save (e.g. all values null)
+    if posts:
+        await sql.stage(
+            conn,
+            (
+                staging_rows(idx, item.command.sensor_id, item.source_id or 0, _sensor(item).event_resolution,
+                             item.rows.event_starts, item.rows.belief_times, item.rows.values)
+                for idx, item in posts
+                if item.rows is not None
+            ),
+        )  # fmt: skip
+        counts = await sql.classify(conn)
+        rejected = [
+            idx for idx, item in posts
+            if counts.get(idx, (0, 0))[0] and not (isinstance(item.command, PostSensorData) and item.command.replace)
+        ]  # fmt: skip
+        written = await sql.write(conn, rejected)
+        for idx, item in posts:
+            replacements, unchanged = counts.get(idx, (0, 0))
+            assert item.rows is not None
+            if idx in rejected:
+                events[idx] = _event(item, "replacement_rejected", rows_skipped=len(item.rows))
+                continue
+            w = written.get(idx)
+            outcome = "processed" if w is not None and not unchanged else "already_received"
+            events[idx] = _event(
+                item,
+                outcome,
+                rows_written=w.inserted if w else 0,
+                rows_replaced=w.replaced if w else 0,
+                rows_skipped=unchanged,
+                summary=ValueSummary(count=(w.inserted + w.replaced), min=w.min, max=w.max, sum=w.sum) if w else None,
+                event_start=w.first_start if w else None,
+                event_end=w.last_end if w else None,
+            )
+    return [events[idx] for idx in sorted(events)]
+
+
+def _sensor(item: _Item) -> SensorInfo:
+    assert item.sensor is not None
+    return item.sensor
+
+
+def _event(
+    item: _Item,
+    outcome: str,
+    *,
+    rows_written: int = 0,
+    rows_replaced: int = 0,
+    rows_skipped: int = 0,
+    summary: ValueSummary | None = None,
+    event_start: datetime | None = None,
+    event_end: datetime | None = None,
+) -> BeliefsIngested:
+    return BeliefsIngested.model_validate(
+        {
+            "command_id": item.command.command_id,
+            "sensor_id": item.command.sensor_id,
+            "source_id": item.source_id,
+            "outcome": outcome,
+            "rows_written": rows_written,
+            "rows_replaced": rows_replaced,
+            "rows_skipped": rows_skipped,
+            "summary": summary or ValueSummary(count=0),
+            "event_start": event_start,
+            "event_end": event_end,
+            "recorded_at": utcnow(),
+        }
+    )

@@ -1,0 +1,121 @@
+"""The ingest consumer loop: poll a batch, write it in one transaction, send its events, commit offsets.
+
+Failures are sorted in one place: a message that can never succeed goes to the DLQ (inside
+``handlers.ingest_batch``); a transient database or broker failure is retried with backoff and, if it
+persists, the process exits without committing so that a restart replays the batch; anything else is a
+bug and crashes the process (also uncommitted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Histogram
+from psycopg_pool import AsyncConnectionPool
+
+from services.ingest.handlers import Results, ingest_batch
+from shared import db, health, kafka
+from shared.logging import configure
+from shared.settings import IngestSettings
+from shared.topics import INGESTED, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
+
+logger = logging.getLogger(__name__)
+
+RECORDS = Counter("flexstream_ingest_records_total", "Sensor-data records consumed")
+BELIEFS = Counter("flexstream_ingest_beliefs_written_total", "Belief rows inserted or replaced")
+DEAD = Counter("flexstream_ingest_dead_letters_total", "Records sent to the DLQ", ["reason"])
+RETRIES = Counter("flexstream_ingest_retries_total", "Transient failures retried")
+BATCH_SECONDS = Histogram("flexstream_ingest_batch_seconds", "Time to write one batch (DB transaction)")
+
+TRANSIENT = (psycopg.OperationalError, KafkaError, OSError)
+MAX_ATTEMPTS = 8
+
+
+async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
+    delay = 0.2
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await ingest_batch(conn, records, max_values=settings.ingest_max_values)
+        except psycopg.OperationalError as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            RETRIES.inc()
+            logger.warning("database error, retrying in %.1f s (attempt %d): %s", delay, attempt, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    raise AssertionError("unreachable")
+
+
+async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results: Results) -> None:
+    """Send every event of the batch and wait until the broker has them all."""
+    sends = [
+        await producer.send(INGESTED.full_name(settings.topic_prefix), INGESTED.encode(e), key=key_for(e.sensor_id))
+        for e in results.ingested
+    ]
+    for letter in results.dead:
+        DEAD.labels(letter.reason).inc()
+        logger.warning(
+            "dead letter: %s",
+            letter.detail,
+            extra={"reason": letter.reason, "topic": letter.topic, "partition": letter.partition,
+                   "offset": letter.offset, "sensor_id": letter.sensor_id, "command_id": str(letter.command_id)},
+        )  # fmt: skip
+        key = key_for(letter.sensor_id) if letter.sensor_id is not None else None
+        sends.append(await producer.send(SENSOR_DATA_DLQ.full_name(settings.topic_prefix), SENSOR_DATA_DLQ.encode(letter), key=key))
+    await asyncio.gather(*sends)
+
+
+async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
+    await kafka.ensure_topics(settings)
+    async with (
+        db.open_pool(settings, name="ingest") as pool,
+        kafka.open_producer(settings) as producer,
+        kafka.open_consumer(
+            settings, [SENSOR_DATA], settings.ingest_group, max_poll_records=settings.ingest_batch_max
+        ) as consumer,
+    ):
+        checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
+        server = asyncio.create_task(
+            health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
+        )
+        logger.info("ingest consuming", extra={"topic": SENSOR_DATA.full_name(settings.topic_prefix), "group": settings.ingest_group})
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)
+                records = [record for part in batches.values() for record in part]
+                if not records:
+                    continue
+                RECORDS.inc(len(records))
+                started = time.perf_counter()
+                results = await write_with_retry(pool, records, settings)
+                BATCH_SECONDS.observe(time.perf_counter() - started)
+                BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
+                await publish(producer, settings, results)
+                await consumer.commit()  # only after the DB commit and the events are durable
+                logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
+        finally:
+            stop.set()
+            await server
+
+
+def main() -> None:
+    settings = IngestSettings()
+    configure(settings.log_level, settings.log_json)
+    asyncio.run(_main(settings))
+
+
+async def _main(settings: IngestSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(settings, stop)
+    logger.info("ingest stopped")

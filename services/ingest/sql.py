@@ -1,0 +1,187 @@
+"""Every query ingest runs. Beliefs go through a temporary staging table: COPY in, classify, one upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from services.ingest.copy_format import HEADER, TRAILER
+from shared.beliefs import SensorInfo
+
+SELECT_SENSORS = """
+SELECT id, unit, event_resolution, timezone, attributes
+FROM sensors WHERE id = ANY(%(ids)s)
+"""
+
+
+async def load_sensors(conn: AsyncConnection[Any], ids: Iterable[int]) -> dict[int, SensorInfo]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_SENSORS, {"ids": sorted(set(ids))})
+        return {row["id"]: SensorInfo(**row) async for row in cur}
+
+
+SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE command_id = ANY(%(ids)s)"
+
+
+async def load_done_commands(conn: AsyncConnection[Any], ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    cur = await conn.execute(SELECT_DONE_COMMANDS, {"ids": list(ids)})
+    return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+INSERT_DONE_COMMAND = """
+INSERT INTO ingested_commands (command_id, sensor_id, result) VALUES (%(command_id)s, %(sensor_id)s, %(result)s)
+ON CONFLICT (command_id) DO NOTHING
+"""
+
+
+async def record_done_commands(conn: AsyncConnection[Any], results: Sequence[tuple[UUID, int, dict[str, Any]]]) -> None:
+    """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it."""
+    if results:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                INSERT_DONE_COMMAND, [{"command_id": c, "sensor_id": s, "result": Jsonb(r)} for c, s, r in results]
+            )
+
+
+SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)s)"
+
+
+async def existing_source_ids(conn: AsyncConnection[Any], ids: Iterable[int]) -> set[int]:
+    cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": sorted(set(ids))})
+    return {row[0] for row in await cur.fetchall()}
+
+
+UPSERT_DEVICE_SOURCE = """
+WITH found AS (
+    SELECT id FROM data_sources
+    WHERE name = %(name)s AND type = 'device' AND user_id IS NULL AND model IS NULL AND version IS NULL
+      AND attributes_hash IS NULL
+), created AS (
+    INSERT INTO data_sources (name, type) SELECT %(name)s, 'device' WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT ON CONSTRAINT data_sources_identity_key DO UPDATE SET type = data_sources.type
+    RETURNING id
+)
+SELECT id FROM found UNION ALL SELECT id FROM created
+"""
+
+
+async def device_source_id(conn: AsyncConnection[Any], name: str) -> int:
+    """The data source a device names itself by (type ``device``), created on first use."""
+    cur = await conn.execute(UPSERT_DEVICE_SOURCE, {"name": name})
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging_beliefs (
+    command_idx    integer NOT NULL,
+    sensor_id      integer NOT NULL,
+    event_start    timestamptz NOT NULL,
+    source_id      integer NOT NULL,
+    belief_time    timestamptz NOT NULL,
+    event_value    double precision NOT NULL,
+    resolution     interval NOT NULL,
+    previous_value double precision,   -- latest earlier belief of the same source and class
+    stored_value   double precision    -- a stored belief with exactly this key
+) ON COMMIT DELETE ROWS
+"""
+
+COPY_STAGING = (
+    "COPY staging_beliefs (command_idx, sensor_id, event_start, source_id, belief_time, event_value, resolution)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+
+# Unchanged-belief suppression and replacement detection (model.md §5.2), one index probe per row.
+# Ex-ante (horizon > 0) and ex-post beliefs are compared only within their own class; the horizon of
+# a default sensor is event end - belief time.
+CLASSIFY_STAGING = """
+UPDATE staging_beliefs st SET
+    previous_value = (
+        SELECT tb.event_value FROM timed_beliefs tb
+        WHERE tb.sensor_id = st.sensor_id AND tb.event_start = st.event_start AND tb.source_id = st.source_id
+          AND tb.belief_time <= st.belief_time AND tb.cumulative_probability = 0.5
+          AND (tb.belief_time < st.event_start + st.resolution) = (st.belief_time < st.event_start + st.resolution)
+        ORDER BY tb.belief_time DESC LIMIT 1),
+    stored_value = (
+        SELECT tb.event_value FROM timed_beliefs tb
+        WHERE tb.sensor_id = st.sensor_id AND tb.event_start = st.event_start AND tb.source_id = st.source_id
+          AND tb.belief_time = st.belief_time AND tb.cumulative_probability = 0.5)
+"""
+
+SUMMARISE_STAGING = """
+SELECT command_idx,
+       count(*) FILTER (WHERE stored_value IS NOT NULL AND stored_value <> event_value) AS replacements,
+       count(*) FILTER (WHERE previous_value = event_value) AS unchanged
+FROM staging_beliefs GROUP BY command_idx
+"""
+
+WRITE_STAGING = """
+WITH written AS (
+    INSERT INTO timed_beliefs AS tb (sensor_id, event_start, source_id, belief_time, event_value)
+    SELECT sensor_id, event_start, source_id, belief_time, event_value FROM staging_beliefs
+    WHERE previous_value IS DISTINCT FROM event_value AND command_idx <> ALL(%(rejected)s)
+    ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
+    DO UPDATE SET event_value = EXCLUDED.event_value WHERE tb.event_value IS DISTINCT FROM EXCLUDED.event_value
+    RETURNING tb.sensor_id, tb.event_start, tb.source_id, tb.belief_time, tb.event_value, (xmax = 0) AS inserted
+)
+SELECT st.command_idx,
+       count(*) FILTER (WHERE w.inserted) AS inserted,
+       count(*) FILTER (WHERE NOT w.inserted) AS replaced,
+       min(w.event_value), max(w.event_value), sum(w.event_value),
+       min(w.event_start), max(w.event_start + st.resolution)
+FROM written w JOIN staging_beliefs st USING (sensor_id, event_start, source_id, belief_time)
+GROUP BY st.command_idx
+"""
+
+
+@dataclass(frozen=True)
+class Written:
+    inserted: int
+    replaced: int
+    min: float | None
+    max: float | None
+    sum: float | None
+    first_start: datetime | None
+    last_end: datetime | None
+
+
+async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
+    """COPY binary rows (``copy_format.staging_rows``) into the session's staging table."""
+    await conn.execute(CREATE_STAGING)
+    async with conn.cursor() as cur, cur.copy(COPY_STAGING) as copy:
+        await copy.write(HEADER)
+        for chunk in chunks:
+            await copy.write(chunk)
+        await copy.write(TRAILER)
+
+
+async def classify(conn: AsyncConnection[Any]) -> dict[int, tuple[int, int]]:
+    """Per staged command: (replacements, unchanged) counts."""
+    await conn.execute(CLASSIFY_STAGING)
+    cur = await conn.execute(SUMMARISE_STAGING)
+    return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+
+
+async def write(conn: AsyncConnection[Any], rejected: Sequence[int]) -> dict[int, Written]:
+    cur = await conn.execute(WRITE_STAGING, {"rejected": list(rejected)})
+    result = {row[0]: Written(*row[1:]) for row in await cur.fetchall()}
+    await conn.execute("TRUNCATE staging_beliefs")
+    return result
+
+
+DELETE_SENSOR_BELIEFS = "DELETE FROM timed_beliefs WHERE sensor_id = %(sensor_id)s"
+DELETE_SENSOR_STATS = "DELETE FROM sensor_stats WHERE sensor_id = %(sensor_id)s"
+
+
+async def delete_beliefs(conn: AsyncConnection[Any], sensor_id: int) -> int:
+    cur = await conn.execute(DELETE_SENSOR_BELIEFS, {"sensor_id": sensor_id})
+    await conn.execute(DELETE_SENSOR_STATS, {"sensor_id": sensor_id})
+    return cur.rowcount

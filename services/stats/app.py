@@ -1,0 +1,73 @@
+"""The stats service: a faust-streaming app over ``flexstream.ingested.v1``.
+
+Not built yet: maintaining the per-sensor, per-source aggregates in ``sensor_stats`` (and recomputing a
+bucket when beliefs are replaced or deleted) is the subject of a later issue. For now the agent decodes
+each ``BeliefsIngested`` event with the shared model and logs it, so the faust app, its consumer group,
+health page and metrics are real. The topic carries raw bytes: no faust.Record copies of our models.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from pydantic import ValidationError
+
+from shared.settings import StatsSettings
+from shared.topics import INGESTED
+
+logger = logging.getLogger(__name__)
+
+EVENTS = Counter("flexstream_stats_ingested_events_total", "BeliefsIngested events received", ["valid"])
+
+
+def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
+    options: dict[str, Any] = {
+        "broker": f"kafka://{settings.kafka_bootstrap}",
+        "store": "memory://",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": 1,
+        "web_host": settings.health_host,
+        "web_port": settings.health_port,
+        "datadir": settings.stats_data_dir,
+        "consumer_auto_offset_reset": "earliest",
+    }
+    options.update(overrides)
+    app = faust.App(settings.stats_app_id, **options)
+    ingested = app.topic(INGESTED.full_name(settings.topic_prefix), value_type=bytes, key_type=bytes)
+    seen: list[Any] = []  # the latest events, for tests and the health page
+
+    @app.agent(ingested)
+    async def record_ingested(stream: Any) -> Any:
+        async for value in stream:
+            try:
+                event = INGESTED.decode(value)
+            except ValidationError as exc:
+                EVENTS.labels("false").inc()
+                logger.warning("invalid ingested event: %s", exc.errors()[:3])
+                continue
+            EVENTS.labels("true").inc()
+            seen.append(event)
+            del seen[:-100]
+            logger.info(
+                "ingested event received (aggregation not implemented yet)",
+                extra={"command_id": str(event.command_id), "sensor_id": event.sensor_id, "outcome": event.outcome},
+            )
+            yield event
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        ready = app.consumer is not None and bool(app.consumer.assignment())
+        return web.json({"service": "stats", "status": "ok" if ready else "starting", "kafka": "ok" if ready else "unavailable"},
+                        status=200 if ready else 503)  # fmt: skip
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    app.seen_events = seen  # type: ignore[attr-defined]
+    return app

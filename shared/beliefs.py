@@ -1,0 +1,93 @@
+"""From a posted series to belief rows: the pure rules of FlexMeasures' data POST (spec: api.md §4.1,
+units-and-time.md §4.1, model.md §5). Used by the gateway to validate synchronously and by ingest to
+write, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared import units
+from shared.errors import InvalidResolution, TooManyValues, UnitMismatch
+from shared.messages import PostSensorData
+
+_NS = np.timedelta64(1, "ns")
+
+
+@dataclass(frozen=True)
+class SensorInfo:
+    """What the belief rules need to know of a sensor."""
+
+    id: int
+    unit: str
+    event_resolution: timedelta
+    timezone: str = "UTC"
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BeliefRows:
+    """Columns of the beliefs one command produces (nulls already dropped)."""
+
+    event_starts: np.ndarray  # datetime64[ns], UTC
+    belief_times: np.ndarray  # datetime64[ns], UTC
+    values: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _utc64(value: datetime) -> np.datetime64:
+    return np.datetime64(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).as_unit("ns"))
+
+
+def check_resolution(n_values: int, duration: timedelta, resolution: timedelta) -> timedelta:
+    """The step between posted values; refuses what FlexMeasures refuses (api.md §4.1 validation 3-4)."""
+    step = duration / n_values
+    if resolution > timedelta(0):
+        if step <= timedelta(0) or step % resolution:
+            raise InvalidResolution(
+                f"Resolution of {step} is incompatible with the sensor's required resolution of {resolution}."
+            )
+    elif n_values > 1 and step == timedelta(0):
+        raise InvalidResolution(
+            "Cannot save multiple instantaneous values that overlap. That is, two values spanning the same "
+            "moment (a zero duration). Try sending a single value or definining a non-zero duration."
+        )
+    return step
+
+
+def rows_for(command: PostSensorData, sensor: SensorInfo, *, max_values: int = 1_000_000) -> BeliefRows:
+    """Upsample, convert units, place events and set belief times; drop nulls. Raises domain errors."""
+    resolution = sensor.event_resolution
+    step = check_resolution(len(command.values), command.duration, resolution)
+    repeat = step // resolution if resolution > timedelta(0) else 1
+    if len(command.values) * repeat > max_values:
+        raise TooManyValues(f"{len(command.values) * repeat} values after upsampling; at most {max_values} per command.")
+    if not units.convertible(command.unit, sensor.unit):
+        raise UnitMismatch(f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {command.unit}")
+    values = np.array(command.values, dtype=float)  # None → nan
+    if repeat > 1:
+        values = np.repeat(values, repeat)  # copy, not split (as FlexMeasures)
+    values = units.convert(values, command.unit, sensor.unit, resolution)
+    start = command.start
+    frequency = sensor.attributes.get("frequency")
+    if isinstance(frequency, str):
+        start = pd.Timestamp(start).round(frequency).to_pydatetime()
+    event_step = resolution if resolution > timedelta(0) else step
+    offsets = np.arange(len(values), dtype=np.int64) * np.int64(event_step // timedelta(microseconds=1)) * 1000
+    event_starts = _utc64(start) + offsets.astype("timedelta64[ns]")
+    if command.prior is not None:
+        belief_times = np.full(len(values), _utc64(command.prior))
+    elif command.horizon is not None:
+        # Default (ex-post) sensors know an event at its end: belief time = event end - horizon.
+        belief_times = event_starts + np.timedelta64(resolution - command.horizon) // _NS * _NS
+    else:
+        belief_times = np.full(len(values), _utc64(command.recorded_at))
+    keep = ~np.isnan(values)
+    return BeliefRows(event_starts[keep], belief_times[keep], values[keep])

@@ -1,0 +1,68 @@
+"""Database access shared by every service: the connection pool, database creation and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url.get_secret_value()
+
+
+@asynccontextmanager
+async def open_pool(settings: Settings, *, name: str = "flexstream") -> AsyncIterator[AsyncConnectionPool]:
+    """A pool that is open (and has reached the server once) for the duration of the block."""
+    pool = AsyncConnectionPool(
+        database_url(settings),
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        open=False,
+        name=name,
+        kwargs={"autocommit": False},
+    )
+    await pool.open(wait=True, timeout=30)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def ping(pool: AsyncConnectionPool) -> bool:
+    """True when a connection can be had and answers a trivial query within a few seconds."""
+    try:
+        async with pool.connection(timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        return True
+    except (psycopg.Error, TimeoutError) as exc:  # psycopg_pool.PoolTimeout subclasses psycopg.OperationalError
+        logger.warning("database not ready: %s", exc)
+        return False
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if it does not exist yet (connecting to ``postgres``)."""
+    params = conninfo_to_dict(url)
+    dbname = str(params.get("dbname") or "postgres")
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    admin = make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            logger.info("created database %s", dbname)
+        except psycopg.errors.DuplicateDatabase:
+            pass

@@ -1,0 +1,60 @@
+"""Health and Prometheus metrics over HTTP, for the worker services (the gateway serves its own).
+
+``GET /health`` answers 200 ``{"status": "ok", "kafka": "ok", "db": "ok"}`` when every check passes,
+503 with the failing parts otherwise. ``GET /metrics`` is the Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[bool]]
+
+
+async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:
+    results = await asyncio.gather(*(check() for check in checks.values()))
+    parts = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+    healthy = all(results)
+    return healthy, {"status": "ok" if healthy else "degraded", **parts}
+
+
+def metrics_response(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def health_app(service: str, checks: Mapping[str, Check]) -> Starlette:
+    async def health(_: Request) -> JSONResponse:
+        healthy, body = await run_checks(checks)
+        return JSONResponse({"service": service, **body}, status_code=200 if healthy else 503)
+
+    return Starlette(routes=[Route("/health", health), Route("/metrics", metrics_response)])
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the service it is embedded in."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(app: Starlette, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve ``app`` until ``stop`` is set."""
+    server = _EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    logger.info("health endpoint listening", extra={"host": host, "port": port})
+    await stop.wait()
+    server.should_exit = True
+    await task

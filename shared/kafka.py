@@ -1,0 +1,109 @@
+"""Kafka helpers shared by every service: producer, consumer and topic creation, all over aiokafka."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.settings import Settings
+from shared.topics import ALL_TOPICS, Topic
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """An idempotent producer that waits for every in-sync replica (``acks=all``)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "compression_type": "lz4" if _has_lz4() else None,
+        "max_request_size": 16 * 1024 * 1024,
+    }
+    options.update(overrides)
+    producer = AIOKafkaProducer(**options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def open_consumer(
+    settings: Settings, topics: Iterable[Topic[Any]], group_id: str | None, **overrides: Any
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer that commits by hand (after the database commit) and starts from the earliest offset."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": 16 * 1024 * 1024,
+        "fetch_max_bytes": 64 * 1024 * 1024,
+    }
+    options.update(overrides)
+    consumer = AIOKafkaConsumer(*(topic.full_name(settings.topic_prefix) for topic in topics), **options)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[str]:
+    """Create the topics that do not exist yet with ``settings.topic_partitions`` partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=topic.full_name(settings.topic_prefix),
+                num_partitions=settings.topic_partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if topic.compacted else {},
+            )
+            for topic in topics
+            if topic.full_name(settings.topic_prefix) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another replica created it meanwhile
+            logger.info("created topics", extra={"topics": [t.name for t in wanted]})
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def ping(settings: Settings) -> bool:
+    """True when the broker answers a metadata request."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except (KafkaError, OSError) as exc:
+        logger.warning("kafka not ready: %s", exc)
+        return False
+    finally:
+        await admin.close()
+
+
+def _has_lz4() -> bool:
+    try:
+        import lz4  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,159 @@
+"""Every message FlexStream puts on Kafka, defined once and used by producers and consumers alike.
+
+Commands read as orders (``PostSensorData``), events as facts (``BeliefsIngested``). Adding an optional
+field is a compatible change; renaming, removing or retyping a field means a new model on a ``.v2`` topic.
+The JSON Schema of each model is published under ``docs/schemas/`` (see ``shared/schemas.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")  # older readers tolerate added fields
+
+
+# --- flexstream.sensor-data.v1 --------------------------------------------------------------------
+
+
+class PostSensorData(Message):
+    """Store a regular series of values for one sensor (the body of FlexMeasures' POST sensor data).
+
+    ``values`` span ``[start, start + duration)`` evenly. Ingest upsamples them to the sensor's
+    resolution, converts ``unit`` to the sensor's unit, skips nulls and unchanged beliefs, and stores
+    the rest. Belief timing: ``prior`` (belief time) wins over ``horizon``; with neither, the belief
+    time is ``recorded_at``.
+    """
+
+    type: Literal["PostSensorData"] = "PostSensorData"
+    command_id: UUID = Field(default_factory=uuid4)
+    sensor_id: int
+    start: AwareDatetime
+    duration: timedelta
+    values: list[float | None] = Field(min_length=1)
+    unit: str
+    prior: AwareDatetime | None = None
+    horizon: timedelta | None = None
+    source_id: int | None = Field(
+        default=None, description="Data source id; devices may leave it out and name themselves instead."
+    )
+    source_name: str = Field(default="device", description="Name of the source to use when source_id is absent.")
+    replace: bool = Field(
+        default=False,
+        description="Overwrite stored beliefs with the same key and another value. False: such a command "
+        "is rejected as a whole (FlexMeasures' INVALID_REPLACEMENT) and nothing is stored.",
+    )
+    recorded_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class DeleteSensorData(Message):
+    """Delete every belief of one sensor stored before this command (ordered after earlier writes)."""
+
+    type: Literal["DeleteSensorData"] = "DeleteSensorData"
+    command_id: UUID = Field(default_factory=uuid4)
+    sensor_id: int
+    recorded_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+SensorDataCommand = Annotated[PostSensorData | DeleteSensorData, Field(discriminator="type")]
+
+
+class DeadLetter(Message):
+    """A sensor-data message that can never succeed, kept with the reason (flexstream.sensor-data.dlq.v1)."""
+
+    reason: str = Field(description="Machine-readable code, e.g. unknown_sensor, malformed_message.")
+    detail: str
+    original: str = Field(description="The original message value, decoded as UTF-8 (replacement chars if not).")
+    topic: str
+    partition: int
+    offset: int
+    command_id: UUID | None = None
+    sensor_id: int | None = None
+    failed_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+# --- flexstream.ingested.v1 -----------------------------------------------------------------------
+
+IngestOutcome = Literal["processed", "already_received", "replacement_rejected", "deleted"]
+
+
+class ValueSummary(Message):
+    count: int
+    min: float | None = None
+    max: float | None = None
+    sum: float | None = None
+
+
+class BeliefsIngested(Message):
+    """Ingest finished one command: what was written, for stats and for waiting HTTP requests."""
+
+    type: Literal["BeliefsIngested"] = "BeliefsIngested"
+    command_id: UUID
+    sensor_id: int
+    source_id: int | None = None
+    outcome: IngestOutcome
+    rows_written: int = 0
+    rows_replaced: int = 0
+    rows_skipped: int = 0
+    summary: ValueSummary = ValueSummary(count=0)
+    event_start: AwareDatetime | None = Field(default=None, description="First event start written.")
+    event_end: AwareDatetime | None = Field(default=None, description="Last event end written.")
+    recorded_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+# --- flexstream.schedule-triggers.v1 / flexstream.schedules.v1 ------------------------------------
+
+
+class TriggerSchedule(Message):
+    type: Literal["TriggerSchedule"] = "TriggerSchedule"
+    job_id: UUID
+    sensor_id: int
+    start: AwareDatetime
+    duration: timedelta
+    prior: AwareDatetime | None = None
+    flex_model: dict[str, Any] = Field(default_factory=dict)
+    flex_context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduleComputed(Message):
+    type: Literal["ScheduleComputed"] = "ScheduleComputed"
+    job_id: UUID
+    sensor_id: int
+    status: Literal["finished", "failed"]
+    start: AwareDatetime | None = None
+    resolution: timedelta | None = None
+    values: list[float] = Field(default_factory=list)
+    unit: str | None = None
+    error: str | None = None
+
+
+# --- flexstream.sensor-events.v1 (compacted) ------------------------------------------------------
+
+
+class SensorSnapshot(Message):
+    id: int
+    name: str
+    unit: str
+    timezone: str
+    event_resolution: timedelta
+    generic_asset_id: int
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SensorChanged(Message):
+    """A sensor was created, updated or deleted (published after the DB commit, via the outbox)."""
+
+    type: Literal["SensorChanged"] = "SensorChanged"
+    change: Literal["created", "updated", "deleted"]
+    sensor_id: int
+    sensor: SensorSnapshot | None = Field(default=None, description="The sensor after the change; null when deleted.")
+    changed_at: AwareDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,67 @@
+"""Settings read from ``FLEXSTREAM_*`` environment variables, once, in each service's ``main()``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What every service needs: where the broker and the database are, and how to log."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXSTREAM_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:55432/flexstream")
+    topic_partitions: int = 4
+    topic_prefix: str = ""  # tests use a prefix so each run has its own topics
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    @field_validator("topic_partitions")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+
+class GatewaySettings(Settings):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: SecretStr = SecretStr("change-me-flexstream-dev-secret")
+    token_max_age: timedelta = timedelta(hours=6)  # FlexMeasures' SECURITY_TOKEN_MAX_AGE
+    write_wait: timedelta = timedelta(seconds=10)  # read-your-writes wait before answering 202
+    allow_data_overwrite: bool = False  # FLEXMEASURES_ALLOW_DATA_OVERWRITE
+    hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}
+    outbox_interval: timedelta = timedelta(seconds=1)
+    db_pool_max: int = 20
+
+
+class WorkerSettings(Settings):
+    """Shared by ingest, scheduler and stats: the small HTTP port for /health and /metrics."""
+
+    health_host: str = "127.0.0.1"
+    health_port: int = 0  # 0 = pick a free port (logged at start)
+
+
+class IngestSettings(WorkerSettings):
+    ingest_group: str = "flexstream-ingest"
+    ingest_batch_max: int = 500  # Kafka records per poll / DB transaction
+    ingest_max_values: int = 1_000_000  # values per command; more goes to the DLQ
+    health_port: int = 8001
+
+
+class SchedulerSettings(WorkerSettings):
+    scheduler_group: str = "flexstream-scheduler"
+    health_port: int = 8002
+
+
+class StatsSettings(WorkerSettings):
+    stats_app_id: str = "flexstream-stats"
+    stats_data_dir: str = "/tmp/flexstream-stats"
+    health_port: int = 8003

@@ -1,0 +1,92 @@
+"""ISO 8601 datetimes and durations the way FlexMeasures reads and writes them (spec: units-and-time.md §2-§3)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+_DURATION = re.compile(
+    r"^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$"
+)
+_NOMINAL = re.compile(r"^[-+]?P[^T]*\d[YM]")  # years or months in the date part
+
+
+class DurationError(ValueError):
+    """The text is not an ISO 8601 duration FlexStream accepts; the message is the client-facing text."""
+
+
+class DatetimeError(ValueError):
+    """The text is not an aware ISO 8601 datetime; the message is the client-facing text."""
+
+
+def parse_duration(text: str, *, whole_minutes: bool = True) -> timedelta:
+    """``PT15M``, ``P1D``, ``-PT10M``, ``P1W`` → timedelta. Days and weeks are absolute (24 h, 7 days).
+
+    Months and years are refused (they have no fixed length). With ``whole_minutes`` (the default, as
+    FlexMeasures) a duration with a seconds part that is not a whole minute is refused.
+    """
+    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        if isinstance(text, str) and _NOMINAL.match(text.strip()):
+            raise DurationError(f"Cannot parse {text} as ISO8601 duration: months and years are not supported.")
+        raise DurationError(f"Cannot parse {text} as ISO8601 duration: not a valid ISO 8601 duration.")
+    parts = {k: float(v.replace(",", ".")) for k, v in match.groupdict().items() if v and k != "sign"}
+    value = timedelta(**parts)
+    if match.group("sign") == "-":
+        value = -value
+    if whole_minutes and (value.microseconds or value.seconds % 60):
+        raise DurationError("FlexMeasures only support multiples of 1 minute.")
+    return value
+
+
+def format_duration_days(value: timedelta) -> str:
+    """The sensor ``event_resolution`` style: ``PT15M``, ``PT1H``, ``P1D``, ``P1DT1H``; zero is ``P0D``; sign dropped."""
+    value = abs(value)
+    if not value:
+        return "P0D"
+    days, rest = value.days, value.seconds
+    out = f"P{days}D" if days else "P"
+    time_part = _hms(rest, value.microseconds)
+    return out + (f"T{time_part}" if time_part else "")
+
+
+def format_duration_hours(value: timedelta) -> str:
+    """The data/schedule ``duration`` style: hours only (``PT48H``, ``PT1H20M``); zero is ``PT0H``; sign dropped."""
+    value = abs(value)
+    if not value:
+        return "PT0H"
+    return "PT" + _hms(value.days * 86400 + value.seconds, value.microseconds)
+
+
+def _hms(seconds: int, microseconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = f"{hours}H" if hours else ""
+    out += f"{minutes}M" if minutes else ""
+    if secs or microseconds:
+        out += f"{secs}.{microseconds:06d}".rstrip("0").rstrip(".") + "S"
+    return out
+
+
+def parse_aware_datetime(text: str) -> datetime:
+    """An ISO 8601 datetime with a UTC offset or ``Z``. Spaces become ``+`` first (un-encoded query strings)."""
+    if not isinstance(text, str):
+        raise DatetimeError("Not a valid datetime.")
+    candidate = text.strip().replace(" ", "+")
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise DatetimeError("Not a valid datetime.") from None
+    if "T" not in candidate and len(candidate) > 10:
+        raise DatetimeError("Not a valid datetime.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise DatetimeError("Not a valid aware datetime.")
+    return value
+
+
+def format_instant(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS±HH:MM`` in the value's own offset, no fractional seconds (UTC as ``+00:00``)."""
+    return value.replace(microsecond=0).isoformat()

@@ -1,0 +1,117 @@
+"""Units as FlexMeasures understands them: pint's defaults plus currencies, ``%`` and ``‰``
+(spec: units-and-time.md §1). Only this module imports pint.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+import numpy as np
+import pint
+
+from shared.errors import InvalidUnit, UnitMismatch
+
+# ISO 4217 codes (active currencies and a few funds/metals that py-moneyed also knows). Each is a base
+# unit of its own dimension, so different currencies never convert into each other.
+CURRENCIES = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD
+CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
+GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD
+KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR
+NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN
+SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG
+XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS XUA YER ZAR ZMW ZWL
+""".split()
+
+
+@functools.cache
+def registry() -> pint.UnitRegistry:
+    reg: pint.UnitRegistry = pint.UnitRegistry()
+    for code in CURRENCIES:
+        if code not in reg:  # a few codes (e.g. CUP) are already units; the pint meaning wins, as in FlexMeasures
+            reg.define(f"{code} = [currency_{code}]")
+    reg.define("percent = 1 / 100 = %")
+    reg.define("permille = 1 / 1000 = ‰")
+    reg.formatter.default_format = "~P"
+    return reg
+
+
+def _prepare(unit: str) -> str:
+    return unit.replace("%", " percent ").replace("‰", " permille ")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(unit: str) -> pint.Quantity:
+    reg = registry()
+    try:
+        quantity = reg.Quantity(1, _prepare(unit)) if unit.strip() else None
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError):
+        quantity = None
+    if quantity is None:
+        raise InvalidUnit(f"Unit '{unit}' cannot be handled.")
+    return quantity
+
+
+def is_valid_unit(unit: str) -> bool:
+    try:
+        _parse(unit)
+    except InvalidUnit:
+        return False
+    return True
+
+
+def _time_exponent(from_unit: str, to_unit: str) -> int | None:
+    """0 when the units share a dimension, +1 for stock → flow (ratio is a time), -1 for flow → stock,
+    None when they are not related by time at all."""
+    ratio = dict(_parse(from_unit).dimensionality / _parse(to_unit).dimensionality)
+    if not ratio:
+        return 0
+    if list(ratio) == ["[time]"] and ratio["[time]"] in (1, -1):
+        return int(ratio["[time]"])
+    return None
+
+
+def convertible(from_unit: str, to_unit: str) -> bool:
+    """True when values in ``from_unit`` can be expressed in ``to_unit`` (plain scaling, or stock → flow)."""
+    if from_unit == to_unit:
+        return True
+    try:
+        return _time_exponent(from_unit, to_unit) in (0, 1)
+    except InvalidUnit:
+        return False
+
+
+def is_power_unit(unit: str) -> bool:
+    return is_valid_unit(unit) and _parse(unit).check("[power]")
+
+
+def is_energy_unit(unit: str) -> bool:
+    return is_valid_unit(unit) and _parse(unit).check("[energy]")
+
+
+def convert(values: np.ndarray, from_unit: str, to_unit: str, resolution: timedelta | None) -> np.ndarray:
+    """Convert an array of values from ``from_unit`` to ``to_unit`` over events of ``resolution``.
+
+    Same dimension: pint's conversion (offsets such as °C → K included). Stock → flow divides by the
+    resolution and flow → stock multiplies by it (``kWh`` → ``kW`` at 15 minutes is ×4, ``kW`` → ``kWh``
+    ×0.25). NaN stays NaN, so nulls survive conversion (FlexMeasures answers 500 there).
+    """
+    if from_unit == to_unit:
+        return values
+    source, target = _parse(from_unit), _parse(to_unit)
+    exponent = _time_exponent(from_unit, to_unit)
+    if exponent == 0:
+        converted = registry().Quantity(values * source.magnitude, source.units).to(target.units)
+        return np.asarray(converted.magnitude, dtype=float) / target.magnitude
+    if exponent is None:
+        raise UnitMismatch(f"Cannot convert {from_unit} to {to_unit}: conversion doesn't seem possible.")
+    if resolution is None:
+        raise UnitMismatch(f"Cannot convert {from_unit} to {to_unit} without knowing the event resolution.")
+    hours = resolution.total_seconds() / 3600
+    ratio = (source / target).to_reduced_units()
+    if exponent == 1:  # stock → flow
+        if hours == 0:
+            raise UnitMismatch(f"Cannot convert {from_unit} to {to_unit} for instantaneous events.")
+        return values * (float(ratio.to("hour").magnitude) / hours)
+    return values * (hours / float((1 / ratio).to("hour").magnitude))  # flow → stock
