@@ -50,11 +50,19 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def serve(app: Starlette, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve ``app`` until ``stop`` is set."""
-    server = _EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
-    logger.info("health endpoint listening", extra={"host": host, "port": port})
-    await stop.wait()
+async def serve(app: Starlette, host: str, port: int, stop: asyncio.Event, graceful_seconds: int = 15) -> None:
+    """Serve ``app`` until ``stop`` is set; in-flight requests then get ``graceful_seconds`` to finish."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=graceful_seconds
+    )
+    server = _EmbeddedServer(config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    logger.info("http listening", extra={"host": host, "port": port})
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    await task
+    stopping.cancel()
+    await serving
+    if not stop.is_set():  # uvicorn gave up by itself: port taken, or the app's start-up failed
+        stop.set()
+        raise RuntimeError(f"HTTP server on {host}:{port} stopped unexpectedly (see the log above)")

@@ -3,10 +3,12 @@
 import faust
 
 from services.stats.app import create_app
-from shared.logging import configure
+from shared.logging import configure, dict_config
 from shared.settings import StatsSettings
 
 settings = StatsSettings()
 configure(settings.log_level, settings.log_json)
 app = create_app(settings)
-faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+faust.Worker(
+    app, loglevel=settings.log_level, quiet=True, logging_config=dict_config(settings.log_level, settings.log_json)
+).execute_from_commandline()

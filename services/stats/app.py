@@ -67,7 +67,8 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; Prometheus reads the text format either way.
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
     app.seen_events = seen  # type: ignore[attr-defined]
     return app

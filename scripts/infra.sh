@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Start (or reuse) the broker and the database, then print the settings to use, as shell exports.
+#   eval "$(scripts/infra.sh up [dbname])"     provisions what FLEXSTREAM_* does not point elsewhere
+#   scripts/infra.sh down                      stops what `up` started (recorded in .run/infra-started)
+# With FLEXSTREAM_KAFKA_BOOTSTRAP / FLEXSTREAM_DATABASE_URL set, that part is used as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .run
+PG_PORT="${FLEXSTREAM_PG_PORT:-55432}"
+
+case "${1:-up}" in
+  up)
+    dbname="${2:-flexstream}"
+    if [ -z "${FLEXSTREAM_KAFKA_BOOTSTRAP:-}" ]; then
+      bash scripts/kafka.sh start >&2
+      grep -qx kafka .run/infra-started 2>/dev/null || echo kafka >> .run/infra-started
+      echo "export FLEXSTREAM_KAFKA_BOOTSTRAP=127.0.0.1:${FLEXSTREAM_KAFKA_PORT:-9092}"
+      echo "export FLEXSTREAM_KAFKA_RELEASE='Apache Kafka $(bash scripts/kafka.sh version)'"
+    else
+      echo "[infra] using the Kafka broker at $FLEXSTREAM_KAFKA_BOOTSTRAP" >&2
+    fi
+    if [ -z "${FLEXSTREAM_DATABASE_URL:-}" ]; then
+      bash scripts/timescaledb.sh start >&2
+      grep -qx timescaledb .run/infra-started 2>/dev/null || echo timescaledb >> .run/infra-started
+      echo "export FLEXSTREAM_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$dbname"
+    else
+      echo "[infra] using the database at ${FLEXSTREAM_DATABASE_URL%%\?*}" >&2
+    fi
+    ;;
+  down)
+    if [ -f .run/infra-started ]; then
+      grep -qx kafka .run/infra-started && bash scripts/kafka.sh stop
+      grep -qx timescaledb .run/infra-started && bash scripts/timescaledb.sh stop
+      rm -f .run/infra-started
+    fi
+    ;;
+  *) echo "usage: $0 up [dbname] | down" >&2; exit 2 ;;
+esac

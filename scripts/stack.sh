@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole local stack: `scripts/stack.sh up` (make run) and `scripts/stack.sh down` (make stop).
+# Services run in the background with their PIDs in .run/<service>.pid and logs in .run/<service>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .run
+SERVICES=(ingest scheduler stats gateway)
+GATEWAY_PORT="${FLEXSTREAM_PORT:-8000}"
+declare -A HEALTH=([ingest]=8001 [scheduler]=8002 [stats]=8003 [gateway]=$GATEWAY_PORT)
+
+say() { echo "[flexstream] $*" >&2; }
+running() { [ -s ".run/$1.pid" ] && kill -0 "$(cat ".run/$1.pid")" 2>/dev/null; }
+
+up() {
+  say "step 1/5: Python environment"
+  bash scripts/bootstrap.sh
+  say "step 2/5: Kafka broker and database"
+  eval "$(bash scripts/infra.sh up flexstream)"
+  {
+    echo "export FLEXSTREAM_KAFKA_BOOTSTRAP=$FLEXSTREAM_KAFKA_BOOTSTRAP"
+    echo "export FLEXSTREAM_DATABASE_URL=$FLEXSTREAM_DATABASE_URL"
+  } > .run/env
+  say "step 3/5: database migrations"
+  .venv/bin/python -m shared.migrate
+  say "step 4/5: services"
+  for svc in "${SERVICES[@]}"; do
+    if running "$svc"; then say "$svc already running (pid $(cat ".run/$svc.pid"))"; continue; fi
+    nohup .venv/bin/python -m "services.$svc" >".run/$svc.log" 2>&1 &
+    echo $! > ".run/$svc.pid"
+    say "$svc started (pid $!, log .run/$svc.log)"
+  done
+  for svc in "${SERVICES[@]}"; do
+    local port="${HEALTH[$svc]}" ok=""
+    for _ in $(seq 1 90); do
+      running "$svc" || { say "$svc exited; last lines of .run/$svc.log:"; tail -20 ".run/$svc.log" >&2; exit 1; }
+      if curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1; then ok=1; break; fi
+      sleep 1
+    done
+    [ -n "$ok" ] || { say "$svc did not become healthy on port $port; see .run/$svc.log"; exit 1; }
+    say "$svc healthy: http://127.0.0.1:$port/health"
+  done
+  say "step 5/5: demo account"
+  local demo token sensor
+  demo="$(.venv/bin/flexstream demo --json)"
+  token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["auth_token"])' <<<"$demo")"
+  sensor="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["power_sensor_id"])' <<<"$demo")"
+  cat <<MSG
+
+FlexStream is up.
+  gateway:     http://127.0.0.1:$GATEWAY_PORT   (health: http://127.0.0.1:$GATEWAY_PORT/health)
+  demo login:  demo@flexstream.local / flexstream-demo   (a new token: POST /api/requestAuthToken)
+  demo data:   $(python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"account {d["account_id"]}, asset {d["asset_id"]}, power sensor {d["power_sensor_id"]}, price sensor {d["price_sensor_id"]}")' <<<"$demo")
+
+Try:
+  curl -s -H "Authorization: $token" http://127.0.0.1:$GATEWAY_PORT/api/v3_0/sensors/$sensor
+
+Stop everything with: make stop
+MSG
+}
+
+down() {
+  for svc in gateway stats scheduler ingest; do
+    if running "$svc"; then
+      local pid; pid="$(cat ".run/$svc.pid")"
+      say "stopping $svc (pid $pid)"
+      kill -TERM "$pid"
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -0 "$pid" 2>/dev/null && { say "$svc did not stop in 20 s; killing"; kill -KILL "$pid"; }
+    fi
+    rm -f ".run/$svc.pid"
+  done
+  bash scripts/infra.sh down
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,41 @@
+"""Sensors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+INSERT_SENSOR = """
+INSERT INTO sensors (name, unit, timezone, event_resolution, attributes, generic_asset_id)
+VALUES (%(name)s, %(unit)s, %(timezone)s, %(event_resolution)s, %(attributes)s, %(generic_asset_id)s)
+RETURNING id
+"""
+
+SELECT_SENSOR_ID = "SELECT id FROM sensors WHERE name = %(name)s AND generic_asset_id = %(generic_asset_id)s"
+
+
+async def sensor_id(conn: AsyncConnection[Any], name: str, generic_asset_id: int) -> int | None:
+    row = await (await conn.execute(SELECT_SENSOR_ID, {"name": name, "generic_asset_id": generic_asset_id})).fetchone()
+    return int(row[0]) if row else None
+
+
+async def create_sensor(
+    conn: AsyncConnection[Any],
+    *,
+    name: str,
+    unit: str,
+    event_resolution: timedelta,
+    generic_asset_id: int,
+    timezone: str = "UTC",
+    attributes: dict[str, Any] | None = None,
+) -> int:
+    params = {
+        "name": name, "unit": unit, "timezone": timezone, "event_resolution": event_resolution,
+        "attributes": Jsonb(attributes or {}), "generic_asset_id": generic_asset_id,
+    }  # fmt: skip
+    row = await (await conn.execute(INSERT_SENSOR, params)).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -1,0 +1,259 @@
+"""Integration fixtures: a fresh database and topic prefix per test session, the real services as
+subprocesses, and factories for accounts, users (with tokens), assets and sensors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from services.gateway import auth
+from services.gateway.sql import accounts, assets, sensors
+from shared import kafka
+from shared.migrate import migrate
+from shared.settings import GatewaySettings, IngestSettings, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the suite with `make test`, which provisions Kafka and the database")
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def database_url(run_id: str) -> Iterator[str]:
+    """A database of its own for this session, migrated; dropped afterwards."""
+    server_url = _require("FLEXSTREAM_DATABASE_URL")
+    name = f"flexstream_test_{run_id}"
+    url = make_conninfo(server_url, dbname=name)
+    migrate(url)
+    yield url
+    admin = make_conninfo(server_url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, run_id: str) -> Settings:
+    return Settings(
+        kafka_bootstrap=_require("FLEXSTREAM_KAFKA_BOOTSTRAP"),
+        database_url=database_url,  # type: ignore[arg-type]
+        topic_prefix=f"t{run_id}.",
+        log_json=True,
+    )
+
+
+def service_env(settings: Settings, **extra: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
+    env.update(
+        FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        FLEXSTREAM_DATABASE_URL=settings.database_url.get_secret_value(),
+        FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
+        FLEXSTREAM_LOG_JSON="true",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: a graceful shutdown returns 0."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise
+        return int(self.process.returncode)
+
+
+def start_service(name: str, settings: Settings, tmp: Path, **extra: Any) -> Service:
+    """Start ``python -m services.<name>`` and wait until its /health answers 200."""
+    port = int(extra.pop("port", None) or free_port())
+    port_key = "port" if name == "gateway" else "health_port"
+    env = service_env(settings, **{port_key: port}, **extra)
+    log = tmp / f"{name}-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out)
+    service = Service(name, process, port, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{service.logs()[-3000:]}")
+        try:
+            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    service.stop()
+    pytest.fail(f"{name} did not become healthy in 60 s:\n{service.logs()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def service_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def ingest(settings: Settings, service_logs: Path) -> Iterator[Service]:
+    service = start_service("ingest", settings, service_logs)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(settings: Settings, service_logs: Path, ingest: Service) -> Iterator[Service]:
+    """The gateway (with ingest running behind it), as a real process on a free port."""
+    service = start_service("gateway", settings, service_logs)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def http(gateway: Service) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    async with AsyncConnectionPool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=4, open=False
+    ) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+async def topics(settings: Settings) -> list[str]:
+    return await kafka.ensure_topics(settings)
+
+
+@dataclass(frozen=True)
+class UserHandle:
+    id: int
+    account_id: int
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.token}
+
+
+class Factory:
+    """Creates accounts, users, assets and sensors straight in the test database (unique names)."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def account(self, name: str | None = None, consultancy_account_id: int | None = None) -> int:
+        async with self.pool.connection() as conn:
+            return await accounts.create_account(conn, name or f"account-{uuid.uuid4().hex[:8]}", consultancy_account_id)
+
+    async def user(self, account_id: int, roles: tuple[str, ...] = (), *, active: bool = True) -> UserHandle:
+        email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+        password = uuid.uuid4().hex
+        async with self.pool.connection() as conn:
+            user_id = await accounts.create_user(
+                conn, email=email, username=email, password_hash=auth.hash_password(password),
+                account_id=account_id, roles=list(roles), active=active,
+            )  # fmt: skip
+            token = await auth.issue_token(conn, user_id, timedelta(hours=6))
+        return UserHandle(user_id, account_id, email, password, token)
+
+    async def asset(self, account_id: int | None, name: str | None = None, parent: int | None = None, asset_type: str = "battery") -> int:
+        async with self.pool.connection() as conn:
+            return await assets.create_asset(
+                conn, name=name or f"asset-{uuid.uuid4().hex[:8]}", asset_type=asset_type, account_id=account_id,
+                parent_asset_id=parent,
+            )  # fmt: skip
+
+    async def sensor(
+        self,
+        asset_id: int,
+        *,
+        unit: str = "kW",
+        resolution: timedelta = timedelta(minutes=15),
+        name: str | None = None,
+        timezone: str = "UTC",
+        attributes: dict[str, Any] | None = None,
+    ) -> int:
+        async with self.pool.connection() as conn:
+            return await sensors.create_sensor(
+                conn, name=name or f"sensor-{uuid.uuid4().hex[:8]}", unit=unit, event_resolution=resolution,
+                generic_asset_id=asset_id, timezone=timezone, attributes=attributes,
+            )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def factory(pool: AsyncConnectionPool) -> Factory:
+    return Factory(pool)
+
+
+@pytest.fixture(scope="session")
+def gateway_settings(settings: Settings) -> GatewaySettings:
+    return GatewaySettings(**settings.model_dump())
+
+
+@pytest.fixture(scope="session")
+def ingest_settings(settings: Settings) -> IngestSettings:
+    return IngestSettings(**settings.model_dump())
+
+
+def conninfo_dbname(url: str) -> str:
+    return str(conninfo_to_dict(url).get("dbname"))
