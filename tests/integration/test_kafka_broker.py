@@ -1,0 +1,65 @@
+"""The broker `make test` runs works with both Kafka clients FlexStream uses: aiokafka (produce,
+consume in a group, commit, restart, resume) and faust-streaming (an app joins its group and processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka.structs import TopicPartition
+
+from shared import kafka
+from shared.messages import BeliefsIngested
+from shared.settings import Settings
+from shared.topics import INGESTED, SENSOR_DATA, key_for
+from tests.integration.conftest import start_service
+
+
+async def test_consumer_resumes_from_committed_offset(settings: Settings, topics: list[str]) -> None:
+    topic = SENSOR_DATA.full_name(settings.topic_prefix)
+    group = f"resume-{uuid.uuid4().hex[:6]}"
+    key = key_for(424242)  # one key: one partition, so offsets are comparable
+    async with kafka.open_producer(settings) as producer:
+        sent = [await producer.send_and_wait(topic, f"first-{i}".encode(), key=key) for i in range(3)]
+    partition = TopicPartition(topic, sent[0].partition)
+
+    async with kafka.open_consumer(settings, [SENSOR_DATA], group) as consumer:
+        seen = await _collect(consumer, partition, 3)
+        assert [r.value for r in seen[-3:]] == [b"first-0", b"first-1", b"first-2"]
+        await consumer.commit()
+        committed = await consumer.committed(partition)
+        assert committed == sent[-1].offset + 1
+
+    async with kafka.open_producer(settings) as producer:
+        await producer.send_and_wait(topic, b"second", key=key)
+    async with kafka.open_consumer(settings, [SENSOR_DATA], group) as consumer:
+        resumed = await _collect(consumer, partition, 1)
+    assert [r.value for r in resumed] == [b"second"]  # nothing before the committed offset comes back
+
+
+async def _collect(consumer: object, partition: TopicPartition, count: int, timeout: float = 30) -> list[object]:
+    records: list[object] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=500)  # type: ignore[attr-defined]
+        records.extend(batch.get(partition, []))
+    assert len(records) >= count, f"only {len(records)} of {count} records arrived"
+    return records
+
+
+async def test_faust_app_joins_its_group_and_processes(settings: Settings, service_logs: Path, topics: list[str]) -> None:
+    app_id = f"stats-faust-{uuid.uuid4().hex[:6]}"
+    service = start_service("stats", settings, service_logs, stats_app_id=app_id)
+    try:
+        event = BeliefsIngested(command_id=uuid.uuid4(), sensor_id=7, outcome="processed", rows_written=1)
+        async with kafka.open_producer(settings) as producer:
+            await producer.send_and_wait(INGESTED.full_name(settings.topic_prefix), INGESTED.encode(event), key=key_for(7))
+        deadline = time.monotonic() + 60
+        while str(event.command_id) not in service.logs():
+            assert time.monotonic() < deadline, service.logs()[-3000:]
+            await asyncio.sleep(0.5)
+    finally:
+        assert service.stop() == 0
+    assert f"{app_id}" in service.logs() or "Worker" in service.logs()

@@ -1,0 +1,54 @@
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from shared.errors import UnitMismatch
+from shared.units import convert, convertible, is_valid_unit
+
+QUARTER = timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("unit", "valid"),
+    [("", False), ("dimensionless", True), ("kVA", True), ("ct", True), ("EUR/MWh", True), ("m³/h", True),
+     ("%", True), ("‰", True), ("kEUR", True), ("°C", True), ("no such unit", False)],
+)  # fmt: skip
+def test_unit_validity(unit: str, valid: bool) -> None:
+    assert is_valid_unit(unit) is valid
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "expected"),
+    [("kW", "W", True), ("J/s", "W", True), ("l/h", "m³/h", True), ("%", "dimensionless", True),
+     ("EUR/MWh", "EUR/kWh", True), ("s", "h", True), ("kWh", "kW", True), ("m³", "m³/h", True),
+     ("kW", "kWh", False), ("EUR", "USD", False), ("EUR/MWh", "USD/MWh", False), ("kW", "°C", False),
+     ("nonsense", "nonsense", True), ("nonsense", "kW", False)],
+)  # fmt: skip
+def test_convertible(source: str, target: str, expected: bool) -> None:
+    assert convertible(source, target) is expected
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "factor"),
+    [("kW", "W", 1000), ("kWh", "kW", 4), ("kW", "kWh", 0.25), ("MWh", "kW", 4000), ("EUR/MWh", "EUR/kWh", 0.001),
+     ("%", "dimensionless", 0.01), ("kVA", "kW", 1)],
+)  # fmt: skip
+def test_convert_scales_and_handles_stock_flow_over_the_resolution(source: str, target: str, factor: float) -> None:
+    values = np.array([1.0, 2.0, np.nan])
+    out = convert(values, source, target, QUARTER)
+    assert out[:2] == pytest.approx([factor, 2 * factor])
+    assert np.isnan(out[2])  # nulls survive conversion
+
+
+def test_offset_units_convert() -> None:
+    assert convert(np.array([0.0]), "°C", "K", None)[0] == pytest.approx(273.15)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "resolution"),
+    [("EUR", "USD", QUARTER), ("kWh", "kW", None), ("kWh", "kW", timedelta(0))],
+)
+def test_impossible_conversions_raise(source: str, target: str, resolution: timedelta | None) -> None:
+    with pytest.raises(UnitMismatch):
+        convert(np.array([1.0]), source, target, resolution)
