@@ -9,8 +9,9 @@
 # Nothing here runs when FLEXSTREAM_KAFKA_BOOTSTRAP is set: the Makefile skips this script then.
 set -euo pipefail
 
-KAFKA_VERSION="${FLEXSTREAM_KAFKA_VERSION:-4.1.1}"
+KAFKA_VERSION="${FLEXSTREAM_KAFKA_VERSION:-4.4.0}"
 LOG4J_VERSION="2.24.3"
+SLF4J_VERSION="2.0.16"
 CACHE="${FLEXSTREAM_CACHE:-$HOME/.cache/flexstream}"
 PORT="${FLEXSTREAM_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${FLEXSTREAM_KAFKA_CONTROLLER_PORT:-9093}"
@@ -23,10 +24,19 @@ LOG="$STATE/kafka-$PORT.log"
 say() { echo "[kafka] $*" >&2; }
 
 resolve() {
-  [ -e "$DIST/.ready" ] && return
+  local pom; pom="$(pom_xml)"
+  [ -e "$DIST/.ready" ] && [ "$(cat "$DIST/pom.xml" 2>/dev/null)" = "$pom" ] && return
   say "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central (once)"
-  mkdir -p "$DIST"
-  cat > "$DIST/pom.xml" <<POM
+  rm -rf "$DIST/libs" "$DIST/.ready"; mkdir -p "$DIST"
+  printf '%s\n' "$pom" > "$DIST/pom.xml"
+  (cd "$DIST" && mvn -B -q dependency:copy-dependencies -DoutputDirectory=libs -DincludeScope=runtime) >"$STATE/kafka-resolve.log" 2>&1 \
+    || { say "Maven resolution failed, see $STATE/kafka-resolve.log"; tail -20 "$STATE/kafka-resolve.log" >&2; exit 1; }
+  write_log_config
+  touch "$DIST/.ready"
+}
+
+pom_xml() {
+  cat <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>flexstream</groupId><artifactId>kafka-broker</artifactId><version>1</version>
@@ -36,30 +46,13 @@ resolve() {
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>$SLF4J_VERSION</version></dependency>
   </dependencies>
 </project>
 POM
-  (cd "$DIST" && mvn -B -q dependency:copy-dependencies -DoutputDirectory=libs -DincludeScope=runtime) >"$STATE/kafka-resolve.log" 2>&1 \
-    || { say "Maven resolution failed, see $STATE/kafka-resolve.log"; tail -20 "$STATE/kafka-resolve.log" >&2; exit 1; }
-  cat > "$DIST/log4j2.yaml" <<'YAML'
-Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        Pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: WARN
-      AppenderRef:
-        - ref: STDOUT
-    Logger:
-      - name: kafka.server.KafkaRaftServer
-        level: INFO
-      - name: kafka.server.BrokerServer
-        level: INFO
-YAML
-  # log4j2 reads YAML only with jackson-dataformat-yaml on the class path; keep a properties file as the format.
+}
+
+write_log_config() {
   cat > "$DIST/log4j2.properties" <<'PROPS'
 status = warn
 appender.console.type = Console
@@ -73,7 +66,6 @@ logger.server.level = INFO
 logger.raft.name = kafka.server.KafkaRaftServer
 logger.raft.level = INFO
 PROPS
-  touch "$DIST/.ready"
 }
 
 java_cmd() {
@@ -145,6 +137,7 @@ start() {
     -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" \
     kafka.Kafka "$STATE/kafka-$PORT.properties" >"$LOG" 2>&1 &
   echo $! > "$PIDFILE"
+  echo "$KAFKA_VERSION" > "$STATE/kafka-$PORT.release"
   for _ in $(seq 1 120); do
     running || { say "broker exited during start-up:"; tail -30 "$LOG" >&2; exit 1; }
     if ready; then say "ready: 127.0.0.1:$PORT (Apache Kafka $KAFKA_VERSION)"; return; fi
@@ -167,6 +160,6 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
-  version) echo "$KAFKA_VERSION" ;;
+  version) if running && [ -s "$STATE/kafka-$PORT.release" ]; then cat "$STATE/kafka-$PORT.release"; else echo "$KAFKA_VERSION"; fi ;;
   *) echo "usage: $0 start|stop|status|version" >&2; exit 2 ;;
 esac
