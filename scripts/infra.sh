@@ -12,16 +12,20 @@ case "${1:-up}" in
   up)
     dbname="${2:-flexstream}"
     if [ -z "${FLEXSTREAM_KAFKA_BOOTSTRAP:-}" ]; then
-      bash scripts/kafka.sh start >&2
-      grep -qx kafka .run/infra-started 2>/dev/null || echo kafka >> .run/infra-started
+      if ! bash scripts/kafka.sh status; then  # only what this checkout starts is stopped by `down`
+        bash scripts/kafka.sh start >&2
+        grep -qx kafka .run/infra-started 2>/dev/null || echo kafka >> .run/infra-started
+      fi
       echo "export FLEXSTREAM_KAFKA_BOOTSTRAP=127.0.0.1:${FLEXSTREAM_KAFKA_PORT:-9092}"
       echo "export FLEXSTREAM_KAFKA_RELEASE='Apache Kafka $(bash scripts/kafka.sh version)'"
     else
       echo "[infra] using the Kafka broker at $FLEXSTREAM_KAFKA_BOOTSTRAP" >&2
     fi
     if [ -z "${FLEXSTREAM_DATABASE_URL:-}" ]; then
-      bash scripts/timescaledb.sh start >&2
-      grep -qx timescaledb .run/infra-started 2>/dev/null || echo timescaledb >> .run/infra-started
+      if ! bash scripts/timescaledb.sh status 2>/dev/null; then
+        bash scripts/timescaledb.sh start >&2
+        grep -qx timescaledb .run/infra-started 2>/dev/null || echo timescaledb >> .run/infra-started
+      fi
       echo "export FLEXSTREAM_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$dbname"
     else
       echo "[infra] using the database at ${FLEXSTREAM_DATABASE_URL%%\?*}" >&2
