@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from shared import units
-from shared.errors import InvalidResolution, TooManyValues, UnitMismatch
-from shared.messages import PostSensorData
+from shared.errors import InvalidBeliefs, InvalidResolution, TooManyValues, UnitMismatch
+from shared.messages import PostBeliefs, PostSensorData
 
 _NS = np.timedelta64(1, "ns")
 
@@ -62,19 +62,26 @@ def check_resolution(n_values: int, duration: timedelta, resolution: timedelta) 
     return step
 
 
-def rows_for(command: PostSensorData, sensor: SensorInfo, *, max_values: int = 1_000_000) -> BeliefRows:
+def rows_for(command: PostSensorData | PostBeliefs, sensor: SensorInfo, *, max_values: int = 1_000_000) -> BeliefRows:
     """Upsample, convert units, place events and set belief times; drop nulls. Raises domain errors."""
+    try:
+        if isinstance(command, PostBeliefs):
+            return _explicit_rows(command, sensor, max_values)
+        return _series_rows(command, sensor, max_values)
+    except (OverflowError, ValueError) as exc:  # out-of-range instants, a bad ``frequency`` attribute
+        raise InvalidBeliefs(f"Cannot place these events: {exc}") from None
+
+
+def _series_rows(command: PostSensorData, sensor: SensorInfo, max_values: int) -> BeliefRows:
     resolution = sensor.event_resolution
     step = check_resolution(len(command.values), command.duration, resolution)
     repeat = step // resolution if resolution > timedelta(0) else 1
     if len(command.values) * repeat > max_values:
-        raise TooManyValues(f"{len(command.values) * repeat} values after upsampling; at most {max_values} per command.")
-    if not units.convertible(command.unit, sensor.unit):
-        raise UnitMismatch(f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {command.unit}")
+        raise TooManyValues(f"{len(command.values) * repeat} values after upsampling; at most {max_values} per command")
     values = np.array(command.values, dtype=float)  # None → nan
     if repeat > 1:
         values = np.repeat(values, repeat)  # copy, not split (as FlexMeasures)
-    values = units.convert(values, command.unit, sensor.unit, resolution)
+    values = _converted(values, command.unit, sensor)
     start = command.start
     frequency = sensor.attributes.get("frequency")
     if isinstance(frequency, str):
@@ -82,11 +89,36 @@ def rows_for(command: PostSensorData, sensor: SensorInfo, *, max_values: int = 1
     event_step = resolution if resolution > timedelta(0) else step
     offsets = np.arange(len(values), dtype=np.int64) * np.int64(event_step // timedelta(microseconds=1)) * 1000
     event_starts = _utc64(start) + offsets.astype("timedelta64[ns]")
+    return _with_belief_times(command, sensor, event_starts, values)
+
+
+def _explicit_rows(command: PostBeliefs, sensor: SensorInfo, max_values: int) -> BeliefRows:
+    if len(command.values) > max_values:
+        raise TooManyValues(f"{len(command.values)} values; at most {max_values} per command.")
+    values = _converted(np.array(command.values, dtype=float), command.unit or sensor.unit, sensor)
+    event_starts = np.array([_utc64(start) for start in command.event_starts], dtype="datetime64[ns]")
+    if len(np.unique(event_starts)) != len(event_starts):
+        raise InvalidBeliefs("Event starts must be unique within one command.")
+    return _with_belief_times(command, sensor, event_starts, values)
+
+
+def _converted(values: np.ndarray, unit: str, sensor: SensorInfo) -> np.ndarray:
+    if not units.convertible(unit, sensor.unit):
+        raise UnitMismatch(f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {unit}")
+    if np.isinf(values).any():
+        raise InvalidBeliefs("Values must be finite numbers (or null).")
+    return units.convert(values, unit, sensor.unit, sensor.event_resolution)
+
+
+def _with_belief_times(
+    command: PostSensorData | PostBeliefs, sensor: SensorInfo, event_starts: np.ndarray, values: np.ndarray
+) -> BeliefRows:
+    """Belief time: ``prior`` wins over ``horizon``, else the time the command was recorded."""
     if command.prior is not None:
         belief_times = np.full(len(values), _utc64(command.prior))
     elif command.horizon is not None:
         # Default (ex-post) sensors know an event at its end: belief time = event end - horizon.
-        belief_times = event_starts + np.timedelta64(resolution - command.horizon) // _NS * _NS
+        belief_times = event_starts + np.timedelta64(sensor.event_resolution - command.horizon) // _NS * _NS
     else:
         belief_times = np.full(len(values), _utc64(command.recorded_at))
     keep = ~np.isnan(values)

@@ -35,3 +35,9 @@ class TooManyValues(FlexStreamError):
 
 class MalformedMessage(FlexStreamError):
     reason = "malformed_message"
+
+
+class InvalidBeliefs(FlexStreamError):
+    """Values or event starts that cannot be stored (duplicate or out-of-range event starts, infinite values)."""
+
+    reason = "invalid_beliefs"

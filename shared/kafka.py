@@ -16,6 +16,8 @@ from shared.topics import ALL_TOPICS, Topic
 
 logger = logging.getLogger(__name__)
 
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # producers and topics agree (the broker's default is 1 MB)
+
 
 @asynccontextmanager
 async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
@@ -26,7 +28,7 @@ async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[A
         "enable_idempotence": True,
         "linger_ms": 5,
         "compression_type": "lz4" if _has_lz4() else None,
-        "max_request_size": 16 * 1024 * 1024,
+        "max_request_size": MAX_MESSAGE_BYTES,
     }
     options.update(overrides)
     producer = AIOKafkaProducer(**options)
@@ -71,7 +73,8 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_T
                 name=topic.full_name(settings.topic_prefix),
                 num_partitions=settings.topic_partitions,
                 replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if topic.compacted else {},
+                topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+                | ({"cleanup.policy": "compact"} if topic.compacted else {}),
             )
             for topic in topics
             if topic.full_name(settings.topic_prefix) not in existing

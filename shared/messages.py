@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 def utcnow() -> datetime:
@@ -25,22 +25,11 @@ class Message(BaseModel):
 # --- flexstream.sensor-data.v1 --------------------------------------------------------------------
 
 
-class PostSensorData(Message):
-    """Store a regular series of values for one sensor (the body of FlexMeasures' POST sensor data).
+class _PostCommand(Message):
+    """What every data-posting command carries besides its values: who, which sensor, belief timing."""
 
-    ``values`` span ``[start, start + duration)`` evenly. Ingest upsamples them to the sensor's
-    resolution, converts ``unit`` to the sensor's unit, skips nulls and unchanged beliefs, and stores
-    the rest. Belief timing: ``prior`` (belief time) wins over ``horizon``; with neither, the belief
-    time is ``recorded_at``.
-    """
-
-    type: Literal["PostSensorData"] = "PostSensorData"
     command_id: UUID = Field(default_factory=uuid4)
     sensor_id: int
-    start: AwareDatetime
-    duration: timedelta
-    values: list[float | None] = Field(min_length=1)
-    unit: str
     prior: AwareDatetime | None = None
     horizon: timedelta | None = None
     source_id: int | None = Field(
@@ -52,7 +41,47 @@ class PostSensorData(Message):
         description="Overwrite stored beliefs with the same key and another value. False: such a command "
         "is rejected as a whole (FlexMeasures' INVALID_REPLACEMENT) and nothing is stored.",
     )
-    recorded_at: AwareDatetime = Field(default_factory=utcnow)
+    recorded_at: AwareDatetime = Field(
+        default_factory=utcnow,
+        description="Belief time when neither prior nor horizon is given. Ingest uses the Kafka record's "
+        "timestamp when a producer leaves it out.",
+    )
+
+
+class PostSensorData(_PostCommand):
+    """Store a regular series of values for one sensor (the body of FlexMeasures' POST sensor data).
+
+    ``values`` span ``[start, start + duration)`` evenly. Ingest upsamples them to the sensor's
+    resolution, converts ``unit`` to the sensor's unit, skips nulls and unchanged beliefs, and stores
+    the rest. Belief timing: ``prior`` (belief time) wins over ``horizon``; with neither, the belief
+    time is ``recorded_at``.
+    """
+
+    type: Literal["PostSensorData"] = "PostSensorData"
+    start: AwareDatetime
+    duration: timedelta
+    values: list[float | None] = Field(min_length=1)
+    unit: str
+
+
+class PostBeliefs(_PostCommand):
+    """Store values at explicitly given event starts (CSV uploads, irregular device readings).
+
+    ``values[i]`` is the value of the event starting at ``event_starts[i]``, in ``unit`` (default: the
+    sensor's unit). No resampling happens: each event lasts the sensor's resolution. Event starts must be
+    unique within the command. Belief timing as in ``PostSensorData``.
+    """
+
+    type: Literal["PostBeliefs"] = "PostBeliefs"
+    event_starts: list[AwareDatetime] = Field(min_length=1)
+    values: list[float | None] = Field(min_length=1)
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> PostBeliefs:
+        if len(self.event_starts) != len(self.values):
+            raise ValueError(f"{len(self.event_starts)} event starts but {len(self.values)} values")
+        return self
 
 
 class DeleteSensorData(Message):
@@ -64,7 +93,7 @@ class DeleteSensorData(Message):
     recorded_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-SensorDataCommand = Annotated[PostSensorData | DeleteSensorData, Field(discriminator="type")]
+SensorDataCommand = Annotated[PostSensorData | PostBeliefs | DeleteSensorData, Field(discriminator="type")]
 
 
 class DeadLetter(Message):

@@ -36,7 +36,7 @@ def key_for(sensor_id: int) -> bytes:
     return str(sensor_id).encode()
 
 
-SENSOR_DATA: Topic[m.PostSensorData | m.DeleteSensorData] = Topic(
+SENSOR_DATA: Topic[m.PostSensorData | m.PostBeliefs | m.DeleteSensorData] = Topic(
     "flexstream.sensor-data.v1", TypeAdapter(m.SensorDataCommand)
 )
 SENSOR_DATA_DLQ: Topic[m.DeadLetter] = Topic("flexstream.sensor-data.dlq.v1", TypeAdapter(m.DeadLetter))
@@ -49,4 +49,6 @@ SENSOR_EVENTS: Topic[m.SensorChanged] = Topic(
     "flexstream.sensor-events.v1", TypeAdapter(m.SensorChanged), compacted=True
 )
 
-ALL_TOPICS: tuple[Topic[Any], ...] = (SENSOR_DATA, SENSOR_DATA_DLQ, INGESTED, SCHEDULE_TRIGGERS, SCHEDULES, SENSOR_EVENTS)
+ALL_TOPICS: tuple[Topic[Any], ...] = (
+    SENSOR_DATA, SENSOR_DATA_DLQ, INGESTED, SCHEDULE_TRIGGERS, SCHEDULES, SENSOR_EVENTS
+)  # fmt: skip

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import numpy as np
 from aiokafka.structs import ConsumerRecord
@@ -23,12 +23,24 @@ from services.ingest import sql
 from services.ingest.copy_format import staging_rows
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor
-from shared.messages import BeliefsIngested, DeadLetter, DeleteSensorData, PostSensorData, ValueSummary, utcnow
+from shared.messages import (
+    BeliefsIngested,
+    DeadLetter,
+    DeleteSensorData,
+    PostBeliefs,
+    PostSensorData,
+    ValueSummary,
+    utcnow,
+)
 from shared.topics import SENSOR_DATA
 
 logger = logging.getLogger(__name__)
 
-Command = PostSensorData | DeleteSensorData
+Command = PostSensorData | PostBeliefs | DeleteSensorData
+
+# Commands whose producer left out ``command_id`` get one derived from their record's position, so a record
+# replayed after a crash is recognised as the same command.
+RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
 
 
 class UnknownSource(FlexStreamError):
@@ -52,7 +64,9 @@ class _Item:
     sensor: SensorInfo | None = None
 
 
-def dead_letter(record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: Command | None = None) -> DeadLetter:
+def dead_letter(
+    record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: Command | None = None
+) -> DeadLetter:
     return DeadLetter(
         reason=error.reason,
         detail=str(error),
@@ -74,9 +88,21 @@ def _key_sensor(record: ConsumerRecord[bytes, bytes]) -> int | None:
 
 def decode(record: ConsumerRecord[bytes, bytes]) -> Command:
     try:
-        return SENSOR_DATA.decode(record.value)
+        command = SENSOR_DATA.decode(record.value)
     except ValidationError as exc:
         raise MalformedMessage(_validation_text(exc)) from None
+    return with_record_defaults(command, record)
+
+
+def with_record_defaults(command: Command, record: ConsumerRecord[bytes, bytes]) -> Command:
+    """Fill in what a device producer may leave out from the record itself: ``command_id`` from the record's
+    position and ``recorded_at`` from its timestamp. Decoding the same record twice gives the same command."""
+    update: dict[str, Any] = {}
+    if "command_id" not in command.model_fields_set:
+        update["command_id"] = uuid5(RECORD_NAMESPACE, f"{record.topic}/{record.partition}/{record.offset}")
+    if "recorded_at" not in command.model_fields_set and record.timestamp is not None and record.timestamp >= 0:
+        update["recorded_at"] = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    return command.model_copy(update=update) if update else command
 
 
 def _validation_text(exc: ValidationError) -> str:
@@ -211,10 +237,7 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
             ),
         )  # fmt: skip
         counts = await sql.classify(conn)
-        rejected = [
-            idx for idx, item in posts
-            if counts.get(idx, (0, 0))[0] and not (isinstance(item.command, PostSensorData) and item.command.replace)
-        ]  # fmt: skip
+        rejected = [idx for idx, item in posts if counts.get(idx, (0, 0))[0] and not _may_replace(item.command)]
         written = await sql.write(conn, rejected)
         for idx, item in posts:
             replacements, unchanged = counts.get(idx, (0, 0))
@@ -235,6 +258,10 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
                 event_end=w.last_end if w else None,
             )
     return [events[idx] for idx in sorted(events)]
+
+
+def _may_replace(command: Command) -> bool:
+    return isinstance(command, PostSensorData | PostBeliefs) and command.replace
 
 
 def _sensor(item: _Item) -> SensorInfo:

@@ -69,7 +69,8 @@ async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results:
                    "offset": letter.offset, "sensor_id": letter.sensor_id, "command_id": str(letter.command_id)},
         )  # fmt: skip
         key = key_for(letter.sensor_id) if letter.sensor_id is not None else None
-        sends.append(await producer.send(SENSOR_DATA_DLQ.full_name(settings.topic_prefix), SENSOR_DATA_DLQ.encode(letter), key=key))
+        dlq = SENSOR_DATA_DLQ.full_name(settings.topic_prefix)
+        sends.append(await producer.send(dlq, SENSOR_DATA_DLQ.encode(letter), key=key))
     await asyncio.gather(*sends)
 
 
@@ -86,7 +87,8 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
-        logger.info("ingest consuming", extra={"topic": SENSOR_DATA.full_name(settings.topic_prefix), "group": settings.ingest_group})
+        topic = SENSOR_DATA.full_name(settings.topic_prefix)
+        logger.info("ingest consuming", extra={"topic": topic, "group": settings.ingest_group})
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)
