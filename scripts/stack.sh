@@ -40,19 +40,18 @@ up() {
     say "$svc healthy: http://127.0.0.1:$port/health"
   done
   say "step 5/5: demo account"
-  local demo token sensor
+  local demo
   demo="$(.venv/bin/flexstream demo --json)"
-  token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["auth_token"])' <<<"$demo")"
-  sensor="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["power_sensor_id"])' <<<"$demo")"
+  field() { .venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$demo" "$1"; }
   cat <<MSG
 
 FlexStream is up.
   gateway:     http://127.0.0.1:$GATEWAY_PORT   (health: http://127.0.0.1:$GATEWAY_PORT/health)
-  demo login:  demo@flexstream.local / flexstream-demo   (a new token: POST /api/requestAuthToken)
-  demo data:   $(python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"account {d["account_id"]}, asset {d["asset_id"]}, power sensor {d["power_sensor_id"]}, price sensor {d["price_sensor_id"]}")' <<<"$demo")
+  demo login:  $(field email) / $(field password)   (a new token: POST /api/requestAuthToken)
+  demo data:   account $(field account_id), battery asset $(field asset_id), power sensor $(field power_sensor_id) (kW, 15 min), price sensor $(field price_sensor_id) (EUR/MWh, 1 h)
 
 Try:
-  curl -s -H "Authorization: $token" http://127.0.0.1:$GATEWAY_PORT/api/v3_0/sensors/$sensor
+  curl -s -H "Authorization: $(field auth_token)" http://127.0.0.1:$GATEWAY_PORT/api/v3_0/sensors/$(field power_sensor_id)
 
 Stop everything with: make stop
 MSG

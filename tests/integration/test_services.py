@@ -24,10 +24,12 @@ def test_ingest_health_and_metrics(ingest: Service) -> None:
 def test_scheduler_and_stats_run_and_stop_gracefully(settings: Settings, service_logs: Path) -> None:
     for name in ("scheduler", "stats"):
         service = start_service(name, settings, service_logs, stats_app_id=f"stats-{settings.topic_prefix}")
-        body = httpx.get(f"{service.url}/health").json()
-        assert body["status"] == "ok" and body["kafka"] == "ok", body
-        assert "flexstream_" in httpx.get(f"{service.url}/metrics").text
-        assert service.stop() == 0, service.logs()[-2000:]
+        try:
+            body = httpx.get(f"{service.url}/health").json()
+            assert body["status"] == "ok" and body["kafka"] == "ok", body
+            assert "flexstream_" in httpx.get(f"{service.url}/metrics").text
+        finally:
+            assert service.stop() == 0, service.logs()[-2000:]
 
 
 def test_gateway_stops_gracefully_on_sigterm(settings: Settings, service_logs: Path) -> None:
