@@ -49,6 +49,17 @@ async def ping(pool: AsyncConnectionPool) -> bool:
         return False
 
 
+async def reachable(url: str) -> bool:
+    """True when a fresh connection to ``url`` answers within a few seconds (for services without a pool)."""
+    try:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        return True
+    except psycopg.Error as exc:
+        logger.warning("database not ready: %s", exc)
+        return False
+
+
 def ensure_database(url: str) -> None:
     """Create the database named in ``url`` if it does not exist yet (connecting to ``postgres``)."""
     params = conninfo_to_dict(url)

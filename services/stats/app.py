@@ -15,6 +15,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
+from shared import db
 from shared.settings import StatsSettings
 from shared.topics import INGESTED
 
@@ -61,9 +62,11 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        ready = app.consumer is not None and bool(app.consumer.assignment())
-        return web.json({"service": "stats", "status": "ok" if ready else "starting", "kafka": "ok" if ready else "unavailable"},
-                        status=200 if ready else 503)  # fmt: skip
+        kafka_ok = app.consumer is not None and bool(app.consumer.assignment())
+        db_ok = await db.reachable(db.database_url(settings))
+        body = {"service": "stats", "status": "ok" if kafka_ok and db_ok else "degraded",
+                "kafka": "ok" if kafka_ok else "unavailable", "db": "ok" if db_ok else "unavailable"}  # fmt: skip
+        return web.json(body, status=200 if kafka_ok and db_ok else 503)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -26,7 +26,7 @@ def test_scheduler_and_stats_run_and_stop_gracefully(settings: Settings, service
         service = start_service(name, settings, service_logs, stats_app_id=f"stats-{settings.topic_prefix}")
         try:
             body = httpx.get(f"{service.url}/health").json()
-            assert body["status"] == "ok" and body["kafka"] == "ok", body
+            assert (body["status"], body["kafka"], body["db"]) == ("ok", "ok", "ok"), body
             assert "flexstream_" in httpx.get(f"{service.url}/metrics").text
         finally:
             assert service.stop() == 0, service.logs()[-2000:]
