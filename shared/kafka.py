@@ -27,7 +27,6 @@ async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[A
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
-        "compression_type": "lz4" if _has_lz4() else None,
         "max_request_size": MAX_MESSAGE_BYTES,
     }
     options.update(overrides)
@@ -102,11 +101,3 @@ async def ping(settings: Settings) -> bool:
         return False
     finally:
         await admin.close()
-
-
-def _has_lz4() -> bool:
-    try:
-        import lz4  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -41,7 +41,7 @@ def parse_duration(text: str, *, whole_minutes: bool = True) -> timedelta:
 
 
 def format_duration_days(value: timedelta) -> str:
-    """The sensor ``event_resolution`` style: ``PT15M``, ``PT1H``, ``P1D``, ``P1DT1H``; zero is ``P0D``; sign dropped."""
+    """The sensor ``event_resolution`` style: ``PT15M``, ``PT1H``, ``P1D``, ``P1DT1H``; zero ``P0D``; sign dropped."""
     value = abs(value)
     if not value:
         return "P0D"

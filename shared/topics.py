@@ -41,9 +41,7 @@ SENSOR_DATA: Topic[m.PostSensorData | m.PostBeliefs | m.DeleteSensorData] = Topi
 )
 SENSOR_DATA_DLQ: Topic[m.DeadLetter] = Topic("flexstream.sensor-data.dlq.v1", TypeAdapter(m.DeadLetter))
 INGESTED: Topic[m.BeliefsIngested] = Topic("flexstream.ingested.v1", TypeAdapter(m.BeliefsIngested))
-SCHEDULE_TRIGGERS: Topic[m.TriggerSchedule] = Topic(
-    "flexstream.schedule-triggers.v1", TypeAdapter(m.TriggerSchedule)
-)
+SCHEDULE_TRIGGERS: Topic[m.TriggerSchedule] = Topic("flexstream.schedule-triggers.v1", TypeAdapter(m.TriggerSchedule))
 SCHEDULES: Topic[m.ScheduleComputed] = Topic("flexstream.schedules.v1", TypeAdapter(m.ScheduleComputed))
 SENSOR_EVENTS: Topic[m.SensorChanged] = Topic(
     "flexstream.sensor-events.v1", TypeAdapter(m.SensorChanged), compacted=True

@@ -26,8 +26,8 @@ XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS XUA YER ZAR ZMW ZWL
 
 
 @functools.cache
-def registry() -> pint.UnitRegistry:
-    reg: pint.UnitRegistry = pint.UnitRegistry()
+def registry() -> pint.UnitRegistry[float]:
+    reg: pint.UnitRegistry[float] = pint.UnitRegistry()
     for code in CURRENCIES:
         if code not in reg:  # a few codes (e.g. CUP) are already units; the pint meaning wins, as in FlexMeasures
             reg.define(f"{code} = [currency_{code}]")
@@ -42,8 +42,9 @@ def _prepare(unit: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse(unit: str) -> pint.Quantity:
+def _parse(unit: str) -> pint.Quantity[float]:
     reg = registry()
+    quantity: pint.Quantity[float] | None
     try:
         quantity = reg.Quantity(1, _prepare(unit)) if unit.strip() else None
     except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError):
@@ -103,7 +104,8 @@ def convert(values: np.ndarray, from_unit: str, to_unit: str, resolution: timede
     exponent = _time_exponent(from_unit, to_unit)
     if exponent == 0:
         converted = registry().Quantity(values * source.magnitude, source.units).to(target.units)
-        return np.asarray(converted.magnitude, dtype=float) / target.magnitude
+        result: np.ndarray = np.asarray(converted.magnitude, dtype=float) / target.magnitude
+        return result
     if exponent is None:
         raise UnitMismatch(f"Cannot convert {from_unit} to {to_unit}: conversion doesn't seem possible.")
     if resolution is None:

@@ -127,7 +127,9 @@ def start_service(name: str, settings: Settings, tmp: Path, **extra: Any) -> Ser
     env = service_env(settings, **{port_key: port}, **extra)
     log = tmp / f"{name}-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
     service = Service(name, process, port, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -203,7 +205,9 @@ class Factory:
 
     async def account(self, name: str | None = None, consultancy_account_id: int | None = None) -> int:
         async with self.pool.connection() as conn:
-            return await accounts.create_account(conn, name or f"account-{uuid.uuid4().hex[:8]}", consultancy_account_id)
+            return await accounts.create_account(
+                conn, name or f"account-{uuid.uuid4().hex[:8]}", consultancy_account_id
+            )
 
     async def user(self, account_id: int, roles: tuple[str, ...] = (), *, active: bool = True) -> UserHandle:
         email = f"user-{uuid.uuid4().hex[:8]}@example.com"
@@ -216,7 +220,9 @@ class Factory:
             token = await auth.issue_token(conn, user_id, timedelta(hours=6))
         return UserHandle(user_id, account_id, email, password, token)
 
-    async def asset(self, account_id: int | None, name: str | None = None, parent: int | None = None, asset_type: str = "battery") -> int:
+    async def asset(
+        self, account_id: int | None, name: str | None = None, parent: int | None = None, asset_type: str = "battery"
+    ) -> int:
         async with self.pool.connection() as conn:
             return await assets.create_asset(
                 conn, name=name or f"asset-{uuid.uuid4().hex[:8]}", asset_type=asset_type, account_id=account_id,

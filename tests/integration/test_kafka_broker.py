@@ -49,13 +49,17 @@ async def _collect(consumer: object, partition: TopicPartition, count: int, time
     return records
 
 
-async def test_faust_app_joins_its_group_and_processes(settings: Settings, service_logs: Path, topics: list[str]) -> None:
+async def test_faust_app_joins_its_group_and_processes(
+    settings: Settings, service_logs: Path, topics: list[str]
+) -> None:
     app_id = f"stats-faust-{uuid.uuid4().hex[:6]}"
     service = start_service("stats", settings, service_logs, stats_app_id=app_id)
     try:
         event = BeliefsIngested(command_id=uuid.uuid4(), sensor_id=7, outcome="processed", rows_written=1)
         async with kafka.open_producer(settings) as producer:
-            await producer.send_and_wait(INGESTED.full_name(settings.topic_prefix), INGESTED.encode(event), key=key_for(7))
+            await producer.send_and_wait(
+                INGESTED.full_name(settings.topic_prefix), INGESTED.encode(event), key=key_for(7)
+            )
         deadline = time.monotonic() + 60
         while str(event.command_id) not in service.logs():
             assert time.monotonic() < deadline, service.logs()[-3000:]

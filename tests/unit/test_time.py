@@ -43,7 +43,8 @@ def test_unparsable_durations(text: str) -> None:
 
 
 def test_format_durations() -> None:
-    assert [format_duration_days(timedelta(**kw)) for kw in ({"minutes": 15}, {"hours": 1}, {"days": 1}, {"hours": 25}, {})] == [
+    durations = ({"minutes": 15}, {"hours": 1}, {"days": 1}, {"hours": 25}, {})
+    assert [format_duration_days(timedelta(**kw)) for kw in durations] == [
         "PT15M", "PT1H", "P1D", "P1DT1H", "P0D",
     ]  # fmt: skip
     assert [format_duration_hours(timedelta(**kw)) for kw in ({"minutes": 15}, {"hours": 48}, {"minutes": 80}, {})] == [
