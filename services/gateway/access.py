@@ -8,9 +8,12 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 
 from services.gateway import auth
-from services.gateway.permissions import Action, Owner, Principal, may
-from services.gateway.responses import forbidden
-from services.gateway.sql.sensors import SensorRow, sensor_by_id
+from services.gateway.inputs import path_int
+from services.gateway.permissions import Action, Kind, Owner, Principal, may
+from services.gateway.responses import forbidden, unprocessable
+from services.gateway.sql.accounts import AccountRow
+from services.gateway.sql.assets import AssetRow
+from services.gateway.sql.sensors import SensorRow, sensor_by_id, sensor_for_update
 
 
 async def current_user(request: Request) -> Principal:
@@ -31,3 +34,26 @@ def require(user: Principal, action: Action, sensor: SensorRow) -> None:
 
 async def load_sensor(conn: AsyncConnection[Any], sensor_id: int) -> SensorRow | None:
     return await sensor_by_id(conn, sensor_id)
+
+
+def require_on(user: Principal, action: Action, kind: Kind, owner: Owner) -> None:
+    """E3 (403) unless ``user`` may do ``action`` on the ``kind`` object owned by ``owner``."""
+    if not may(user, action, kind, owner):
+        raise forbidden()
+
+
+def asset_owner(asset: AssetRow) -> Owner:
+    return Owner(account_id=asset.account_id, consultancy_account_id=asset.consultancy_account_id)
+
+
+def account_owner(account: AccountRow) -> Owner:
+    return Owner(account_id=account.id, consultancy_account_id=account.consultancy_account_id)
+
+
+async def sensor_from_path(conn: AsyncConnection[Any], request: Request, *, lock: bool = False) -> SensorRow:
+    """The sensor named by the ``{id}`` path segment, or E1 at location ``path`` (api.md §3.2)."""
+    sensor_id = path_int(request)
+    sensor = await (sensor_for_update(conn, sensor_id) if lock else sensor_by_id(conn, sensor_id))
+    if sensor is None:
+        raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
+    return sensor

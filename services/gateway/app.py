@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway import outbox
 from services.gateway.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
 from services.gateway.state import State
@@ -41,8 +43,14 @@ def create_app(settings: GatewaySettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         await kafka.ensure_topics(settings)
         async with db.open_pool(settings, name="gateway") as pool, kafka.open_producer(settings) as producer:
+            stop_drainer = asyncio.Event()
+            drainer = asyncio.create_task(outbox.run(pool, producer, settings.outbox_interval, stop_drainer))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
-            yield {"settings": settings, "pool": pool, "producer": producer}
+            try:
+                yield {"settings": settings, "pool": pool, "producer": producer}
+            finally:
+                stop_drainer.set()
+                await drainer
 
     return Starlette(
         routes=ROUTES,

@@ -1,9 +1,14 @@
-"""HTTP routes, one module per subject; ``ROUTES`` is what the app mounts."""
+"""HTTP routes, one module per subject; ``ROUTES`` is what the app mounts.
+
+Order matters: Starlette takes the first match, so literal paths (``/api/v3_0/sensors/data``) must come
+before the ``/api/v3_0/sensors/{id}`` pattern of ``sensors.ROUTES``. Routes that are ``openapi.ApiRoute``s
+appear in the OpenAPI document with their metadata (every other route is listed with its docstring).
+"""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import auth, health
+from services.gateway.routes import assets, auth, docs, health, sensors
 
-ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES]
+ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *docs.ROUTES, *assets.ROUTES, *sensors.ROUTES]

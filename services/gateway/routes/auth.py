@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from services.gateway import auth
+from services.gateway.openapi import ApiRoute, RouteDoc
 from services.gateway.responses import ok
 from services.gateway.sql import users
 
@@ -51,4 +52,23 @@ async def _authenticated_as(conn: Any, request: Request, user_id: int) -> bool:
     return row is not None and row.active and row.id == user_id
 
 
-ROUTES = [Route("/api/requestAuthToken", request_auth_token, methods=["POST"])]
+class AuthTokenRequest(BaseModel):
+    """Body of ``POST /api/requestAuthToken`` (documentation only: the handler keeps FlexMeasures' own checks)."""
+
+    email: str
+    password: str | None = Field(None, description="Not needed when already authenticated as that user.")
+
+
+class AuthTokenResponse(BaseModel):
+    auth_token: str
+    user_id: int
+    status: int
+
+
+ROUTES = [
+    ApiRoute(
+        "/api/requestAuthToken", request_auth_token, methods=["POST"],
+        doc=RouteDoc("Get an auth token", tag="auth", body=AuthTokenRequest, response=AuthTokenResponse,
+                     errors=(400, 401, 404), public=True),
+    )
+]  # fmt: skip

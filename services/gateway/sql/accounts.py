@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 
 INSERT_ACCOUNT = """
 INSERT INTO accounts (name, consultancy_account_id) VALUES (%(name)s, %(consultancy_account_id)s) RETURNING id
@@ -62,3 +64,26 @@ async def create_user(
         assert role_row is not None
         await conn.execute(LINK_ROLE, {"user_id": user_id, "role_id": role_row[0]})
     return user_id
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    name: str
+    consultancy_account_id: int | None
+
+
+SELECT_ACCOUNT = "SELECT id, name, consultancy_account_id FROM accounts WHERE id = %(id)s"
+SELECT_ACCOUNTS = "SELECT id, name, consultancy_account_id FROM accounts ORDER BY id"
+
+
+async def account_by_id(conn: AsyncConnection[Any], id: int) -> AccountRow | None:
+    async with conn.cursor(row_factory=class_row(AccountRow)) as cur:
+        await cur.execute(SELECT_ACCOUNT, {"id": id})
+        return await cur.fetchone()
+
+
+async def all_accounts(conn: AsyncConnection[Any]) -> list[AccountRow]:
+    async with conn.cursor(row_factory=class_row(AccountRow)) as cur:
+        await cur.execute(SELECT_ACCOUNTS)
+        return await cur.fetchall()

@@ -74,3 +74,120 @@ async def sensor_by_id(conn: AsyncConnection[Any], id: int) -> SensorRow | None:
     async with conn.cursor(row_factory=class_row(SensorRow)) as cur:
         await cur.execute(SELECT_SENSOR, {"id": id})
         return await cur.fetchone()
+
+
+SELECT_SENSOR_FOR_UPDATE = SELECT_SENSOR + "FOR UPDATE OF s\n"
+
+
+async def sensor_for_update(conn: AsyncConnection[Any], id: int) -> SensorRow | None:
+    """The sensor, row-locked until the transaction ends (so concurrent PATCHes do not overwrite each other)."""
+    async with conn.cursor(row_factory=class_row(SensorRow)) as cur:
+        await cur.execute(SELECT_SENSOR_FOR_UPDATE, {"id": id})
+        return await cur.fetchone()
+
+
+UPDATE_SENSOR = """
+UPDATE sensors SET name = %(name)s, unit = %(unit)s, timezone = %(timezone)s,
+                   event_resolution = %(event_resolution)s, attributes = %(attributes)s
+WHERE id = %(id)s
+"""
+
+
+async def update_sensor(
+    conn: AsyncConnection[Any],
+    id: int,
+    *,
+    name: str,
+    unit: str,
+    timezone: str,
+    event_resolution: timedelta,
+    attributes: dict[str, Any],
+) -> None:
+    params = {"id": id, "name": name, "unit": unit, "timezone": timezone, "event_resolution": event_resolution,
+              "attributes": Jsonb(attributes)}  # fmt: skip
+    await conn.execute(UPDATE_SENSOR, params)
+
+
+DELETE_SENSOR = "DELETE FROM sensors WHERE id = %(id)s"  # beliefs, jobs and stats go with it (ON DELETE CASCADE)
+
+
+async def delete_sensor(conn: AsyncConnection[Any], id: int) -> None:
+    await conn.execute(DELETE_SENSOR, {"id": id})
+
+
+# Sensor selection of GET /sensors (api.md §3.1): asset mode (the asset and all its descendants) or account
+# mode (the account, plus its consultancy clients when asked), optionally OR public assets; then any
+# filter term in sensor, asset or account name (case-insensitive substring); then exact unit.
+_LIST_FROM_WHERE = """
+FROM sensors s
+JOIN generic_assets a ON a.id = s.generic_asset_id
+LEFT JOIN accounts acc ON acc.id = a.account_id
+WHERE (
+        (%(asset_id)s::integer IS NOT NULL AND s.generic_asset_id IN (SELECT id FROM tree))
+     OR (%(asset_id)s::integer IS NULL AND a.account_id = %(account_id)s::integer)
+     OR (%(asset_id)s::integer IS NULL AND %(with_clients)s AND acc.consultancy_account_id = %(account_id)s::integer)
+     OR (%(with_public)s AND a.account_id IS NULL)
+  )
+  AND (cardinality(%(patterns)s::text[]) = 0
+       OR s.name ILIKE ANY (%(patterns)s::text[])
+       OR a.name ILIKE ANY (%(patterns)s::text[])
+       OR acc.name ILIKE ANY (%(patterns)s::text[]))
+  AND (%(unit)s::text IS NULL OR s.unit = %(unit)s::text)
+"""
+
+_TREE = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM generic_assets WHERE id = %(asset_id)s::integer
+    UNION
+    SELECT child.id FROM generic_assets child JOIN tree ON child.parent_asset_id = tree.id
+)
+"""
+
+SELECT_SENSORS = (
+    _TREE
+    + """
+SELECT s.id, s.name, s.unit, s.timezone, s.event_resolution, s.attributes, s.generic_asset_id,
+       s.knowledge_horizon_fnc, a.account_id, acc.consultancy_account_id, a.name AS asset_name
+"""
+    + _LIST_FROM_WHERE
+    + "ORDER BY s.id LIMIT %(limit)s OFFSET %(offset)s\n"
+)
+
+COUNT_SENSORS = _TREE + "SELECT count(*)\n" + _LIST_FROM_WHERE
+
+
+@dataclass(frozen=True)
+class SensorSelection:
+    """Which sensors ``GET /sensors`` considers; ``asset_id`` (with descendants) wins over ``account_id``."""
+
+    account_id: int | None = None
+    asset_id: int | None = None
+    with_clients: bool = False
+    with_public: bool = False
+    terms: tuple[str, ...] = ()
+    unit: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id, "asset_id": self.asset_id, "with_clients": self.with_clients,
+            "with_public": self.with_public, "patterns": [f"%{_escape_like(term)}%" for term in self.terms],
+            "unit": self.unit,
+        }  # fmt: skip
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def select_sensors(
+    conn: AsyncConnection[Any], selection: SensorSelection, limit: int | None = None, offset: int = 0
+) -> list[SensorRow]:
+    """The selected sensors in ascending id order, optionally one page of them."""
+    async with conn.cursor(row_factory=class_row(SensorRow)) as cur:
+        await cur.execute(SELECT_SENSORS, {**selection.params(), "limit": limit, "offset": offset})
+        return await cur.fetchall()
+
+
+async def count_sensors(conn: AsyncConnection[Any], selection: SensorSelection) -> int:
+    row = await (await conn.execute(COUNT_SENSORS, selection.params())).fetchone()
+    return int(row[0]) if row else 0

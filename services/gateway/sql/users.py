@@ -69,3 +69,17 @@ async def store_token(conn: AsyncConnection[Any], token_hash: bytes, user_id: in
     await conn.execute(DELETE_EXPIRED_TOKENS, params)
     await conn.execute(INSERT_TOKEN, params)
     await conn.execute(RECORD_LOGIN, params)
+
+
+SELECT_USERS = f"""
+SELECT {_USER_COLUMNS}
+FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id
+WHERE %(account_id)s::integer IS NULL OR u.account_id = %(account_id)s::integer
+GROUP BY u.id ORDER BY u.id
+"""
+
+
+async def all_users(conn: AsyncConnection[Any], account_id: int | None = None) -> list[UserRow]:
+    async with conn.cursor(row_factory=class_row(UserRow)) as cur:
+        await cur.execute(SELECT_USERS, {"account_id": account_id})
+        return await cur.fetchall()

@@ -1,0 +1,1 @@
+"""Pydantic models of request input (query strings, JSON bodies) and documented responses, per subject."""
