@@ -7,6 +7,7 @@ import os
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -14,14 +15,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     url = os.environ.get("FLEXSTREAM_DATABASE_URL")
     if url:
         try:
-            with psycopg.connect(url, connect_timeout=5) as conn:
+            with psycopg.connect(make_conninfo(url, dbname="postgres"), connect_timeout=5) as conn:
                 server = conn.execute("SHOW server_version").fetchone()
-                row = conn.execute(
-                    "SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
-                    " (SELECT default_version || ' (available)' FROM pg_available_extensions"
-                    "  WHERE name = 'timescaledb'), 'not available')"
+                available = conn.execute(
+                    "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
                 ).fetchone()
-            lines.append(f"database: PostgreSQL {server[0] if server else '?'}, TimescaleDB {row[0] if row else '?'}")
+                preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+            if available and preload and "timescaledb" in str(preload[0]):
+                timescale = f"TimescaleDB {available[0]} (extension created in each test database)"
+            else:
+                timescale = "no TimescaleDB (plain PostgreSQL tables)"
+            lines.append(f"database: PostgreSQL {server[0] if server else '?'}, {timescale}")
         except psycopg.Error as exc:
             lines.append(f"database: unreachable ({exc})")
     kafka = os.environ.get("FLEXSTREAM_KAFKA_BOOTSTRAP")
