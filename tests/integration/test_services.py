@@ -21,8 +21,8 @@ def test_ingest_health_and_metrics(ingest: Service) -> None:
     assert "flexstream_ingest_records_total" in metrics
 
 
-def test_scheduler_and_stats_run_and_stop_gracefully(settings: Settings, service_logs: Path) -> None:
-    for name in ("scheduler", "stats"):
+def test_workers_run_report_health_and_stop_gracefully(settings: Settings, service_logs: Path) -> None:
+    for name in ("ingest", "scheduler", "stats"):
         service = start_service(name, settings, service_logs, stats_app_id=f"stats-{settings.topic_prefix}")
         try:
             body = httpx.get(f"{service.url}/health").json()
