@@ -52,11 +52,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
                 stop_drainer.set()
                 await drainer
 
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
     )
+    app.router.redirect_slashes = False  # api.md §0.1: "/api/v3_0/sensors/" is a 404, not a redirect
+    return app
 
 
 def app_from_env() -> Starlette:
