@@ -109,6 +109,11 @@ stop() {
     say "stopping (pid $(head -1 "$(pidfile)"))"
     in_root /usr/lib/postgresql/17/bin/pg_ctl -D "$DATA" -m fast -w stop >/dev/null
   else say "not running"; fi
+  # Release the root's mounts, so that removing the cache folder can never reach the host's /dev.
+  if [ "$MODE" = chroot ]; then
+    for mnt in "$ROOT/proc" "$ROOT/dev"; do mountpoint -q "$mnt" && umount -l "$mnt"; done
+  fi
+  return 0
 }
 
 ensure_server_quiet() {
