@@ -15,7 +15,9 @@ from starlette.responses import Response
 from services.gateway import outbox
 from services.gateway.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
+from services.gateway.sql import beliefs
 from services.gateway.state import State
+from services.gateway.waiter import open_waiter
 from shared import db, kafka
 from shared.logging import configure
 from shared.settings import GatewaySettings
@@ -42,12 +44,24 @@ def create_app(settings: GatewaySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         await kafka.ensure_topics(settings)
-        async with db.open_pool(settings, name="gateway") as pool, kafka.open_producer(settings) as producer:
+        async with (
+            db.open_pool(settings, name="gateway") as pool,
+            kafka.open_producer(settings) as producer,
+            open_waiter(settings) as waiter,
+        ):
+            async with pool.connection() as conn:
+                timescale = await beliefs.has_timescale(conn)
             stop_drainer = asyncio.Event()
             drainer = asyncio.create_task(outbox.run(pool, producer, settings.outbox_interval, stop_drainer))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
             try:
-                yield {"settings": settings, "pool": pool, "producer": producer}
+                yield {
+                    "settings": settings,
+                    "pool": pool,
+                    "producer": producer,
+                    "waiter": waiter,
+                    "timescale": timescale,
+                }
             finally:
                 stop_drainer.set()
                 await drainer

@@ -7,6 +7,7 @@ from typing import TypedDict
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
+from services.gateway.waiter import Waiter
 from shared.settings import GatewaySettings
 
 
@@ -14,3 +15,5 @@ class State(TypedDict):
     settings: GatewaySettings
     pool: AsyncConnectionPool
     producer: AIOKafkaProducer
+    waiter: Waiter  # read-your-writes: completes when ingest reports on a command
+    timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once

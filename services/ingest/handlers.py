@@ -111,7 +111,7 @@ def _validation_text(exc: ValidationError) -> str:
 
 
 def window(item: _Item) -> tuple[np.datetime64, np.datetime64] | None:
-    """The event starts a command touches; None means 'everything' (a deletion)."""
+    """The event starts a command touches (it has at least one row); None means 'everything' (a deletion)."""
     if isinstance(item.command, DeleteSensorData):
         return None
     assert item.rows is not None
@@ -158,7 +158,7 @@ async def ingest_batch(
 
     sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in fresh])
     known_sources = await sql.existing_source_ids(
-        conn, [i.command.source_id for i in fresh if isinstance(i.command, PostSensorData) and i.command.source_id]
+        conn, [i.command.source_id for i in fresh if not isinstance(i.command, DeleteSensorData) and i.command.source_id]
     )
     device_sources: dict[str, int] = {}
     ready: list[_Item] = []
@@ -167,6 +167,9 @@ async def ingest_batch(
             await _prepare(conn, item, sensors, known_sources, device_sources, max_values)
         except FlexStreamError as exc:
             results.dead.append(dead_letter(item.record, exc, item.command))
+            continue
+        if item.rows is not None and not len(item.rows):  # nothing to save (e.g. all values null): no round needed
+            results.ingested.append(_event(item, "already_received"))
             continue
         ready.append(item)
 
@@ -222,10 +225,7 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
         if isinstance(item.command, DeleteSensorData):
             deleted = await sql.delete_beliefs(conn, item.command.sensor_id)
             events[idx] = _event(item, "deleted", rows_replaced=deleted)
-    posts = [(idx, item) for idx, item in enumerate(batch) if item.rows is not None and len(item.rows)]
-    for idx, item in enumerate(batch):
-        if item.rows is not None and not len(item.rows):
-            events[idx] = _event(item, "already_received")  # nothing to save (e.g. all values null)
+    posts = [(idx, item) for idx, item in enumerate(batch) if item.rows is not None]
     if posts:
         await sql.stage(
             conn,

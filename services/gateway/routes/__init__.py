@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import assets, auth, docs, health, sensors
+from services.gateway.routes import assets, auth, data, docs, health, sensors
 
-ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *docs.ROUTES, *assets.ROUTES, *sensors.ROUTES]
+ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *docs.ROUTES, *assets.ROUTES, *data.ROUTES, *sensors.ROUTES]

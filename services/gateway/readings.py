@@ -1,0 +1,114 @@
+"""How a data GET reads (api.md §4.2, model.md §6, units-and-time.md §4.3-§4.4). Pure.
+
+``plan_read`` turns the request into the window, filters and resampling mode the SQL in ``sql/beliefs.py``
+runs; ``series_body`` turns the rows back into FlexMeasures' response body, converting units on the way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from services.gateway.responses import PROCESSED_MESSAGE
+from services.gateway.schemas.data import GetFields
+from shared import units
+from shared.time import format_duration_hours, format_instant
+
+MAX_SLOTS = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
+
+Mode = Literal["exact", "downsample", "upsample"]
+
+
+class ReadRejected(ValueError):
+    """The request asks for something that cannot be read; the message is the client-facing text."""
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    sensor_id: int
+    start: datetime
+    end: datetime
+    step: timedelta
+    resolution: timedelta  # the sensor's
+    mode: Mode
+    first_event: datetime  # event starts in [first_event, last_event] are read
+    last_event: datetime
+    prior: datetime | None = None
+    min_horizon: timedelta | None = None
+    max_horizon: timedelta | None = None
+    source_id: int | None = None
+
+    @property
+    def slots(self) -> int:
+        return math.ceil((self.end - self.start) / self.step)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "sensor_id": self.sensor_id, "start": self.start, "end": self.end, "step": self.step,
+            "resolution": self.resolution, "lo": self.first_event, "hi": self.last_event, "prior": self.prior,
+            "min_horizon": self.min_horizon, "max_horizon": self.max_horizon, "source_id": self.source_id,
+        }  # fmt: skip
+
+
+def default_step(window: timedelta) -> timedelta:
+    """Output step for instantaneous sensors when no resolution is asked for (units-and-time.md §4.4)."""
+    if window > timedelta(weeks=16):
+        return timedelta(hours=168)
+    if window > timedelta(days=14):
+        return timedelta(hours=24)
+    if window > timedelta(hours=48):
+        return timedelta(hours=1)
+    if window > timedelta(hours=8):
+        return timedelta(minutes=15)
+    return timedelta(minutes=5)
+
+
+def plan_read(query: GetFields, sensor_id: int, resolution: timedelta) -> ReadPlan:
+    start, end = query.start, query.start + query.duration
+    step = query.resolution or (resolution if resolution > timedelta(0) else default_step(query.duration))
+    if resolution == timedelta(0) or step == resolution:
+        mode: Mode = "exact"
+    else:
+        mode = "downsample" if step > resolution else "upsample"
+    if resolution > timedelta(0):  # events overlapping [start, end): start - R < s < end
+        first, last = start - resolution + _MICROSECOND, end - _MICROSECOND
+    else:
+        first, last = start, end
+    min_horizon, max_horizon = query.horizon, None
+    if query.type == "GetMeterDataRequest":
+        max_horizon = timedelta(0)
+    elif query.type == "GetPrognosisRequest":
+        min_horizon = max(query.horizon or timedelta(0), timedelta(0))
+    plan = ReadPlan(
+        sensor_id, start, end, step, resolution, mode, first, last, query.prior, min_horizon, max_horizon, query.source
+    )
+    if plan.slots > MAX_SLOTS:
+        raise ReadRejected(
+            f"That is {plan.slots} values; at most {MAX_SLOTS} per request. Ask for a coarser resolution."
+        )
+    return plan
+
+
+def series_body(
+    plan: ReadPlan, rows: Sequence[tuple[datetime, float | None]], found: bool, sensor_unit: str, unit: str
+) -> dict[str, Any]:
+    """The response: values on the grid start, start + step, ... (< end), converted from the sensor's unit."""
+    data_resolution = plan.step if plan.resolution > timedelta(0) else timedelta(0)
+    values = np.array([np.nan if value is None else value for _, value in rows], dtype=float)
+    if found and len(values):
+        values = units.convert(values, sensor_unit, unit, data_resolution)
+    return {
+        "values": [None if np.isnan(v) else float(v) for v in values],
+        "start": format_instant(plan.start),
+        "duration": format_duration_hours(plan.end - plan.start),
+        "unit": unit,
+        "resolution": format_duration_hours(data_resolution if found else plan.resolution),
+        "status": "PROCESSED",
+        "message": PROCESSED_MESSAGE,
+    }

@@ -1,0 +1,248 @@
+"""Sensor data: post, upload, read and delete (spec: api.md §4, §8; differences: docs/api.md "Sensor data").
+
+Every handler authenticates first (401), then parses and validates (422, or 404 for an unknown sensor on
+the ≥0.28 ``/sensors/<id>/data`` routes), then checks the permission (403), then acts. Writes become Kafka
+commands answered after ingest reports on them (``services/gateway/writes.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from psycopg import AsyncConnection
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway import commands, entity_address, readings, uploads
+from services.gateway.access import current_user, require, sensor_from_path
+from services.gateway.inputs import json_object, path_int, query
+from services.gateway.openapi import ApiRoute, RouteDoc
+from services.gateway.permissions import Principal
+from services.gateway.responses import already_received, http_error, ok, unprocessable, validation_error
+from services.gateway.schemas.data import (
+    GetFields,
+    GetSensorDataByIdQuery,
+    GetSensorDataQuery,
+    PostFields,
+    PostSensorDataBody,
+    PostSensorDataByIdBody,
+    SensorDataOut,
+)
+from services.gateway.schemas.fields import to_bool
+from services.gateway.sql import beliefs
+from services.gateway.sql.sensors import SensorRow, sensor_by_id
+from services.gateway.validation import parse
+from services.gateway.writes import submit
+from shared import units
+from shared.messages import PostSensorData
+
+COMBINED = "combined_sensor_data_description"  # the E1 location of the ≥0.28 routes
+UPLOAD = "path_and_files"
+UPLOAD_FIELDS = ("uploaded-files", "belief-time-measured-instantly")
+
+
+# --- locating the sensor --------------------------------------------------------------------------
+
+
+async def _sensor_by_address(conn: AsyncConnection[Any], address: str, location: str) -> SensorRow:
+    try:
+        sensor_id = entity_address.parse(address)
+    except entity_address.EntityAddressError as exc:
+        raise unprocessable(location, "sensor", str(exc)) from None
+    sensor = await sensor_by_id(conn, sensor_id)
+    if sensor is None:
+        raise unprocessable(location, "sensor", f"sensor with entity address {address} doesn't exist.")
+    return sensor
+
+
+async def _sensor_or_404(conn: AsyncConnection[Any], request: Request) -> SensorRow:
+    raw = str(request.path_params["id"])
+    sensor = await sensor_by_id(conn, int(raw)) if raw.isascii() and raw.isdigit() else None
+    if sensor is None:
+        raise http_error(404, f"Sensor {raw} not found")
+    return sensor
+
+
+async def _combined(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+    """Parameters of the ≥0.28 routes: path < query string < JSON body; unknown query parameters are ignored."""
+    return {**{k: v for k, v in query(request).items() if k in model.model_fields}, **await json_object(request)}
+
+
+# --- posting --------------------------------------------------------------------------------------
+
+
+async def _post(
+    request: Request, conn: AsyncConnection[Any], user: Principal, body: PostFields, sensor: SensorRow, location: str
+) -> PostSensorData:
+    """Validate (422), check the permission (403), resolve the user's data source: the command to send."""
+    try:
+        command = commands.post_command(body, sensor, replace=request.state.settings.allow_data_overwrite)
+    except commands.CommandRejected as exc:
+        raise unprocessable(location, "_schema", str(exc)) from None
+    require(user, "create-children", sensor)
+    return command.model_copy(update={"source_id": await beliefs.user_source_id(conn, user.user_id)})
+
+
+async def post_sensor_data(request: Request) -> Response:
+    """Post a series of values for a sensor named by entity address (FlexMeasures 0.27)."""
+    user = await current_user(request)
+    body = parse(PostSensorDataBody, await json_object(request), "json")
+    async with request.state.pool.connection() as conn:
+        sensor = await _sensor_by_address(conn, body.sensor, "json")
+        command = await _post(request, conn, user, body, sensor, "json")
+    return await submit(request, [command], "json")
+
+
+async def post_sensor_data_by_id(request: Request) -> Response:
+    """Post a series of values for the sensor in the path (FlexMeasures ≥0.28)."""
+    user = await current_user(request)
+    async with request.state.pool.connection() as conn:
+        sensor = await _sensor_or_404(conn, request)
+        body = parse(PostSensorDataByIdBody, await _combined(request, PostSensorDataByIdBody), COMBINED)
+        command = await _post(request, conn, user, body, sensor, COMBINED)
+    return await submit(request, [command], COMBINED)
+
+
+# --- uploading ------------------------------------------------------------------------------------
+
+
+async def upload_sensor_data(request: Request) -> Response:
+    """Upload CSV files (multipart field ``uploaded-files``, repeatable) for the sensor in the path."""
+    user = await current_user(request)
+    form = await request.form()
+    async with request.state.pool.connection() as conn:
+        sensor_id = path_int(request)
+        sensor = await sensor_by_id(conn, sensor_id)
+        if sensor is None:
+            raise unprocessable(UPLOAD, "id", f"No sensor found with id {sensor_id}.")
+        errors: dict[str, Any] = {key: ["Unknown field."] for key in form if key not in UPLOAD_FIELDS}
+        files = form.getlist("uploaded-files")
+        if not files:
+            errors["uploaded-files"] = ["Missing data for required field."]
+        if errors:
+            raise validation_error({UPLOAD: errors})
+        measured_instantly = _measured_instantly(form.get("belief-time-measured-instantly"))
+        series = uploads.combine(await _read_files(files, sensor))
+        if len(series.values) > commands.MAX_VALUES:
+            raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
+        require(user, "create-children", sensor)
+        source_id = await beliefs.user_source_id(conn, user.user_id)
+    if not series.values:  # nothing but empty cells: nothing to save, as FlexMeasures answers it
+        return already_received()
+    batch = commands.upload_commands(
+        sensor, series.event_starts, series.values, source_id=source_id,
+        replace=request.state.settings.allow_data_overwrite, measured_instantly=measured_instantly,
+    )  # fmt: skip
+    return await submit(request, batch, UPLOAD)
+
+
+def _measured_instantly(value: Any) -> bool:
+    if value is None:
+        return False
+    try:
+        return to_bool(value)
+    except ValueError:
+        raise unprocessable(UPLOAD, "belief-time-measured-instantly", "Not a valid boolean.") from None
+
+
+async def _read_files(files: list[Any], sensor: SensorRow) -> list[pd.Series]:
+    problems: dict[str, list[str]] = {}
+    for i, file in enumerate(files):
+        if not isinstance(file, UploadFile):
+            problems[str(i)] = ["Not a valid file."]
+        elif texts := uploads.check_file(file.filename or "", file.content_type or ""):
+            problems[str(i)] = texts
+    if problems:
+        raise validation_error({UPLOAD: {"uploaded-files": problems}})
+    series = []
+    for i, file in enumerate(files):
+        try:
+            raw = uploads.read_file(await file.read(), file.filename or "", sensor.timezone)
+            series.append(uploads.to_resolution(raw, sensor.event_resolution, sensor.timezone))
+        except uploads.UploadError as exc:
+            message = f"Invalid content in file: {file.filename}. Failed with: {exc}"
+            raise validation_error({UPLOAD: {str(i): message}}) from None
+    return series
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+async def _read(
+    request: Request, conn: AsyncConnection[Any], user: Principal, q: GetFields, sensor: SensorRow, location: str
+) -> Response:
+    if q.unit != sensor.unit and not units.convertible(q.unit, sensor.unit):
+        raise unprocessable(
+            location, "_schema", f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {q.unit}"
+        )
+    try:
+        commands.check_type(q.type, q.unit)
+        plan = readings.plan_read(q, sensor.id, sensor.event_resolution)
+    except (commands.CommandRejected, readings.ReadRejected) as exc:
+        raise unprocessable(location, "_schema", str(exc)) from None
+    if q.source is not None and not await beliefs.source_exists(conn, q.source):
+        raise unprocessable(location, "source", f"No data source found with id {q.source}.")
+    require(user, "read", sensor)
+    rows, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
+    return ok(readings.series_body(plan, rows, found, sensor.unit, q.unit))
+
+
+async def get_sensor_data(request: Request) -> Response:
+    """Read a sensor's data, named by entity address, from the query string (FlexMeasures 0.27)."""
+    user = await current_user(request)
+    q = parse(GetSensorDataQuery, query(request), "query")
+    async with request.state.pool.connection() as conn:
+        sensor = await _sensor_by_address(conn, q.sensor, "query")
+        return await _read(request, conn, user, q, sensor, "query")
+
+
+async def get_sensor_data_by_id(request: Request) -> Response:
+    """Read the data of the sensor in the path (FlexMeasures ≥0.28)."""
+    user = await current_user(request)
+    async with request.state.pool.connection() as conn:
+        sensor = await _sensor_or_404(conn, request)
+        q = parse(GetSensorDataByIdQuery, await _combined(request, GetSensorDataByIdQuery), COMBINED)
+        return await _read(request, conn, user, q, sensor, COMBINED)
+
+
+# --- deleting -------------------------------------------------------------------------------------
+
+
+async def delete_sensor_data(request: Request) -> Response:
+    """Delete every belief of the sensor, after every write sent before (204 once done)."""
+    user = await current_user(request)
+    async with request.state.pool.connection() as conn:
+        sensor = await sensor_from_path(conn, request)
+    require(user, "delete", sensor)
+    return await submit(request, [commands.delete_command(sensor.id)], "path")
+
+
+_WRITE_ERRORS = (401, 403, 422)
+_WRITE_DESCRIPTION = (
+    "Answers once ingest has stored the data (read-your-writes), as FlexMeasures does. Waits at most "
+    "FLEXSTREAM_WRITE_WAIT (default 10 s); after that, or at once with the header `Prefer: respond-async` or the "
+    "query parameter `wait=false`, the answer is 202 with the command id (the data is durable and will be stored)."
+)
+
+ROUTES = [
+    ApiRoute("/api/v3_0/sensors/data", post_sensor_data, methods=["POST"], doc=RouteDoc(
+        "Post sensor data (sensor by entity address)", tag="sensor data", body=PostSensorDataBody,
+        description=_WRITE_DESCRIPTION, errors=_WRITE_ERRORS)),
+    ApiRoute("/api/v3_0/sensors/data", get_sensor_data, methods=["GET"], doc=RouteDoc(
+        "Get sensor data (sensor by entity address)", tag="sensor data", query=GetSensorDataQuery,
+        response=SensorDataOut, errors=(401, 403, 422))),
+    ApiRoute("/api/v3_0/sensors/{id}/data", post_sensor_data_by_id, methods=["POST"], doc=RouteDoc(
+        "Post sensor data", tag="sensor data", body=PostFields, description=_WRITE_DESCRIPTION,
+        errors=(401, 403, 404, 422))),
+    ApiRoute("/api/v3_0/sensors/{id}/data", get_sensor_data_by_id, methods=["GET"], doc=RouteDoc(
+        "Get sensor data", tag="sensor data", query=GetFields, response=SensorDataOut, errors=(401, 403, 404, 422))),
+    ApiRoute("/api/v3_0/sensors/{id}/data", delete_sensor_data, methods=["DELETE"], doc=RouteDoc(
+        "Delete all data of a sensor", tag="sensor data", success=204, description=_WRITE_DESCRIPTION,
+        errors=_WRITE_ERRORS)),
+    ApiRoute("/api/v3_0/sensors/{id}/data/upload", upload_sensor_data, methods=["POST"], doc=RouteDoc(
+        "Upload sensor data as CSV files", tag="sensor data", description=_WRITE_DESCRIPTION,
+        errors=_WRITE_ERRORS)),
+]  # fmt: skip
