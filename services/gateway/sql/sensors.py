@@ -191,3 +191,12 @@ async def select_sensors(
 async def count_sensors(conn: AsyncConnection[Any], selection: SensorSelection) -> int:
     row = await (await conn.execute(COUNT_SENSORS, selection.params())).fetchone()
     return int(row[0]) if row else 0
+
+
+SELECT_ALL_SENSORS = SELECT_SENSOR.replace("WHERE s.id = %(id)s", "ORDER BY s.id")
+
+
+async def all_sensors(conn: AsyncConnection[Any]) -> list[SensorRow]:
+    async with conn.cursor(row_factory=class_row(SensorRow)) as cur:
+        await cur.execute(SELECT_ALL_SENSORS)
+        return await cur.fetchall()
