@@ -65,7 +65,7 @@ async def submit(request: Request, commands: Sequence[Command], location: str) -
         logger.warning("could not produce sensor data: %s", exc, extra={"sensor_id": commands[0].sensor_id})
         raise http_error(503, "The message broker is unavailable; nothing was stored. Please try again.") from None
     except TimeoutError:
-        logger.info("write wait timed out", extra={"command_id": str(commands[0].command_id)}, exc_info=True)
+        logger.info("write wait timed out", extra={"command_id": str(commands[0].command_id)})
         return accepted(commands)
     finally:
         for command in commands:
