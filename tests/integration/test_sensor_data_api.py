@@ -87,7 +87,9 @@ async def test_post_0_27_form_and_read_back_both_forms(http: httpx.Client, facto
 async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: Factory, site: Site) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     # kWh per 15 min to a kW sensor: x4 (stock -> flow); W scales.
-    assert post(http, site.member, sensor, duration="PT30M", values=[1, 2], unit="kWh", horizon="PT0H").status_code == 200
+    assert (
+        post(http, site.member, sensor, duration="PT30M", values=[1, 2], unit="kWh", horizon="PT0H").status_code == 200
+    )
     assert post(http, site.member, sensor, start="2025-03-01T00:30:00+01:00", duration="PT30M", values=[500, None],
                 unit="W", horizon="PT0H").status_code == 200  # fmt: skip
     assert values(http, site.member, sensor, duration="PT1H", unit="kW") == [4.0, 8.0, 0.5, None]
@@ -251,7 +253,10 @@ async def test_error_order_and_shapes(http: httpx.Client, factory: Factory, site
     assert set(missing.json()["message"]["combined_sensor_data_description"]) == {"values", "start", "duration"}
     ok_body = {"duration": "PT15M", "values": [1], "unit": "kW"}
     assert post(http, outsider, sensor, **ok_body).json() == E3
-    assert post(http, site.member, 987654321, **ok_body).json() == {"message": "Sensor 987654321 not found", "status": 404}
+    assert post(http, site.member, 987654321, **ok_body).json() == {
+        "message": "Sensor 987654321 not found",
+        "status": 404,
+    }
     assert post(http, site.member, sensor, **ok_body, extra=1).json() == e1(
         "combined_sensor_data_description", "extra", "Unknown field."
     )
