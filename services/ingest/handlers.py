@@ -157,9 +157,8 @@ async def ingest_batch(
             fresh.append(item)
 
     sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in fresh])
-    known_sources = await sql.existing_source_ids(
-        conn, [i.command.source_id for i in fresh if not isinstance(i.command, DeleteSensorData) and i.command.source_id]
-    )
+    posts = [item.command for item in fresh if not isinstance(item.command, DeleteSensorData)]
+    known_sources = await sql.existing_source_ids(conn, [post.source_id for post in posts if post.source_id])
     device_sources: dict[str, int] = {}
     ready: list[_Item] = []
     for item in fresh:

@@ -1,0 +1,55 @@
+"""Ingest's decoding of device records: ids and belief times derived from the record are stable on replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from services.ingest.handlers import decode
+from shared.beliefs import SensorInfo, rows_for
+from shared.errors import InvalidBeliefs, MalformedMessage
+from shared.messages import PostBeliefs
+
+
+def record(value: bytes, offset: int = 5) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic="t", partition=1, offset=offset, timestamp=1_735_689_600_000, timestamp_type=0,
+                          key=b"3", value=value, checksum=None, serialized_key_size=1, serialized_value_size=len(value),
+                          headers=())  # fmt: skip
+
+
+DEVICE = b'{"type": "PostBeliefs", "sensor_id": 3, "event_starts": ["2025-01-01T00:00:00Z"], "values": [1.5]}'
+
+
+def test_device_records_get_a_stable_command_id_and_the_record_time() -> None:
+    first, again = decode(record(DEVICE)), decode(record(DEVICE))
+    assert first.command_id == again.command_id != decode(record(DEVICE, offset=6)).command_id
+    assert first.recorded_at == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_given_ids_and_times_are_kept() -> None:
+    command = PostBeliefs(sensor_id=3, event_starts=[datetime(2025, 1, 1, tzinfo=UTC)], values=[1.0])
+    decoded = decode(record(command.model_dump_json().encode()))
+    assert (decoded.command_id, decoded.recorded_at) == (command.command_id, command.recorded_at)
+
+
+def test_mismatched_lengths_are_malformed() -> None:
+    with pytest.raises(MalformedMessage, match="2 event starts but 1 values"):
+        decode(record(DEVICE.replace(b'["2025-01-01T00:00:00Z"]', b'["2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"]')))
+
+
+def test_explicit_beliefs_become_rows_in_the_sensor_unit() -> None:
+    sensor = SensorInfo(3, "kW", timedelta(minutes=15))
+    starts = [datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 0, 30, tzinfo=UTC)]
+    rows = rows_for(PostBeliefs(sensor_id=3, event_starts=starts, values=[1000, None], unit="W", horizon=timedelta(0)),
+                    sensor)  # fmt: skip
+    assert rows.values.tolist() == [1.0] and len(rows) == 1
+    assert rows.belief_times[0] - rows.event_starts[0] == np.timedelta64(15, "m")
+    with pytest.raises(InvalidBeliefs, match="unique"):
+        rows_for(PostBeliefs(sensor_id=3, event_starts=starts[:1] * 2, values=[1, 2]), sensor)
+    with pytest.raises(InvalidBeliefs, match="finite"):
+        rows_for(PostBeliefs(sensor_id=3, event_starts=starts[:1], values=[float("inf")]), sensor)
+    with pytest.raises(InvalidBeliefs, match="Cannot place"):
+        rows_for(PostBeliefs(sensor_id=3, event_starts=[datetime(9999, 1, 1, tzinfo=UTC)], values=[1]), sensor)
