@@ -115,7 +115,7 @@ def _with_belief_times(
 ) -> BeliefRows:
     """Belief time: ``prior`` wins over ``horizon``, else the time the command was recorded."""
     if command.prior is not None:
-        belief_times = np.full(len(values), _utc64(command.prior))
+        belief_times: np.ndarray = np.full(len(values), _utc64(command.prior))
     elif command.horizon is not None:
         # Default (ex-post) sensors know an event at its end: belief time = event end - horizon.
         belief_times = event_starts + np.timedelta64(sensor.event_resolution - command.horizon) // _NS * _NS
