@@ -54,7 +54,10 @@ def unauthenticated() -> ApiError:
     """E2."""
     return ApiError(
         401,
-        {"message": "You could not be properly authenticated for this content or functionality.", "status": "UNAUTHORIZED"},
+        {
+            "message": "You could not be properly authenticated for this content or functionality.",
+            "status": "UNAUTHORIZED",
+        },
     )
 
 
@@ -62,7 +65,11 @@ def forbidden() -> ApiError:
     """E3."""
     return ApiError(
         403,
-        {"message": "You cannot be authorized for this content or functionality.", "result": "Rejected", "status": "INVALID_SENDER"},
+        {
+            "message": "You cannot be authorized for this content or functionality.",
+            "result": "Rejected",
+            "status": "INVALID_SENDER",
+        },
     )
 
 

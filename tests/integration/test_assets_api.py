@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.conftest import Factory
+from tests.integration.conftest import Factory, UserHandle
 from tests.integration.test_sensors_api import E2, E3, e1, tenant
 
 ASSET_KEYS = {"id", "name", "account_id", "generic_asset_type_id", "generic_asset_type", "parent_asset_id", "latitude",
@@ -34,7 +34,11 @@ async def test_create_get_list(http: httpx.Client, factory: Factory) -> None:
     assert json.loads(asset["attributes"]) == {"capacity_in_mw": 0.5}
     assert json.loads(asset["flex_context"]) == {"site-power-capacity": "1 MW"}
 
-    child_body = {"name": "child", "generic_asset_type_id": asset["generic_asset_type_id"], "parent_asset_id": asset["id"]}
+    child_body = {
+        "name": "child",
+        "generic_asset_type_id": asset["generic_asset_type_id"],
+        "parent_asset_id": asset["id"],
+    }
     child = http.post("/api/v3_0/assets", json=child_body, headers=t.admin.headers)
     assert child.status_code == 201 and child.json()["parent_asset_id"] == asset["id"]
 
@@ -44,15 +48,17 @@ async def test_create_get_list(http: httpx.Client, factory: Factory) -> None:
     assert [a["id"] for a in listed] == [t.asset, asset["id"], child.json()["id"]]
 
     # the client's workflow continues: a sensor on the new asset
-    sensor = http.post("/api/v3_0/sensors", json={"name": "power", "unit": "kW", "event_resolution": "PT15M",
-                                                  "generic_asset_id": asset["id"]}, headers=t.member.headers)  # fmt: skip
+    sensor_body = {"name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": asset["id"]}
+    sensor = http.post("/api/v3_0/sensors", json=sensor_body, headers=t.member.headers)
     assert sensor.status_code == 201
 
 
 async def test_list_parameters_and_permissions(http: httpx.Client, factory: Factory) -> None:
     t, other = await tenant(factory), await tenant(factory)
     public = await factory.asset(None)
-    assert public in [a["id"] for a in http.get("/api/v3_0/assets?include_public=true", headers=t.member.headers).json()]
+    assert public in [
+        a["id"] for a in http.get("/api/v3_0/assets?include_public=true", headers=t.member.headers).json()
+    ]
     assert public not in [a["id"] for a in http.get("/api/v3_0/assets", headers=t.member.headers).json()]
     assert http.get(f"/api/v3_0/assets?account_id={other.account}", headers=t.member.headers).json() == E3
     admin = await factory.user(await factory.account(), ("admin",))
@@ -73,7 +79,10 @@ async def test_create_permissions(http: httpx.Client, factory: Factory) -> None:
     t, other = await tenant(factory, consultancy=consultancy), await tenant(factory)
     consultant = await factory.user(consultancy, ("consultant",))
     admin = await factory.user(await factory.account(), ("admin",))
-    post = lambda body, user: http.post("/api/v3_0/assets", json=body, headers=user.headers)  # noqa: E731
+
+    def post(body: dict[str, Any], user: UserHandle) -> httpx.Response:
+        return http.post("/api/v3_0/assets", json=body, headers=user.headers)
+
     assert post(new_asset(), t.member).json() == E3  # create-children on the account: account-admins
     assert post(new_asset(account_id=t.account), consultant).status_code == 201
     assert post(new_asset(account_id=other.account), t.admin).json() == E3
@@ -102,5 +111,5 @@ async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
     child = new_asset(parent_asset_id=t.asset)
     assert http.post("/api/v3_0/assets", json=child, headers=h).status_code == 201
     duplicate = http.post("/api/v3_0/assets", json=child, headers=h)
-    assert duplicate.status_code == 422 and duplicate.json() == e1(
-        "json", "name", f"An asset with the name '{child['name']}' already exists under parent asset {t.asset}.")  # fmt: skip
+    text = f"An asset with the name '{child['name']}' already exists under parent asset {t.asset}."
+    assert duplicate.status_code == 422 and duplicate.json() == e1("json", "name", text)

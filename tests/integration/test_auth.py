@@ -32,14 +32,19 @@ async def test_request_auth_token_every_row(http: httpx.Client, factory: Factory
     user = await factory.user(await factory.account())
     other = await factory.user(await factory.account())
     # 1. not JSON
-    answer = http.post(URL, content=f"email={user.email}", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = http.post(
+        URL, content=f"email={user.email}", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert (answer.status_code, answer.json()) == (400, errors(400, "Content-type of request must be application/json"))
     # 2. no email
     answer = http.post(URL, json={"password": user.password})
     assert (answer.status_code, answer.json()) == (400, errors(400, "Please provide the 'email' parameter."))
     # 4. unknown user
     answer = http.post(URL, json={"email": "nobody@example.com", "password": "x"})
-    assert (answer.status_code, answer.json()) == (404, errors(404, "User with email 'nobody@example.com' does not exist"))
+    assert (answer.status_code, answer.json()) == (
+        404,
+        errors(404, "User with email 'nobody@example.com' does not exist"),
+    )
     # 5. no password
     answer = http.post(URL, json={"email": user.email})
     assert (answer.status_code, answer.json()) == (400, errors(400, "Please provide the 'password' parameter."))

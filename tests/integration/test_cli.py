@@ -85,8 +85,12 @@ def test_refusals(settings: Settings) -> None:
     asset = ok(settings, "add-asset", f"asset {tag}", "--account", str(account))["asset_id"]
     assert "unknown asset" in refused(settings, "add-sensor", "s", "--asset", "99999999", "--unit", "kW")
     assert "cannot be handled" in refused(settings, "add-sensor", "s", "--asset", str(asset), "--unit", "blorp")
-    assert "minute" in refused(settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW", "--resolution", "PT5S")
-    assert "timezone" in refused(settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW", "--timezone", "X/Y")
+    assert "minute" in refused(
+        settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW", "--resolution", "PT5S"
+    )
+    assert "timezone" in refused(
+        settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW", "--timezone", "X/Y"
+    )
     ok(settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW")
     assert "already exists" in refused(settings, "add-sensor", "s", "--asset", str(asset), "--unit", "kW")
     assert "no user" in refused(settings, "issue-token", "nobody@example.com")
@@ -99,4 +103,6 @@ def test_refusals(settings: Settings) -> None:
 def test_demo_still_works(settings: Settings) -> None:
     first = ok(settings, "demo")
     again = ok(settings, "demo")  # idempotent apart from the new token
-    assert {k: v for k, v in first.items() if k != "auth_token"} == {k: v for k, v in again.items() if k != "auth_token"}
+    assert {k: v for k, v in first.items() if k != "auth_token"} == {
+        k: v for k, v in again.items() if k != "auth_token"
+    }

@@ -66,13 +66,17 @@ async def test_sensor_changes_reach_the_compacted_topic(
     assert rows == (0,)
 
 
-async def test_a_refused_change_writes_no_event(http: httpx.Client, factory: Factory, pool: AsyncConnectionPool) -> None:
+async def test_a_refused_change_writes_no_event(
+    http: httpx.Client, factory: Factory, pool: AsyncConnectionPool
+) -> None:
     t = await tenant(factory)
     body = new_sensor(t.asset)
     first = http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers).json()
     assert http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers).status_code == 422  # duplicate
     async with pool.connection() as conn:
-        rows = await (await conn.execute("SELECT count(*) FROM outbox WHERE key = %s", [str(first["id"]).encode()])).fetchone()
+        rows = await (
+            await conn.execute("SELECT count(*) FROM outbox WHERE key = %s", [str(first["id"]).encode()])
+        ).fetchone()
     assert rows == (1,)
 
 
@@ -125,7 +129,7 @@ async def test_drainer_retries_until_acked_and_keeps_order(own_pool: AsyncConnec
     await enqueue(own_pool, 5)
     producer = FlakyProducer(failures=2)
     stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))  # type: ignore[arg-type]
+    task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))
     try:
         async with asyncio.timeout(20):
             while await unpublished(own_pool):
@@ -141,7 +145,7 @@ async def test_drainer_retries_until_acked_and_keeps_order(own_pool: AsyncConnec
 async def test_nothing_is_marked_published_without_an_ack(own_pool: AsyncConnectionPool) -> None:
     await enqueue(own_pool, 3)
     with pytest.raises(KafkaConnectionError):
-        await outbox.drain_once(own_pool, FlakyProducer(failures=1))  # type: ignore[arg-type]
+        await outbox.drain_once(own_pool, FlakyProducer(failures=1))
     assert await unpublished(own_pool) == 3
 
 
@@ -149,5 +153,5 @@ async def test_one_drainer_at_a_time(own_pool: AsyncConnectionPool) -> None:
     await enqueue(own_pool, 2)
     async with own_pool.connection() as other_replica, other_replica.transaction():
         assert await outbox_sql.try_drainer_lock(other_replica)
-        assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 0  # type: ignore[arg-type]
-    assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 2  # type: ignore[arg-type]
+        assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 0
+    assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 2

@@ -98,7 +98,7 @@ async def test_filter_and_unit(http: httpx.Client, factory: Factory) -> None:
     h = user.headers
     assert ids(get(http, h, filter="POWER")) == [power]  # case-insensitive, sensor name
     assert ids(get(http, h, filter="roof")) == [pv_power]  # asset name
-    assert ids(get(http, h, filter=f"acme")) == [power, soc, pv_power]  # account name
+    assert ids(get(http, h, filter="acme")) == [power, soc, pv_power]  # account name
     assert ids(get(http, h, filter="power charge")) == [power, soc]  # any term
     assert ids(get(http, h, filter='"of charge"')) == [soc]  # quotes group words
     assert ids(get(http, h, filter="100%_")) == [pv_power]  # LIKE wildcards are literal

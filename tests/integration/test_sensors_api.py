@@ -59,9 +59,14 @@ async def test_crud_round_trip(http: httpx.Client, factory: Factory) -> None:
     sensor = created.json()
     sensor_id = sensor["id"]
     assert sensor == {
-        "attributes": '{"consumption_is_positive": false}', "entity_address": local_address(sensor_id),
-        "event_resolution": "PT15M", "generic_asset_id": t.asset, "id": sensor_id, "name": body["name"],
-        "timezone": "Europe/Amsterdam", "unit": "kW",
+        "attributes": '{"consumption_is_positive": false}',
+        "entity_address": local_address(sensor_id),
+        "event_resolution": "PT15M",
+        "generic_asset_id": t.asset,
+        "id": sensor_id,
+        "name": body["name"],
+        "timezone": "Europe/Amsterdam",
+        "unit": "kW",
     }  # fmt: skip  (POST is not wrapped: no "status")
     assert created.headers["content-type"] == "application/json"
     assert created.text.startswith('{\n  "attributes"')  # pretty-printed, sorted keys
@@ -105,7 +110,9 @@ async def test_entity_address_follows_the_request_host(http: httpx.Client, facto
 
 async def test_attributes_may_be_a_json_object(http: httpx.Client, factory: Factory) -> None:
     t = await tenant(factory)
-    created = http.post("/api/v3_0/sensors", json=new_sensor(t.asset, attributes={"b": [1, 2]}), headers=t.admin.headers)
+    created = http.post(
+        "/api/v3_0/sensors", json=new_sensor(t.asset, attributes={"b": [1, 2]}), headers=t.admin.headers
+    )
     assert created.status_code == 201 and created.json()["attributes"] == '{"b": [1, 2]}'
 
 
@@ -120,7 +127,7 @@ async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
     assert post({}).json() == {"message": {"json": {"name": missing, "unit": missing, "event_resolution": missing,
                                                     "generic_asset_id": missing}},
                                "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}  # fmt: skip
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"unit": "blorp"}, "unit", "Unit 'blorp' cannot be handled."),
         ({"event_resolution": "PT1M30S"}, "event_resolution", "FlexMeasures only support multiples of 1 minute."),
         ({"attributes": "{nope"}, "attributes", "Not a valid JSON string."),
@@ -135,11 +142,15 @@ async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
     bad_tz = post(new_sensor(t.asset, timezone="Nowhere/Special"))
     assert bad_tz.status_code == 422 and "timezone" in bad_tz.json()["message"]["json"]
 
-    not_json = http.post("/api/v3_0/sensors", content=json.dumps(new_sensor(t.asset)), headers={**h, "Content-Type": "text/plain"})
+    not_json = http.post(
+        "/api/v3_0/sensors", content=json.dumps(new_sensor(t.asset)), headers={**h, "Content-Type": "text/plain"}
+    )
     assert not_json.status_code == 422 and not_json.json()["message"]["json"]["name"] == missing
     broken = http.post("/api/v3_0/sensors", content=b"{nope", headers={**h, "Content-Type": "application/json"})
     assert broken.status_code == 400 and broken.json() == {
-        "message": "The browser (or proxy) sent a request that this server could not understand.", "status": 400}
+        "message": "The browser (or proxy) sent a request that this server could not understand.",
+        "status": 400,
+    }
     not_object = post([1, 2])
     assert not_object.status_code == 422 and not_object.json() == e1("json", "_schema", "Invalid input type.")
 
@@ -185,9 +196,13 @@ async def test_attributes_are_replaced_not_merged(http: httpx.Client, factory: F
 async def test_non_numeric_and_unknown_ids(http: httpx.Client, factory: Factory) -> None:
     t = await tenant(factory)
     for method in ("GET", "PATCH", "DELETE"):
-        answer = http.request(method, "/api/v3_0/sensors/abc", headers=t.admin.headers, json={} if method == "PATCH" else None)
+        answer = http.request(
+            method, "/api/v3_0/sensors/abc", headers=t.admin.headers, json={} if method == "PATCH" else None
+        )
         assert answer.status_code == 422 and answer.json() == e1("path", "id", "Not a valid integer."), method
-        unknown = http.request(method, "/api/v3_0/sensors/0", headers=t.admin.headers, json={} if method == "PATCH" else None)
+        unknown = http.request(
+            method, "/api/v3_0/sensors/0", headers=t.admin.headers, json={} if method == "PATCH" else None
+        )
         assert unknown.status_code == 422 and unknown.json() == e1("path", "id", "No sensor found with id 0."), method
     assert http.get("/api/v3_0/sensors/", headers=t.admin.headers).status_code == 404  # no trailing slash
     not_allowed = http.post("/api/v3_0/sensors/5", headers=t.admin.headers)
@@ -206,7 +221,9 @@ async def test_validation_comes_before_permission(http: httpx.Client, factory: F
     assert http.patch(patch_url, json={"unit": "blorp"}, headers=stranger.admin.headers).status_code == 422
     assert http.patch(patch_url, json={"unit": "kW"}, headers=stranger.admin.headers).status_code == 403
     assert http.get("/api/v3_0/sensors?page=0", headers=stranger.admin.headers).status_code == 422
-    assert http.get(f"/api/v3_0/sensors?account_id={t.account}&page=0", headers=stranger.admin.headers).status_code == 422
+    assert (
+        http.get(f"/api/v3_0/sensors?account_id={t.account}&page=0", headers=stranger.admin.headers).status_code == 422
+    )
     assert http.get(f"/api/v3_0/sensors?account_id={t.account}", headers=stranger.admin.headers).status_code == 403
 
 
@@ -227,5 +244,7 @@ async def test_delete_removes_the_beliefs(http: httpx.Client, factory: Factory, 
             )
     assert http.delete(f"/api/v3_0/sensors/{sensor_id}", headers=t.admin.headers).status_code == 204
     async with pool.connection() as conn:
-        left = await (await conn.execute("SELECT count(*) FROM timed_beliefs WHERE sensor_id = %s", [sensor_id])).fetchone()
+        left = await (
+            await conn.execute("SELECT count(*) FROM timed_beliefs WHERE sensor_id = %s", [sensor_id])
+        ).fetchone()
     assert left == (0,)

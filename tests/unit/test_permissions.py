@@ -88,6 +88,7 @@ def test_a_plain_member_may_update_only_themselves() -> None:
 
 def test_consultant_of_another_account_gets_nothing() -> None:
     unrelated = Owner(account_id=A, consultancy_account_id=B)  # consulted by B, not by C
-    for action in ("read", "create-children", "update", "delete"):
-        assert not may(USERS["consultant"], action, "sensor", unrelated)  # type: ignore[arg-type]
+    actions: tuple[Action, ...] = ("read", "create-children", "update", "delete")
+    for action in actions:
+        assert not may(USERS["consultant"], action, "sensor", unrelated)
     assert may(USERS["other consultant"], "update", "sensor", unrelated)
