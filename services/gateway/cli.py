@@ -18,7 +18,7 @@ import typer
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 
-from services.gateway import auth, sensor_events
+from services.gateway import auth, cli_upload, sensor_events
 from services.gateway.schemas import fields
 from services.gateway.sql import accounts, assets, sensors, users
 from shared import db
@@ -321,6 +321,9 @@ def list_sensors(asset: int | None = typer.Option(None, help="Only this asset an
                  "event_resolution": format_duration_days(s.event_resolution)} for s in rows]  # fmt: skip
 
     _echo(_run(work), as_json)
+
+
+app.command("upload")(cli_upload.upload)
 
 
 def main() -> None:

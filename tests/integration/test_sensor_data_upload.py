@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from tests.integration.conftest import Factory, UserHandle
+from tests.integration.conftest import ROOT, Factory, Service, UserHandle
 from tests.integration.test_sensor_data_api import PROCESSED, Site, site, values
 
 __all__ = ["site"]  # the fixture, re-used
@@ -74,3 +77,23 @@ async def test_upload_errors(http: httpx.Client, factory: Factory, site: Site) -
     outsider = await factory.user(await factory.account())
     assert upload(http, outsider, sensor, [("a.csv", "t,v\n2025-03-01T00:00:00Z,1\n")]).status_code == 403
     assert http.post(f"/api/v3_0/sensors/{sensor}/data/upload").status_code == 401
+
+
+async def test_cli_upload_sends_files_in_chunks(
+    http: httpx.Client, gateway: Service, factory: Factory, site: Site, tmp_path: Path
+) -> None:
+    sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
+    csv = tmp_path / "year.csv"
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    csv.write_text("event_start,value\n" + "".join(
+        f"{(start + timedelta(hours=h)).isoformat()},{h}\n" for h in range(24 * 3)
+    ))  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "services.gateway.cli", "upload", str(csv), "--sensor", str(sensor),
+         "--url", gateway.url, "--token", site.member.token, "--chunk-rows", "10", "--measured-instantly"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sent 72 rows from 1 file(s)" in result.stdout
+    got = values(http, site.member, sensor, start="2025-01-01T00:00:00+00:00", duration="P3D", unit="kW")
+    assert got == [float(h) for h in range(72)]
