@@ -41,6 +41,7 @@ Command = PostSensorData | PostBeliefs | DeleteSensorData
 # Commands whose producer left out ``command_id`` get one derived from their record's position, so a record
 # replayed after a crash is recognised as the same command.
 RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
+MAX_ORIGINAL_BYTES = 1024 * 1024  # of a record's value kept in its dead letter
 
 
 class UnknownSource(FlexStreamError):
@@ -67,10 +68,15 @@ class _Item:
 def dead_letter(
     record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: Command | None = None
 ) -> DeadLetter:
+    value = record.value or b""
+    detail = str(error)
+    if len(value) > MAX_ORIGINAL_BYTES:  # the letter must fit in a Kafka message; the full value stays on the topic
+        detail += f" (original truncated to its first {MAX_ORIGINAL_BYTES} of {len(value)} bytes)"
+        value = value[:MAX_ORIGINAL_BYTES]
     return DeadLetter(
         reason=error.reason,
-        detail=str(error),
-        original=(record.value or b"").decode("utf-8", errors="replace"),
+        detail=detail,
+        original=value.decode("utf-8", errors="replace"),
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from services.ingest.handlers import decode
+from services.ingest.handlers import MAX_ORIGINAL_BYTES, dead_letter, decode
 from shared.beliefs import SensorInfo, rows_for
 from shared.errors import InvalidBeliefs, MalformedMessage
 from shared.messages import PostBeliefs
@@ -53,3 +53,10 @@ def test_explicit_beliefs_become_rows_in_the_sensor_unit() -> None:
         rows_for(PostBeliefs(sensor_id=3, event_starts=starts[:1], values=[float("inf")]), sensor)
     with pytest.raises(InvalidBeliefs, match="Cannot place"):
         rows_for(PostBeliefs(sensor_id=3, event_starts=[datetime(9999, 1, 1, tzinfo=UTC)], values=[1]), sensor)
+
+
+def test_dead_letters_of_huge_records_stay_small() -> None:
+    huge = b'{"type": "PostSensorData", "values": [' + b"1," * MAX_ORIGINAL_BYTES + b"1]}"
+    letter = dead_letter(record(huge), MalformedMessage("bad"))
+    assert len(letter.original) == MAX_ORIGINAL_BYTES and "truncated" in letter.detail
+    assert (letter.sensor_id, letter.offset) == (3, 5)
