@@ -74,7 +74,7 @@ def database_url(run_id: str) -> Iterator[str]:
 def settings(database_url: str, run_id: str) -> Settings:
     return Settings(
         kafka_bootstrap=_require("FLEXSTREAM_KAFKA_BOOTSTRAP"),
-        database_url=database_url,  # type: ignore[arg-type]
+        database_url=database_url,
         topic_prefix=f"t{run_id}.",
         log_json=True,
     )

@@ -8,7 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from shared import kafka
 from shared.messages import BeliefsIngested
@@ -39,11 +40,13 @@ async def test_consumer_resumes_from_committed_offset(settings: Settings, topics
     assert [r.value for r in resumed] == [b"second"]  # nothing before the committed offset comes back
 
 
-async def _collect(consumer: object, partition: TopicPartition, count: int, timeout: float = 30) -> list[object]:
-    records: list[object] = []
+async def _collect(
+    consumer: AIOKafkaConsumer, partition: TopicPartition, count: int, timeout: float = 30
+) -> list[ConsumerRecord[bytes, bytes]]:
+    records: list[ConsumerRecord[bytes, bytes]] = []
     deadline = time.monotonic() + timeout
     while len(records) < count and time.monotonic() < deadline:
-        batch = await consumer.getmany(timeout_ms=500)  # type: ignore[attr-defined]
+        batch = await consumer.getmany(timeout_ms=500)
         records.extend(batch.get(partition, []))
     assert len(records) >= count, f"only {len(records)} of {count} records arrived"
     return records

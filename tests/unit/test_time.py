@@ -43,7 +43,7 @@ def test_unparsable_durations(text: str) -> None:
 
 
 def test_format_durations() -> None:
-    durations = ({"minutes": 15}, {"hours": 1}, {"days": 1}, {"hours": 25}, {})
+    durations: tuple[dict[str, int], ...] = ({"minutes": 15}, {"hours": 1}, {"days": 1}, {"hours": 25}, {})
     assert [format_duration_days(timedelta(**kw)) for kw in durations] == [
         "PT15M", "PT1H", "P1D", "P1DT1H", "P0D",
     ]  # fmt: skip
