@@ -186,9 +186,18 @@ async def ingest_batch(
     await sql.record_done_commands(
         conn,
         [(e.command_id, e.sensor_id, {"ingested": e.model_dump(mode="json")}) for e in results.ingested]
-        + [(d.command_id, d.sensor_id or 0, {"dead": d.model_dump(mode="json")}) for d in results.dead if d.command_id],
+        + [
+            (d.command_id, _db_int(d.sensor_id), {"dead": d.model_dump(mode="json")})
+            for d in results.dead
+            if d.command_id
+        ],
     )
     return results
+
+
+def _db_int(sensor_id: int | None) -> int:
+    """A dead letter's sensor id as the ``integer`` column can hold it (0 when absent or out of range)."""
+    return sensor_id if sensor_id is not None and 0 <= sensor_id < 2**31 else 0
 
 
 def _replay(stored: dict[str, Any], results: Results) -> None:

@@ -83,10 +83,18 @@ async def test_poison_messages_go_to_the_dlq_and_valid_ones_are_stored(
             json.dumps({**beliefs, "event_starts": [START.isoformat()] * 2, "values": [1, 2]}).encode()
         ),
     }
+    huge_sensor = marked(series(7)).replace(f'"sensor_id":{sensor}'.encode(), b'"sensor_id":99999999999')
     missing_field = marked(json.dumps({"type": "PostSensorData", "sensor_id": sensor}).encode())
     valid = [series(0), series(5), json.dumps({**beliefs, "event_starts": [(START + 6 * quarter).isoformat()],
                                                "values": [7.0]}).encode()]  # fmt: skip
-    stream = [valid[0], *poison.values(), valid[1], missing_field, valid[2]]  # one key: one partition, in order
+    stream = [
+        valid[0],
+        *poison.values(),
+        valid[1],
+        missing_field,
+        huge_sensor,
+        valid[2],
+    ]  # one key: one partition, in order
     async with kafka.open_producer(settings) as producer:
         for value in stream:
             await producer.send(SENSOR_DATA.full_name(settings.topic_prefix), value, key=key_for(sensor))
@@ -94,12 +102,12 @@ async def test_poison_messages_go_to_the_dlq_and_valid_ones_are_stored(
 
     count, total = await _wait_for_count(pool, sensor, 3, timeout=30)
     assert (count, total) == (3, 1.0 + 6.0 + 7.0), "valid messages after poison were not all stored"
-    letters = await _dead_letters(settings, len(poison) + 1, 30, lambda letter: marker in letter.original)
+    letters = await _dead_letters(settings, len(poison) + 2, 30, lambda letter: marker in letter.original)
     reasons = sorted(letter.reason for letter in letters)
-    assert reasons == sorted([*poison, "malformed_message"])
+    assert reasons == sorted([*poison, "malformed_message", "unknown_sensor"])
     assert all(letter.detail for letter in letters)
     by_reason = {letter.reason: letter for letter in letters}
-    assert by_reason["unknown_sensor"].sensor_id == 987654321
+    assert sorted(x.sensor_id or 0 for x in letters if x.reason == "unknown_sensor") == [987654321, 99999999999]
     assert by_reason["invalid_beliefs"].detail == "Event starts must be unique within one command."
 
 

@@ -42,6 +42,7 @@ from shared.messages import PostSensorData
 COMBINED = "combined_sensor_data_description"  # the E1 location of the ≥0.28 routes
 UPLOAD = "path_and_files"
 UPLOAD_FIELDS = ("uploaded-files", "belief-time-measured-instantly")
+MAX_ID = 2**31  # ids are PostgreSQL integers; a larger one cannot exist (and must not reach the database)
 
 
 # --- locating the sensor --------------------------------------------------------------------------
@@ -52,7 +53,7 @@ async def _sensor_by_address(conn: AsyncConnection[Any], address: str, location:
         sensor_id = entity_address.parse(address)
     except entity_address.EntityAddressError as exc:
         raise unprocessable(location, "sensor", str(exc)) from None
-    sensor = await sensor_by_id(conn, sensor_id)
+    sensor = await sensor_by_id(conn, sensor_id) if sensor_id < MAX_ID else None
     if sensor is None:
         raise unprocessable(location, "sensor", f"sensor with entity address {address} doesn't exist.")
     return sensor
@@ -60,7 +61,7 @@ async def _sensor_by_address(conn: AsyncConnection[Any], address: str, location:
 
 async def _sensor_or_404(conn: AsyncConnection[Any], request: Request) -> SensorRow:
     raw = str(request.path_params["id"])
-    sensor = await sensor_by_id(conn, int(raw)) if raw.isascii() and raw.isdigit() else None
+    sensor = await sensor_by_id(conn, int(raw)) if raw.isascii() and raw.isdigit() and int(raw) < MAX_ID else None
     if sensor is None:
         raise http_error(404, f"Sensor {raw} not found")
     return sensor
@@ -115,7 +116,7 @@ async def upload_sensor_data(request: Request) -> Response:
     form = await request.form()
     async with request.state.pool.connection() as conn:
         sensor_id = path_int(request)
-        sensor = await sensor_by_id(conn, sensor_id)
+        sensor = await sensor_by_id(conn, sensor_id) if sensor_id < MAX_ID else None
         if sensor is None:
             raise unprocessable(UPLOAD, "id", f"No sensor found with id {sensor_id}.")
         errors: dict[str, Any] = {key: ["Unknown field."] for key in form if key not in UPLOAD_FIELDS}
@@ -183,7 +184,7 @@ async def _read(
         plan = readings.plan_read(q, sensor.id, sensor.event_resolution)
     except (commands.CommandRejected, readings.ReadRejected) as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
-    if q.source is not None and not await beliefs.source_exists(conn, q.source):
+    if q.source is not None and not (0 <= q.source < MAX_ID and await beliefs.source_exists(conn, q.source)):
         raise unprocessable(location, "source", f"No data source found with id {q.source}.")
     require(user, "read", sensor)
     rows, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
