@@ -5,16 +5,18 @@ Every POST answers after ingest stored the data (read-your-writes), so a GET rig
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from tests.integration.conftest import Factory, UserHandle
+from shared.settings import Settings
+from tests.integration.conftest import Factory, UserHandle, start_service
+from tests.integration.test_sensors_api import E2, E3, e1
 
 PROCESSED = {"message": "Request has been processed.", "status": "PROCESSED"}
 ALREADY_RECEIVED = {
@@ -22,14 +24,7 @@ ALREADY_RECEIVED = {
     "results": "PROCESSED",
     "status": "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED",
 }
-E2 = {"message": "You could not be properly authenticated for this content or functionality.", "status": "UNAUTHORIZED"}
-E3 = {"message": "You cannot be authorized for this content or functionality.", "result": "Rejected",
-      "status": "INVALID_SENDER"}  # fmt: skip
 START = "2025-03-01T00:00:00+01:00"
-
-
-def e1(location: str, field: str, *texts: str) -> dict[str, Any]:
-    return {"message": {location: {field: list(texts)}}, "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}
 
 
 def address(sensor_id: int) -> str:
@@ -287,9 +282,9 @@ async def test_single_number_and_numeric_strings_are_values(http: httpx.Client, 
     assert values(http, site.member, sensor, duration="PT30M", unit="kW") == [2.5, 3.5]
 
 
-async def test_overwrite_allowed_by_setting(factory: Factory, site: Site, settings: Any, service_logs: Any) -> None:
-    from tests.integration.conftest import start_service
-
+async def test_overwrite_allowed_by_setting(
+    factory: Factory, site: Site, settings: Settings, service_logs: Path
+) -> None:
     gateway = start_service("gateway", settings, service_logs, allow_data_overwrite="true")
     try:
         with httpx.Client(base_url=gateway.url, timeout=30) as client:
@@ -300,7 +295,3 @@ async def test_overwrite_allowed_by_setting(factory: Factory, site: Site, settin
             assert values(client, site.member, sensor, duration="PT15M", unit="kW") == [2.0]
     finally:
         gateway.stop()
-
-
-def unique() -> str:
-    return uuid.uuid4().hex[:6]
