@@ -16,5 +16,8 @@ test-quick:
 lint:
 	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 
+bench:
+	@bash bench/run.sh $(BENCH_ARGS)
+
 fmt:
 	@bash scripts/bootstrap.sh && .venv/bin/ruff format . && .venv/bin/ruff check --fix .

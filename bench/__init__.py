@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): real services as subprocesses against the provisioned Kafka and database."""

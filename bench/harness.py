@@ -1,0 +1,203 @@
+"""What the benchmark runs on: a fresh database and topic prefix, the services as subprocesses, the fixtures
+(account, user with token, asset, sensors) the gateway needs. Mirrors ``tests/integration/conftest.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from services.gateway import auth
+from services.gateway.sql import accounts, assets, sensors
+from shared import kafka
+from shared.migrate import migrate
+from shared.settings import Settings
+from shared.topics import ALL_TOPICS
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/flexstream_bench"
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on (a service did not start, data did not land in time)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_settings() -> Settings:
+    """Broker and database from ``FLEXSTREAM_*`` (as ``infra.sh up flexstream_bench`` exports), own topic prefix."""
+    return Settings(
+        kafka_bootstrap=os.environ.get("FLEXSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        database_url=os.environ.get("FLEXSTREAM_DATABASE_URL", DEFAULT_DATABASE_URL),
+        topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
+    )
+
+
+def reset_database(url: str) -> None:
+    """Drop and re-create the benchmark's own database (only one named ``flexstream_bench*``), then migrate."""
+    name = str(conninfo_to_dict(url).get("dbname") or "")
+    if name.startswith("flexstream_bench"):
+        with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    migrate(url)
+
+
+async def delete_topics(settings: Settings) -> None:
+    """Remove this run's prefixed topics (nobody else uses the prefix)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        mine = [
+            t.full_name(settings.topic_prefix) for t in ALL_TOPICS if t.full_name(settings.topic_prefix) in existing
+        ]
+        if mine:
+            await admin.delete_topics(mine)
+    except KafkaError as exc:
+        logger.warning("could not delete topics %s: %s", settings.topic_prefix, exc)
+    finally:
+        await admin.close()
+
+
+def service_env(settings: Settings, **extra: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
+    env.update(
+        FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        FLEXSTREAM_DATABASE_URL=settings.database_url.get_secret_value(),
+        FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
+        FLEXSTREAM_LOG_JSON="true",
+        FLEXSTREAM_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM (this process only) and wait; kill only if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+LOG_DIR = Path(tempfile.gettempdir()) / "flexstream-bench"
+
+
+def start_service(name: str, settings: Settings, *, profile: bool = False, **extra: Any) -> Service:
+    """Start ``python -m services.<name>`` on a free 127.0.0.1 port and wait until /health answers 200.
+    With ``profile``, the process runs under cProfile and writes ``<log name>.prof`` when it stops."""
+    port = free_port()
+    port_key = "port" if name == "gateway" else "health_port"
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{settings.topic_prefix}{name}-{port}.log"
+    env = service_env(settings, **{port_key: port, "health_host": "127.0.0.1", "host": "127.0.0.1"}, **extra)
+    profiler = ["-m", "cProfile", "-o", str(log.with_suffix(".prof"))] if profile else []
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *profiler, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    service = Service(name, process, port, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"{name} exited with {process.returncode}:\n{service.tail()}")
+        try:
+            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    service.stop()
+    raise BenchError(f"{name} did not become healthy in 60 s:\n{service.tail()}")
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    user_id: int
+    token: str
+    sensor_ids: list[int]
+    raw_source_id: int
+
+
+async def create_fixtures(pool: AsyncConnectionPool, n_sensors: int) -> Fixtures:
+    """One account with a user (token), one asset with ``n_sensors`` 15-minute kW sensors, and a data source
+    for the raw COPY rows (so they never collide with what the services store)."""
+    tag = uuid.uuid4().hex[:8]
+    async with pool.connection() as conn:
+        account_id = await accounts.create_account(conn, f"bench-{tag}")
+        email = f"bench-{tag}@example.com"
+        user_id = await accounts.create_user(
+            conn, email=email, username=email, password_hash=auth.hash_password(uuid.uuid4().hex),
+            account_id=account_id, roles=[],
+        )  # fmt: skip
+        token = await auth.issue_token(conn, user_id, timedelta(hours=6))
+        asset_id = await assets.create_asset(conn, name=f"bench-{tag}", asset_type="battery", account_id=account_id)
+        sensor_ids = [
+            await sensors.create_sensor(
+                conn, name=f"bench-{i}", unit="kW", event_resolution=timedelta(minutes=15), generic_asset_id=asset_id
+            )
+            for i in range(n_sensors)
+        ]
+        cur = await conn.execute(
+            "INSERT INTO data_sources (name, type) VALUES ('bench raw COPY', 'bench') RETURNING id"
+        )
+        row = await cur.fetchone()
+        assert row is not None
+    return Fixtures(user_id, token, sensor_ids, int(row[0]))
+
+
+async def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Await ``predicate()`` until it is true, or raise after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def ensure_topics(settings: Settings) -> None:
+    await kafka.ensure_topics(settings)

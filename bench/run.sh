@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: provision Kafka and the database as `make test` does (unless FLEXSTREAM_* points elsewhere),
+# run the ingest benchmark on its own database (flexstream_bench), stop only what was started here.
+#   make bench                    full sizes (a few minutes)
+#   make bench BENCH_ARGS=--quick smoke-sized run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+started_before=""
+[ -f .run/infra-started ] && started_before=1
+eval "$(bash scripts/infra.sh up flexstream_bench)"
+cleanup() { [ -n "$started_before" ] || [ -n "${FLEXSTREAM_KEEP_STACK:-}" ] || bash scripts/infra.sh down; }
+trap cleanup EXIT
+export FLEXSTREAM_KAFKA_BOOTSTRAP FLEXSTREAM_DATABASE_URL FLEXSTREAM_KAFKA_RELEASE="${FLEXSTREAM_KAFKA_RELEASE:-}"
+.venv/bin/python -m bench.ingest "$@"
