@@ -42,10 +42,13 @@ async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[A
 async def open_consumer(
     settings: Settings, topics: Iterable[Topic[Any]], group_id: str | None, **overrides: Any
 ) -> AsyncIterator[AIOKafkaConsumer]:
-    """A consumer that commits by hand (after the database commit) and starts from the earliest offset."""
+    """A consumer that commits by hand (after the database commit) and starts from the earliest offset.
+
+    The group id gets the topic prefix too, so deployments (or test runs) sharing a broker never share a group.
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
-        "group_id": group_id,
+        "group_id": f"{settings.topic_prefix}{group_id}" if group_id else None,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",

@@ -250,7 +250,7 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
                 if item.rows is not None
             ),
         )  # fmt: skip
-        counts = await sql.classify(conn)
+        counts = await _classify(conn, posts)
         rejected = [idx for idx, item in posts if counts.get(idx, (0, 0))[0] and not _may_replace(item.command)]
         written = await sql.write(conn, rejected)
         for idx, item in posts:
@@ -272,6 +272,22 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
                 event_end=w.last_end if w else None,
             )
     return [events[idx] for idx in sorted(events)]
+
+
+async def _classify(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> dict[int, tuple[int, int]]:
+    """(replacements, unchanged) per staged command, looking only at the round's sensors and event window."""
+    rows = [item.rows for _, item in posts if item.rows is not None and len(item.rows)]
+    if not rows:
+        return {}
+    first = min(r.event_starts.min() for r in rows)
+    last = max(r.event_starts.max() for r in rows)
+    sensor_ids = sorted({item.command.sensor_id for _, item in posts})
+    return await sql.classify(conn, sensor_ids, _utc(first), _utc(last))
+
+
+def _utc(instant: np.datetime64) -> datetime:
+    value: datetime = instant.astype("datetime64[us]").item()
+    return value.replace(tzinfo=UTC)
 
 
 def _may_replace(command: Command) -> bool:

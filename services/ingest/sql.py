@@ -15,9 +15,11 @@ from psycopg.types.json import Jsonb
 from services.ingest.copy_format import HEADER, TRAILER
 from shared.beliefs import SensorInfo
 
+# FOR KEY SHARE: a sensor cannot be deleted while a batch writes its beliefs (migrations/0004).
 SELECT_SENSORS = """
 SELECT id, unit, event_resolution, timezone, attributes
 FROM sensors WHERE id = ANY(%(ids)s)
+FOR KEY SHARE
 """
 
 
@@ -35,8 +37,9 @@ async def load_done_commands(conn: AsyncConnection[Any], ids: Sequence[UUID]) ->
     return {row[0]: row[1] for row in await cur.fetchall()}
 
 
-INSERT_DONE_COMMAND = """
-INSERT INTO ingested_commands (command_id, sensor_id, result) VALUES (%(command_id)s, %(sensor_id)s, %(result)s)
+INSERT_DONE_COMMANDS = """
+INSERT INTO ingested_commands (command_id, sensor_id, result)
+SELECT * FROM unnest(%(command_ids)s::uuid[], %(sensor_ids)s::integer[], %(results)s::jsonb[])
 ON CONFLICT (command_id) DO NOTHING
 """
 
@@ -44,10 +47,11 @@ ON CONFLICT (command_id) DO NOTHING
 async def record_done_commands(conn: AsyncConnection[Any], results: Sequence[tuple[UUID, int, dict[str, Any]]]) -> None:
     """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it."""
     if results:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                INSERT_DONE_COMMAND, [{"command_id": c, "sensor_id": s, "result": Jsonb(r)} for c, s, r in results]
-            )
+        await conn.execute(
+            INSERT_DONE_COMMANDS,
+            {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
+             "results": [Jsonb(r) for _, _, r in results]},
+        )  # fmt: skip
 
 
 SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)s)"
@@ -99,21 +103,29 @@ COPY_STAGING = (
     " FROM STDIN (FORMAT BINARY)"
 )
 
-# Unchanged-belief suppression and replacement detection (model.md §5.2), one index probe per row.
-# Ex-ante (horizon > 0) and ex-post beliefs are compared only within their own class; the horizon of
-# a default sensor is event end - belief time.
+# Unchanged-belief suppression and replacement detection (model.md §5.2). Ex-ante (horizon > 0) and
+# ex-post beliefs are compared only within their own class; the horizon of a default sensor is event end -
+# belief time. The stored beliefs are read once for the round's sensors and event window (constant bounds, so
+# TimescaleDB skips the chunks outside it) and joined to the staged rows: no index probe per row. Within a
+# round, staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is the join key back.
+# The latest stored belief at or before the new belief time is the "previous" one; when its belief time is
+# the new one's, it is the stored row with exactly this key (a replacement when the value differs).
 CLASSIFY_STAGING = """
-UPDATE staging_beliefs st SET
-    previous_value = (
-        SELECT tb.event_value FROM timed_beliefs tb
-        WHERE tb.sensor_id = st.sensor_id AND tb.event_start = st.event_start AND tb.source_id = st.source_id
-          AND tb.belief_time <= st.belief_time AND tb.cumulative_probability = 0.5
-          AND (tb.belief_time < st.event_start + st.resolution) = (st.belief_time < st.event_start + st.resolution)
-        ORDER BY tb.belief_time DESC LIMIT 1),
-    stored_value = (
-        SELECT tb.event_value FROM timed_beliefs tb
-        WHERE tb.sensor_id = st.sensor_id AND tb.event_start = st.event_start AND tb.source_id = st.source_id
-          AND tb.belief_time = st.belief_time AND tb.cumulative_probability = 0.5)
+UPDATE staging_beliefs st
+SET previous_value = p.event_value,
+    stored_value = CASE WHEN p.belief_time = st.belief_time THEN p.event_value END
+FROM (
+    SELECT DISTINCT ON (s.sensor_id, s.event_start) s.sensor_id, s.event_start, tb.belief_time, tb.event_value
+    FROM staging_beliefs s
+    JOIN timed_beliefs tb
+      ON tb.sensor_id = s.sensor_id AND tb.event_start = s.event_start AND tb.source_id = s.source_id
+     AND tb.belief_time <= s.belief_time
+     AND (tb.belief_time < s.event_start + s.resolution) = (s.belief_time < s.event_start + s.resolution)
+    WHERE tb.sensor_id = ANY(%(sensor_ids)s) AND tb.event_start >= %(first)s AND tb.event_start <= %(last)s
+      AND tb.cumulative_probability = 0.5
+    ORDER BY s.sensor_id, s.event_start, tb.belief_time DESC
+) p
+WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
 """
 
 SUMMARISE_STAGING = """
@@ -163,9 +175,12 @@ async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
         await copy.write(TRAILER)
 
 
-async def classify(conn: AsyncConnection[Any]) -> dict[int, tuple[int, int]]:
-    """Per staged command: (replacements, unchanged) counts."""
-    await conn.execute(CLASSIFY_STAGING)
+async def classify(
+    conn: AsyncConnection[Any], sensor_ids: Sequence[int], first: datetime, last: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per staged command: (replacements, unchanged) counts. ``first``/``last`` bound the staged event starts."""
+    await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: let the planner see its size
+    await conn.execute(CLASSIFY_STAGING, {"sensor_ids": list(sensor_ids), "first": first, "last": last})
     cur = await conn.execute(SUMMARISE_STAGING)
     return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 

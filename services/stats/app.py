@@ -38,7 +38,7 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
         "consumer_auto_offset_reset": "earliest",
     }
     options.update(overrides)
-    app = faust.App(settings.stats_app_id, **options)
+    app = faust.App(f"{settings.topic_prefix}{settings.stats_app_id}", **options)  # app id = consumer group
     ingested = app.topic(INGESTED.full_name(settings.topic_prefix), value_type=bytes, key_type=bytes)
     seen: list[Any] = []  # the latest events, for tests and the health page
 

@@ -108,7 +108,8 @@ async def update_sensor(
     await conn.execute(UPDATE_SENSOR, params)
 
 
-DELETE_SENSOR = "DELETE FROM sensors WHERE id = %(id)s"  # beliefs, jobs and stats go with it (ON DELETE CASCADE)
+# Jobs and stats go with it (ON DELETE CASCADE), beliefs through a trigger (migrations/0004).
+DELETE_SENSOR = "DELETE FROM sensors WHERE id = %(id)s"
 
 
 async def delete_sensor(conn: AsyncConnection[Any], id: int) -> None:
