@@ -250,32 +250,34 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
                 if item.rows is not None
             ),
         )  # fmt: skip
-        counts = await _classify(conn, posts)
-        rejected = [idx for idx, item in posts if counts.get(idx, (0, 0))[0] and not _may_replace(item.command)]
-        written = await sql.write(conn, rejected)
+        staged = await _classify(conn, posts)
+        rejected = [
+            idx for idx, item in posts if idx in staged and staged[idx].replacements and not _may_replace(item.command)
+        ]
+        await sql.write(conn, rejected)
         for idx, item in posts:
-            replacements, unchanged = counts.get(idx, (0, 0))
             assert item.rows is not None
+            s = staged.get(idx)
             if idx in rejected:
                 events[idx] = _event(item, "replacement_rejected", rows_skipped=len(item.rows))
-                continue
-            w = written.get(idx)
-            outcome = "processed" if w is not None and not unchanged else "already_received"
-            events[idx] = _event(
-                item,
-                outcome,
-                rows_written=w.inserted if w else 0,
-                rows_replaced=w.replaced if w else 0,
-                rows_skipped=unchanged,
-                summary=ValueSummary(count=(w.inserted + w.replaced), min=w.min, max=w.max, sum=w.sum) if w else None,
-                event_start=w.first_start if w else None,
-                event_end=w.last_end if w else None,
-            )
+            elif s is None or s.inserts + s.replacements == 0:
+                events[idx] = _event(item, "already_received", rows_skipped=s.unchanged if s else 0)
+            else:
+                events[idx] = _event(
+                    item,
+                    "already_received" if s.unchanged else "processed",
+                    rows_written=s.inserts,
+                    rows_replaced=s.replacements,
+                    rows_skipped=s.unchanged,
+                    summary=ValueSummary(count=s.inserts + s.replacements, min=s.min, max=s.max, sum=s.sum),
+                    event_start=s.first_start,
+                    event_end=s.last_end,
+                )
     return [events[idx] for idx in sorted(events)]
 
 
-async def _classify(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> dict[int, tuple[int, int]]:
-    """(replacements, unchanged) per staged command, looking only at the round's sensors and event window."""
+async def _classify(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> dict[int, sql.Staged]:
+    """What each staged command would change, looking only at the round's sensors and event window."""
     rows = [item.rows for _, item in posts if item.rows is not None and len(item.rows)]
     if not rows:
         return {}

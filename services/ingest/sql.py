@@ -128,36 +128,45 @@ FROM (
 WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
 """
 
+SELECT_ANY_STORED = """
+SELECT EXISTS (
+    SELECT 1 FROM timed_beliefs
+    WHERE sensor_id = ANY(%(sensor_ids)s) AND event_start >= %(first)s AND event_start <= %(last)s
+)
+"""
+
+# Per staged command. A row is written when its value differs from the previous belief (or there is none);
+# a written row with a stored value under exactly its key is a replacement (that stored row is its previous
+# belief, so the values differ), every other written row is new.
 SUMMARISE_STAGING = """
 SELECT command_idx,
        count(*) FILTER (WHERE stored_value IS NOT NULL AND stored_value <> event_value) AS replacements,
-       count(*) FILTER (WHERE previous_value = event_value) AS unchanged
+       count(*) FILTER (WHERE previous_value = event_value) AS unchanged,
+       count(*) FILTER (WHERE previous_value IS DISTINCT FROM event_value AND stored_value IS NULL) AS inserts,
+       min(event_value) FILTER (WHERE previous_value IS DISTINCT FROM event_value),
+       max(event_value) FILTER (WHERE previous_value IS DISTINCT FROM event_value),
+       sum(event_value) FILTER (WHERE previous_value IS DISTINCT FROM event_value),
+       min(event_start) FILTER (WHERE previous_value IS DISTINCT FROM event_value),
+       max(event_start + resolution) FILTER (WHERE previous_value IS DISTINCT FROM event_value)
 FROM staging_beliefs GROUP BY command_idx
 """
 
 WRITE_STAGING = """
-WITH written AS (
-    INSERT INTO timed_beliefs AS tb (sensor_id, event_start, source_id, belief_time, event_value)
-    SELECT sensor_id, event_start, source_id, belief_time, event_value FROM staging_beliefs
-    WHERE previous_value IS DISTINCT FROM event_value AND command_idx <> ALL(%(rejected)s)
-    ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
-    DO UPDATE SET event_value = EXCLUDED.event_value WHERE tb.event_value IS DISTINCT FROM EXCLUDED.event_value
-    RETURNING tb.sensor_id, tb.event_start, tb.source_id, tb.belief_time, tb.event_value, (xmax = 0) AS inserted
-)
-SELECT st.command_idx,
-       count(*) FILTER (WHERE w.inserted) AS inserted,
-       count(*) FILTER (WHERE NOT w.inserted) AS replaced,
-       min(w.event_value), max(w.event_value), sum(w.event_value),
-       min(w.event_start), max(w.event_start + st.resolution)
-FROM written w JOIN staging_beliefs st USING (sensor_id, event_start, source_id, belief_time)
-GROUP BY st.command_idx
+INSERT INTO timed_beliefs AS tb (sensor_id, event_start, source_id, belief_time, event_value)
+SELECT sensor_id, event_start, source_id, belief_time, event_value FROM staging_beliefs
+WHERE previous_value IS DISTINCT FROM event_value AND command_idx <> ALL(%(rejected)s)
+ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
+DO UPDATE SET event_value = EXCLUDED.event_value
 """
 
 
 @dataclass(frozen=True)
-class Written:
-    inserted: int
-    replaced: int
+class Staged:
+    """What one staged command would change: the counts, and a summary of the rows it would write."""
+
+    replacements: int
+    unchanged: int
+    inserts: int
     min: float | None
     max: float | None
     sum: float | None
@@ -177,19 +186,21 @@ async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
 
 async def classify(
     conn: AsyncConnection[Any], sensor_ids: Sequence[int], first: datetime, last: datetime
-) -> dict[int, tuple[int, int]]:
-    """Per staged command: (replacements, unchanged) counts. ``first``/``last`` bound the staged event starts."""
-    await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: let the planner see its size
-    await conn.execute(CLASSIFY_STAGING, {"sensor_ids": list(sensor_ids), "first": first, "last": last})
+) -> dict[int, Staged]:
+    """Compare the staged rows with what is stored (``first``/``last`` bound the staged event starts)."""
+    bounds = {"sensor_ids": list(sensor_ids), "first": first, "last": last}
+    row = await (await conn.execute(SELECT_ANY_STORED, bounds)).fetchone()
+    if row and row[0]:  # new data for an empty window (the common case for live devices) needs no comparison
+        await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: show the planner its size
+        await conn.execute(CLASSIFY_STAGING, bounds)
     cur = await conn.execute(SUMMARISE_STAGING)
-    return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+    return {row[0]: Staged(*row[1:]) for row in await cur.fetchall()}
 
 
-async def write(conn: AsyncConnection[Any], rejected: Sequence[int]) -> dict[int, Written]:
-    cur = await conn.execute(WRITE_STAGING, {"rejected": list(rejected)})
-    result = {row[0]: Written(*row[1:]) for row in await cur.fetchall()}
+async def write(conn: AsyncConnection[Any], rejected: Sequence[int]) -> None:
+    """Insert (or, where a command may replace, overwrite) every staged row that changes something."""
+    await conn.execute(WRITE_STAGING, {"rejected": list(rejected)})
     await conn.execute("TRUNCATE staging_beliefs")
-    return result
 
 
 DELETE_SENSOR_BELIEFS = "DELETE FROM timed_beliefs WHERE sensor_id = %(sensor_id)s"
