@@ -6,7 +6,7 @@ write, so both sides agree by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,16 @@ class BeliefRows:
         return len(self.values)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_RANGE_US = (-(2**63) // 1000 + 1, (2**63 - 1) // 1000)  # what datetime64[ns] holds: 1677-09-21 .. 2262-04-11
+
+
 def _utc64(value: datetime) -> np.datetime64:
-    return np.datetime64(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).as_unit("ns"))
+    """An aware datetime as a UTC datetime64[ns] (exact integer arithmetic; pandas costs 20x more here)."""
+    micros = (value - _EPOCH) // timedelta(microseconds=1)
+    if not _NS_RANGE_US[0] <= micros <= _NS_RANGE_US[1]:
+        raise OverflowError(f"{value.isoformat()} is outside the supported range (1677-09-22 to 2262-04-11)")
+    return np.datetime64(micros * 1000, "ns")
 
 
 def check_resolution(n_values: int, duration: timedelta, resolution: timedelta) -> timedelta:

@@ -35,6 +35,7 @@ class GatewaySettings(Settings):
     port: int = 8000
     secret_key: SecretStr = SecretStr("change-me-flexstream-dev-secret")
     token_max_age: timedelta = timedelta(hours=6)  # FlexMeasures' SECURITY_TOKEN_MAX_AGE
+    auth_cache_ttl: timedelta = timedelta(seconds=5)  # how long a verified token is trusted without a query
     write_wait: timedelta = timedelta(seconds=10)  # read-your-writes wait before answering 202
     allow_data_overwrite: bool = False  # FLEXMEASURES_ALLOW_DATA_OVERWRITE
     hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}
@@ -52,6 +53,10 @@ class WorkerSettings(Settings):
 class IngestSettings(WorkerSettings):
     ingest_group: str = "flexstream-ingest"
     ingest_batch_max: int = 500  # Kafka records per poll / DB transaction
+    # A fetch waits until this much data is there, or until ingest_fetch_wait_ms passed: under load a
+    # transaction (and its WAL flush) carries many commands; when idle a write waits at most that long more.
+    ingest_fetch_min_bytes: int = 1_000_000
+    ingest_fetch_wait_ms: int = 20
     ingest_max_values: int = 1_000_000  # values per command; more goes to the DLQ
     health_port: int = 8001
 

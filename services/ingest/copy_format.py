@@ -55,3 +55,33 @@ def staging_rows(
     rows["resolution_days"] = 0
     rows["resolution_months"] = 0
     return rows.tobytes()
+
+
+BELIEF_ROW = np.dtype(
+    [
+        ("n_fields", ">i2"),
+        ("len_sensor", ">i4"), ("sensor_id", ">i4"),
+        ("len_start", ">i4"), ("event_start", ">i8"),
+        ("len_source", ">i4"), ("source_id", ">i4"),
+        ("len_belief", ">i4"), ("belief_time", ">i8"),
+        ("len_probability", ">i4"), ("cumulative_probability", ">f8"),
+        ("len_value", ">i4"), ("event_value", ">f8"),
+    ]
+)  # fmt: skip
+
+
+def belief_rows(
+    sensor_id: int, source_id: int, event_starts: np.ndarray, belief_times: np.ndarray, values: np.ndarray
+) -> bytes:
+    """The rows (no header) of one command for ``timed_beliefs`` itself, in binary COPY format."""
+    rows = np.empty(len(values), dtype=BELIEF_ROW)
+    rows["n_fields"] = 6
+    for name, size in (("sensor", 4), ("start", 8), ("source", 4), ("belief", 8), ("probability", 8), ("value", 8)):
+        rows[f"len_{name}"] = size
+    rows["sensor_id"] = sensor_id
+    rows["source_id"] = source_id
+    rows["event_start"] = pg_micros(event_starts)
+    rows["belief_time"] = pg_micros(belief_times)
+    rows["cumulative_probability"] = 0.5
+    rows["event_value"] = values
+    return rows.tobytes()

@@ -15,12 +15,13 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import numpy as np
+import psycopg
 from aiokafka.structs import ConsumerRecord
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from services.ingest import sql
-from services.ingest.copy_format import staging_rows
+from services.ingest.copy_format import belief_rows, staging_rows
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor
 from shared.messages import (
@@ -234,46 +235,102 @@ async def _prepare(
 
 
 async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[BeliefsIngested]:
+    """Deletions, then posts: straight COPY where nothing is stored yet in a command's window (live data), the
+    staging table and its comparison with stored beliefs where something is (corrections, repeats)."""
     events: dict[int, BeliefsIngested] = {}
     for idx, item in enumerate(batch):
         if isinstance(item.command, DeleteSensorData):
             deleted = await sql.delete_beliefs(conn, item.command.sensor_id)
             events[idx] = _event(item, "deleted", rows_replaced=deleted)
     posts = [(idx, item) for idx, item in enumerate(batch) if item.rows is not None]
-    if posts:
-        await sql.stage(
-            conn,
-            (
-                staging_rows(idx, item.command.sensor_id, item.source_id or 0, _sensor(item).event_resolution,
-                             item.rows.event_starts, item.rows.belief_times, item.rows.values)
-                for idx, item in posts
-                if item.rows is not None
-            ),
-        )  # fmt: skip
-        staged = await _classify(conn, posts)
-        rejected = [
-            idx for idx, item in posts if idx in staged and staged[idx].replacements and not _may_replace(item.command)
-        ]
-        await sql.write(conn, rejected)
-        for idx, item in posts:
-            assert item.rows is not None
-            s = staged.get(idx)
-            if idx in rejected:
-                events[idx] = _event(item, "replacement_rejected", rows_skipped=len(item.rows))
-            elif s is None or s.inserts + s.replacements == 0:
-                events[idx] = _event(item, "already_received", rows_skipped=s.unchanged if s else 0)
-            else:
-                events[idx] = _event(
-                    item,
-                    "already_received" if s.unchanged else "processed",
-                    rows_written=s.inserts,
-                    rows_replaced=s.replacements,
-                    rows_skipped=s.unchanged,
-                    summary=ValueSummary(count=s.inserts + s.replacements, min=s.min, max=s.max, sum=s.sum),
-                    event_start=s.first_start,
-                    event_end=s.last_end,
-                )
+    for idx, item in posts:
+        if item.rows is not None and not len(item.rows):
+            events[idx] = _event(item, "already_received")  # nothing to save (e.g. every value null)
+    posts = [(idx, item) for idx, item in posts if idx not in events]
+    fresh = await _copy_fresh(conn, posts)
+    for idx, item in fresh:
+        events[idx] = _fresh_event(item)
+    taken = {idx for idx, _ in fresh}
+    events.update(await _compare_and_write(conn, [(idx, item) for idx, item in posts if idx not in taken]))
     return [events[idx] for idx in sorted(events)]
+
+
+async def _copy_fresh(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> list[tuple[int, _Item]]:
+    """COPY the commands whose event window holds no stored belief of their sensor straight into the table."""
+    windows = []
+    for idx, item in posts:
+        assert item.rows is not None
+        starts = item.rows.event_starts
+        windows.append((idx, item.command.sensor_id, _utc(starts.min()), _utc(starts.max())))
+    stored = await sql.commands_over_stored_beliefs(conn, windows)
+    fresh = [(idx, item) for idx, item in posts if idx not in stored]
+    if not fresh:
+        return []
+    try:
+        async with conn.transaction():  # a savepoint: a concurrent writer to the same keys sends us the slow way
+            await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in fresh))
+    except psycopg.errors.UniqueViolation:
+        logger.info("beliefs appeared in a window meanwhile; comparing instead", extra={"commands": len(fresh)})
+        return []
+    return fresh
+
+
+def _belief_rows(item: _Item) -> bytes:
+    assert item.rows is not None
+    rows = item.rows
+    return belief_rows(item.command.sensor_id, item.source_id or 0, rows.event_starts, rows.belief_times, rows.values)
+
+
+def _fresh_event(item: _Item) -> BeliefsIngested:
+    assert item.rows is not None
+    rows, resolution = item.rows, _sensor(item).event_resolution
+    summary = ValueSummary(
+        count=len(rows), min=float(rows.values.min()), max=float(rows.values.max()), sum=float(rows.values.sum())
+    )
+    return _event(
+        item, "processed", rows_written=len(rows), summary=summary, event_start=_utc(rows.event_starts.min()),
+        event_end=_utc(rows.event_starts.max()) + resolution,
+    )  # fmt: skip
+
+
+async def _compare_and_write(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> dict[int, BeliefsIngested]:
+    """Stage, compare with what is stored (unchanged beliefs skipped, replacements found), write the rest."""
+    if not posts:
+        return {}
+    events: dict[int, BeliefsIngested] = {}
+    await sql.stage(
+        conn,
+        (
+            staging_rows(idx, item.command.sensor_id, item.source_id or 0, _sensor(item).event_resolution,
+                         item.rows.event_starts, item.rows.belief_times, item.rows.values)
+            for idx, item in posts
+            if item.rows is not None
+        ),
+    )  # fmt: skip
+    staged = await _classify(conn, posts)
+    rejected = [
+        idx for idx, item in posts if idx in staged and staged[idx].replacements and not _may_replace(item.command)
+    ]
+    await sql.write(conn, rejected)
+    for idx, item in posts:
+        assert item.rows is not None
+        s = staged.get(idx)
+        if idx in rejected:
+            events[idx] = _event(item, "replacement_rejected", rows_skipped=len(item.rows))
+        elif s is None or s.inserts + s.replacements == 0:
+            events[idx] = _event(item, "already_received", rows_skipped=s.unchanged if s else 0)
+        else:
+            events[idx] = _event(
+                item,
+                "already_received" if s.unchanged else "processed",
+                rows_written=s.inserts,
+                rows_replaced=s.replacements,
+                rows_skipped=s.unchanged,
+                summary=ValueSummary(count=s.inserts + s.replacements, min=s.min, max=s.max, sum=s.sum),
+                event_start=s.first_start,
+                event_end=s.last_end,
+            )
+    return events
 
 
 async def _classify(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> dict[int, sql.Staged]:

@@ -80,7 +80,12 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         db.open_pool(settings, name="ingest") as pool,
         kafka.open_producer(settings) as producer,
         kafka.open_consumer(
-            settings, [SENSOR_DATA], settings.ingest_group, max_poll_records=settings.ingest_batch_max
+            settings,
+            [SENSOR_DATA],
+            settings.ingest_group,
+            max_poll_records=settings.ingest_batch_max,
+            fetch_min_bytes=settings.ingest_fetch_min_bytes,
+            fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
         ) as consumer,
     ):
         checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}

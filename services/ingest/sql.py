@@ -128,12 +128,45 @@ FROM (
 WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
 """
 
-SELECT_ANY_STORED = """
-SELECT EXISTS (
-    SELECT 1 FROM timed_beliefs
-    WHERE sensor_id = ANY(%(sensor_ids)s) AND event_start >= %(first)s AND event_start <= %(last)s
+# Which commands (index, sensor, first and last event start) land where beliefs are stored already.
+SELECT_STORED_WINDOWS = """
+SELECT w.idx
+FROM unnest(%(idx)s::integer[], %(sensor_ids)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
+     AS w(idx, sensor_id, first, last)
+WHERE EXISTS (
+    SELECT 1 FROM timed_beliefs tb
+    WHERE tb.sensor_id = w.sensor_id AND tb.event_start >= w.first AND tb.event_start <= w.last
 )
 """
+
+COPY_BELIEFS = (
+    "COPY timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+
+
+async def commands_over_stored_beliefs(
+    conn: AsyncConnection[Any], windows: Sequence[tuple[int, int, datetime, datetime]]
+) -> set[int]:
+    """The indexes of the (index, sensor id, first, last event start) windows that hold stored beliefs."""
+    if not windows:
+        return set()
+    params = {
+        "idx": [w[0] for w in windows], "sensor_ids": [w[1] for w in windows],
+        "firsts": [w[2] for w in windows], "lasts": [w[3] for w in windows],
+    }  # fmt: skip
+    cur = await conn.execute(SELECT_STORED_WINDOWS, params)
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def copy_beliefs(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
+    """COPY binary rows (``copy_format.belief_rows``) straight into ``timed_beliefs``."""
+    async with conn.cursor() as cur, cur.copy(COPY_BELIEFS) as copy:
+        await copy.write(HEADER)
+        for chunk in chunks:
+            await copy.write(chunk)
+        await copy.write(TRAILER)
+
 
 # Per staged command. A row is written when its value differs from the previous belief (or there is none);
 # a written row with a stored value under exactly its key is a replacement (that stored row is its previous
@@ -188,11 +221,8 @@ async def classify(
     conn: AsyncConnection[Any], sensor_ids: Sequence[int], first: datetime, last: datetime
 ) -> dict[int, Staged]:
     """Compare the staged rows with what is stored (``first``/``last`` bound the staged event starts)."""
-    bounds = {"sensor_ids": list(sensor_ids), "first": first, "last": last}
-    row = await (await conn.execute(SELECT_ANY_STORED, bounds)).fetchone()
-    if row and row[0]:  # new data for an empty window (the common case for live devices) needs no comparison
-        await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: show the planner its size
-        await conn.execute(CLASSIFY_STAGING, bounds)
+    await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: show the planner its size
+    await conn.execute(CLASSIFY_STAGING, {"sensor_ids": list(sensor_ids), "first": first, "last": last})
     cur = await conn.execute(SUMMARISE_STAGING)
     return {row[0]: Staged(*row[1:]) for row in await cur.fetchall()}
 
