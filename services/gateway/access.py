@@ -18,8 +18,16 @@ from services.gateway.sql.sensors import SensorRow, sensor_by_id, sensor_for_upd
 
 async def current_user(request: Request) -> Principal:
     """The caller, or E2 (401). Runs before any input validation (api.md §0.2)."""
+    token = auth.token_from(request)
+    cache: auth.PrincipalCache = request.state.principals
+    key = auth.token_hash(token) if token else None
+    if key is not None and (cached := cache.get(key)) is not None:
+        return cached
     async with request.state.pool.connection() as conn:
-        return await auth.principal_for(conn, auth.token_from(request))
+        principal = await auth.principal_for(conn, token)
+    if key is not None:
+        cache.put(key, principal)
+    return principal
 
 
 def sensor_owner(sensor: SensorRow) -> Owner:

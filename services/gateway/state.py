@@ -7,6 +7,7 @@ from typing import TypedDict
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
+from services.gateway.auth import PrincipalCache
 from services.gateway.waiter import Waiter
 from shared.settings import GatewaySettings
 
@@ -17,3 +18,5 @@ class State(TypedDict):
     producer: AIOKafkaProducer
     waiter: Waiter  # read-your-writes: completes when ingest reports on a command
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
+    principals: PrincipalCache  # recently verified tokens
+    user_sources: dict[int, int]  # user id → that user's data source id (never changes once created)

@@ -84,7 +84,15 @@ async def _post(
     except commands.CommandRejected as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
     require(user, "create-children", sensor)
-    return command.model_copy(update={"source_id": await beliefs.user_source_id(conn, user.user_id)})
+    return command.model_copy(update={"source_id": await _user_source(request, conn, user)})
+
+
+async def _user_source(request: Request, conn: AsyncConnection[Any], user: Principal) -> int:
+    """The caller's data source (created on first use); its id never changes, so it is kept per process."""
+    sources: dict[int, int] = request.state.user_sources
+    if user.user_id not in sources:
+        sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
+    return sources[user.user_id]
 
 
 async def post_sensor_data(request: Request) -> Response:
@@ -130,7 +138,7 @@ async def upload_sensor_data(request: Request) -> Response:
         if len(series.values) > commands.MAX_VALUES:
             raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
         require(user, "create-children", sensor)
-        source_id = await beliefs.user_source_id(conn, user.user_id)
+        source_id = await _user_source(request, conn, user)
     if not series.values:  # nothing but empty cells: nothing to save, as FlexMeasures answers it
         return already_received()
     batch = commands.upload_commands(
