@@ -84,7 +84,7 @@ async def delete_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def service_env(settings: Settings, **extra: Any) -> dict[str, str]:
+def service_env(settings: Settings, root: Path = ROOT, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
     env.update(
         FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
@@ -92,7 +92,7 @@ def service_env(settings: Settings, **extra: Any) -> dict[str, str]:
         FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
         FLEXSTREAM_LOG_JSON="true",
         FLEXSTREAM_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(root),
     )
     env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
     return env
@@ -127,18 +127,19 @@ class Service:
 LOG_DIR = Path(tempfile.gettempdir()) / "flexstream-bench"
 
 
-def start_service(name: str, settings: Settings, *, profile: bool = False, **extra: Any) -> Service:
+def start_service(name: str, settings: Settings, *, profile: bool = False, root: Path = ROOT, **extra: Any) -> Service:
     """Start ``python -m services.<name>`` on a free 127.0.0.1 port and wait until /health answers 200.
-    With ``profile``, the process runs under cProfile and writes ``<log name>.prof`` when it stops."""
+    With ``profile``, the process runs under cProfile and writes ``<log name>.prof`` when it stops. ``root``
+    is the checkout to run (another one: e.g. an older commit, for a side-by-side comparison)."""
     port = free_port()
     port_key = "port" if name == "gateway" else "health_port"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"{settings.topic_prefix}{name}-{port}.log"
-    env = service_env(settings, **{port_key: port, "health_host": "127.0.0.1", "host": "127.0.0.1"}, **extra)
+    env = service_env(settings, root, **{port_key: port, "health_host": "127.0.0.1", "host": "127.0.0.1"}, **extra)
     profiler = ["-m", "cProfile", "-o", str(log.with_suffix(".prof"))] if profile else []
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *profiler, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, *profiler, "-m", f"services.{name}"], cwd=root, env=env, stdout=out, stderr=out
         )
     service = Service(name, process, port, log)
     deadline = time.monotonic() + 60

@@ -1,7 +1,8 @@
 """How a data GET reads (api.md §4.2, model.md §6, units-and-time.md §4.3-§4.4). Pure.
 
 ``plan_read`` turns the request into the window, filters and resampling mode the SQL in ``sql/beliefs.py``
-runs; ``series_body`` turns the rows back into FlexMeasures' response body, converting units on the way.
+runs; ``place_on_grid`` puts its rows on the output grid and ``values_body`` turns that into FlexMeasures'
+response body, converting units on the way.
 """
 
 from __future__ import annotations
@@ -95,16 +96,37 @@ def plan_read(query: GetFields, sensor_id: int, resolution: timedelta) -> ReadPl
     return plan
 
 
+def place_on_grid(plan: ReadPlan, offsets: Sequence[int], values: Sequence[float]) -> np.ndarray:
+    """The grid's values (NaN: none) from values at offsets (microseconds) from the window start.
+
+    Data not on the grid start, start + step, ... (< end) is dropped; when resampling, so is a slot that does
+    not lie fully inside [start, end] (api.md §4.2 steps 3-4).
+    """
+    grid = np.full(plan.slots, np.nan)
+    step = plan.step // _MICROSECOND
+    limit = plan.slots if plan.mode == "exact" else (plan.end - plan.start) // plan.step
+    at = np.asarray(offsets, dtype=np.int64)
+    slot = at // step
+    keep = (at % step == 0) & (slot >= 0) & (slot < limit)
+    grid[slot[keep]] = np.asarray(values, dtype=float)[keep]
+    return grid
+
+
 def series_body(
     plan: ReadPlan, rows: Sequence[tuple[datetime, float | None]], found: bool, sensor_unit: str, unit: str
 ) -> dict[str, Any]:
-    """The response: values on the grid start, start + step, ... (< end), converted from the sensor's unit."""
-    data_resolution = plan.step if plan.resolution > timedelta(0) else timedelta(0)
+    """The response for (slot, value) rows on the grid start, start + step, ... (< end)."""
     values = np.array([np.nan if value is None else value for _, value in rows], dtype=float)
+    return values_body(plan, values, found, sensor_unit, unit)
+
+
+def values_body(plan: ReadPlan, values: np.ndarray, found: bool, sensor_unit: str, unit: str) -> dict[str, Any]:
+    """The response: one value per grid slot (NaN: null), converted from the sensor's unit."""
+    data_resolution = plan.step if plan.resolution > timedelta(0) else timedelta(0)
     if found and len(values):
         values = units.convert(values, sensor_unit, unit, data_resolution)
     return {
-        "values": [None if np.isnan(v) else float(v) for v in values],
+        "values": [None if math.isnan(v) else v for v in np.asarray(values, dtype=float).tolist()],
         "start": format_instant(plan.start),
         "duration": format_duration_hours(plan.end - plan.start),
         "unit": unit,

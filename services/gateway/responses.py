@@ -14,7 +14,26 @@ from starlette.responses import JSONResponse, Response
 
 class FlexJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False).encode()
+        return dumps(content).encode()
+
+
+_VALUES_MARKER = '[\n    "\\u0000"\n  ]'  # how a one-item list ["\x00"] under a top-level key is indented
+
+
+def dumps(content: Any) -> str:
+    """Pretty-printed JSON as the reference writes it. A long top-level ``values`` list of numbers (a data
+    GET) is encoded by the C encoder and then indented, which gives the same text faster."""
+    values = content.get("values") if type(content) is dict else None
+    if type(values) is list and len(values) > 1 and all(v is None or type(v) is float for v in values):
+        flat = json.dumps(values, allow_nan=False)  # "[1.0, null, ...]": numbers never contain ", "
+        text = _dumps({**content, "values": ["\x00"]})
+        if text.count(_VALUES_MARKER) == 1:
+            return text.replace(_VALUES_MARKER, "[\n    " + flat[1:-1].replace(", ", ",\n    ") + "\n  ]")
+    return _dumps(content)
+
+
+def _dumps(content: Any) -> str:
+    return json.dumps(content, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False)
 
 
 def ok(body: Any, status_code: int = 200, *, with_status: bool = False) -> Response:

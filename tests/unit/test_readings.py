@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pytest
 
-from services.gateway.readings import MAX_SLOTS, ReadRejected, default_step, plan_read, series_body
+from services.gateway.readings import (
+    MAX_SLOTS,
+    ReadRejected,
+    default_step,
+    place_on_grid,
+    plan_read,
+    series_body,
+    values_body,
+)
 from services.gateway.schemas.data import GetSensorDataByIdQuery
 
 START = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=1)))
@@ -74,3 +84,27 @@ def test_series_body_without_data_reports_the_sensor_resolution() -> None:
     assert (body["values"], body["resolution"]) == ([None, None], "PT15M")
     instant = plan_read(query(), 1, timedelta(0))
     assert series_body(instant, [(START.astimezone(UTC), 1.0)], True, "kW", "kW")["resolution"] == "PT0H"
+
+
+US = 1_000_000  # microseconds per second
+
+
+def test_place_on_grid_keeps_grid_points_inside_the_window() -> None:
+    exact = plan_read(query(), 1, timedelta(minutes=15))  # 4 slots of 15 minutes
+    offsets = [-900 * US, 0, 60 * US, 900 * US, 2700 * US, 3600 * US]  # before, on, off, on, last, past the end
+    grid = place_on_grid(exact, offsets, [9.0, 1.0, 9.0, 2.0, 4.0, 9.0])
+    assert [None if math.isnan(v) else v for v in grid] == [1.0, 2.0, None, 4.0]
+    assert math.isnan(place_on_grid(exact, [], []).sum()) and len(place_on_grid(exact, [], [])) == 4
+
+
+def test_place_on_grid_drops_resampled_slots_not_fully_inside() -> None:
+    coarse = plan_read(query(duration="PT1H20M", resolution="PT30M"), 1, timedelta(minutes=15))  # 3 slots, last partial
+    grid = place_on_grid(coarse, [0, 1800 * US, 3600 * US], [1.0, 2.0, 3.0])
+    assert [None if math.isnan(v) else v for v in grid] == [1.0, 2.0, None]
+
+
+def test_values_body_writes_nan_as_null() -> None:
+    plan = plan_read(query(duration="PT30M"), 1, timedelta(minutes=15))
+    body = values_body(plan, np.array([4.0, np.nan]), True, "kW", "kWh")
+    assert body == series_body(plan, [(START, 4.0), (START, None)], True, "kW", "kWh")
+    assert body["values"] == [1.0, None] and type(body["values"][0]) is float

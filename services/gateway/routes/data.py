@@ -195,8 +195,8 @@ async def _read(
     if q.source is not None and not (0 <= q.source < MAX_ID and await beliefs.source_exists(conn, q.source)):
         raise unprocessable(location, "source", f"No data source found with id {q.source}.")
     require(user, "read", sensor)
-    rows, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
-    return ok(readings.series_body(plan, rows, found, sensor.unit, q.unit))
+    values, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
+    return ok(readings.values_body(plan, values, found, sensor.unit, q.unit))
 
 
 async def get_sensor_data(request: Request) -> Response:

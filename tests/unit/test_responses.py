@@ -1,0 +1,37 @@
+"""Response bodies: the fast encoding of a data GET's values gives exactly the reference's pretty-printed text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from services.gateway.responses import FlexJSONResponse, dumps
+
+
+def reference(content: Any) -> str:
+    return json.dumps(content, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"values": [1.0, None, -0.0, 1e300, 2.5e-8, 123456.789, None], "unit": "m\u00b3/h", "start": "2025"},
+        {"values": [None, None], "message": "a, b"},
+        {"values": [1.0, 2], "status": 200},  # an int: the plain encoder
+        {"values": [1.0], "resolution": "PT1H"},
+        {"values": [], "a": ["\x00"]},
+        {"a": ["\x00"], "values": [1.0, 2.0]},  # the placeholder's text occurs twice: the plain encoder
+        {"values": {"x": 1.0}},
+        [1.0, 2.0],
+    ],
+)
+def test_dumps_matches_the_reference(content: Any) -> None:
+    assert dumps(content) == reference(content)
+    assert FlexJSONResponse(content).body == reference(content).encode()
+
+
+def test_non_finite_values_are_refused_as_before() -> None:
+    with pytest.raises(ValueError):
+        dumps({"values": [1.0, float("nan")]})
