@@ -36,6 +36,7 @@ class GatewaySettings(Settings):
     secret_key: SecretStr = SecretStr("change-me-flexstream-dev-secret")
     token_max_age: timedelta = timedelta(hours=6)  # FlexMeasures' SECURITY_TOKEN_MAX_AGE
     auth_cache_ttl: timedelta = timedelta(seconds=5)  # how long a verified token is trusted without a query
+    sensor_cache_ttl: timedelta = timedelta(seconds=2)  # how long the data routes reuse a loaded sensor
     write_wait: timedelta = timedelta(seconds=10)  # read-your-writes wait before answering 202
     allow_data_overwrite: bool = False  # FLEXMEASURES_ALLOW_DATA_OVERWRITE
     hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}

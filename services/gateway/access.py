@@ -8,6 +8,7 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 
 from services.gateway import auth
+from services.gateway.cache import TtlCache
 from services.gateway.inputs import path_int
 from services.gateway.permissions import Action, Kind, Owner, Principal, may
 from services.gateway.responses import forbidden, unprocessable
@@ -19,7 +20,7 @@ from services.gateway.sql.sensors import SensorRow, sensor_by_id, sensor_for_upd
 async def current_user(request: Request) -> Principal:
     """The caller, or E2 (401). Runs before any input validation (api.md §0.2)."""
     token = auth.token_from(request)
-    cache: auth.PrincipalCache = request.state.principals
+    cache: TtlCache[bytes, Principal] = request.state.principals
     key = auth.token_hash(token) if token else None
     if key is not None and (cached := cache.get(key)) is not None:
         return cached

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway import outbox
-from services.gateway.auth import PrincipalCache
+from services.gateway.cache import TtlCache
 from services.gateway.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
 from services.gateway.sql import beliefs
@@ -62,7 +62,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     "producer": producer,
                     "waiter": waiter,
                     "timescale": timescale,
-                    "principals": PrincipalCache(settings.auth_cache_ttl),
+                    "principals": TtlCache(settings.auth_cache_ttl),
+                    "sensors": TtlCache(settings.sensor_cache_ttl),
                     "user_sources": {},
                 }
             finally:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,34 +49,6 @@ def token_from(request: Request) -> str | None:
     if header:
         return header.removeprefix("Bearer ").strip() or None
     return request.query_params.get("auth_token") or None
-
-
-class PrincipalCache:
-    """Tokens verified in the last ``ttl`` seconds → their principal, so a busy client costs one token query
-    per ``ttl`` instead of one per request. A revoked or expired token, or a deactivated user, is therefore
-    refused at most ``ttl`` later (``FLEXSTREAM_AUTH_CACHE_TTL``; zero turns the cache off)."""
-
-    def __init__(self, ttl: timedelta, max_entries: int = 10_000) -> None:
-        self.ttl = ttl.total_seconds()
-        self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
-
-    def get(self, key: bytes) -> Principal | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] < time.monotonic():
-            del self._entries[key]
-            return None
-        return entry[1]
-
-    def put(self, key: bytes, principal: Principal) -> None:
-        if self.ttl <= 0:
-            return
-        self._entries[key] = (time.monotonic() + self.ttl, principal)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
 
 
 async def principal_for(conn: AsyncConnection[Any], token: str | None) -> Principal:

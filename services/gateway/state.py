@@ -7,7 +7,9 @@ from typing import TypedDict
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway.auth import PrincipalCache
+from services.gateway.cache import TtlCache
+from services.gateway.permissions import Principal
+from services.gateway.sql.sensors import SensorRow
 from services.gateway.waiter import Waiter
 from shared.settings import GatewaySettings
 
@@ -18,5 +20,6 @@ class State(TypedDict):
     producer: AIOKafkaProducer
     waiter: Waiter  # read-your-writes: completes when ingest reports on a command
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
-    principals: PrincipalCache  # recently verified tokens
+    principals: TtlCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
+    sensors: TtlCache[int, SensorRow]  # for the data routes, loaded within sensor_cache_ttl
     user_sources: dict[int, int]  # user id → that user's data source id (never changes once created)

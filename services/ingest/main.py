@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.ingest.handlers import Results, ingest_batch
 from shared import db, health, kafka
-from shared.logging import configure
+from shared.service import run_until_signal
 from shared.settings import IngestSettings
 from shared.topics import INGESTED, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
 
@@ -114,15 +113,4 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    settings = IngestSettings()
-    configure(settings.log_level, settings.log_json)
-    asyncio.run(_main(settings))
-
-
-async def _main(settings: IngestSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await run(settings, stop)
-    logger.info("ingest stopped")
+    run_until_signal("ingest", run, IngestSettings())

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared import db, health, kafka
-from shared.logging import configure
+from shared.service import run_until_signal
 from shared.settings import SchedulerSettings
 from shared.topics import SCHEDULE_TRIGGERS
 
@@ -60,15 +59,4 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    settings = SchedulerSettings()
-    configure(settings.log_level, settings.log_json)
-    asyncio.run(_main(settings))
-
-
-async def _main(settings: SchedulerSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await run(settings, stop)
-    logger.info("scheduler stopped")
+    run_until_signal("scheduler", run, SchedulerSettings())

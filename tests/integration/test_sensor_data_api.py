@@ -295,3 +295,28 @@ async def test_overwrite_allowed_by_setting(
             assert values(client, site.member, sensor, duration="PT15M", unit="kW") == [2.0]
     finally:
         gateway.stop()
+
+
+# --- the gateway's short-lived caches (token, sensor): its own changes evict them ---------------------
+
+
+async def test_a_deleted_sensor_is_not_served_from_the_cache(http: httpx.Client, factory: Factory, site: Site) -> None:
+    sensor = await factory.sensor(site.asset)
+    body = {"duration": "PT30M", "values": [1, 2], "unit": "kW"}
+    assert post(http, site.admin, sensor, **body).json() == PROCESSED  # the sensor is now cached
+    assert http.delete(f"/api/v3_0/sensors/{sensor}", headers=site.admin.headers).status_code == 204
+    answer = post(http, site.admin, sensor, **body)
+    assert (answer.status_code, answer.json()) == (404, {"message": f"Sensor {sensor} not found", "status": 404})
+
+
+async def test_a_changed_unit_is_seen_at_once(http: httpx.Client, factory: Factory, site: Site) -> None:
+    sensor = await factory.sensor(site.asset, unit="kW")
+    assert post(http, site.admin, sensor, duration="PT15M", values=[1], unit="kW").json() == PROCESSED
+    patched = http.patch(f"/api/v3_0/sensors/{sensor}", json={"unit": "EUR/MWh"}, headers=site.admin.headers)
+    assert patched.status_code == 200
+    read = http.get(
+        f"/api/v3_0/sensors/{sensor}/data",
+        params={"start": "2025-03-01T00:00:00+01:00", "duration": "PT15M", "unit": "EUR/MWh"},
+        headers=site.admin.headers,
+    )
+    assert read.status_code == 200, read.text  # with a stale sensor (kW) this unit would be refused

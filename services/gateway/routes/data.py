@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from services.gateway import commands, entity_address, readings, uploads
 from services.gateway.access import current_user, require, sensor_from_path
+from services.gateway.cache import TtlCache
 from services.gateway.inputs import json_object, path_int, query
 from services.gateway.openapi import ApiRoute, RouteDoc
 from services.gateway.permissions import Principal
@@ -48,20 +49,35 @@ MAX_ID = 2**31  # ids are PostgreSQL integers; a larger one cannot exist (and mu
 # --- locating the sensor --------------------------------------------------------------------------
 
 
-async def _sensor_by_address(conn: AsyncConnection[Any], address: str, location: str) -> SensorRow:
+async def _sensor(request: Request, sensor_id: int) -> SensorRow | None:
+    """The sensor, reused for ``sensor_cache_ttl`` (the data routes' hot path asks no query then). A sensor
+    changed meanwhile is checked again by ingest, which always reads the current row."""
+    if not 0 <= sensor_id < MAX_ID:
+        return None
+    cache: TtlCache[int, SensorRow] = request.state.sensors
+    sensor = cache.get(sensor_id)
+    if sensor is None:
+        async with request.state.pool.connection() as conn:
+            sensor = await sensor_by_id(conn, sensor_id)
+        if sensor is not None:
+            cache.put(sensor_id, sensor)
+    return sensor
+
+
+async def _sensor_by_address(request: Request, address: str, location: str) -> SensorRow:
     try:
         sensor_id = entity_address.parse(address)
     except entity_address.EntityAddressError as exc:
         raise unprocessable(location, "sensor", str(exc)) from None
-    sensor = await sensor_by_id(conn, sensor_id) if sensor_id < MAX_ID else None
+    sensor = await _sensor(request, sensor_id)
     if sensor is None:
         raise unprocessable(location, "sensor", f"sensor with entity address {address} doesn't exist.")
     return sensor
 
 
-async def _sensor_or_404(conn: AsyncConnection[Any], request: Request) -> SensorRow:
+async def _sensor_or_404(request: Request) -> SensorRow:
     raw = str(request.path_params["id"])
-    sensor = await sensor_by_id(conn, int(raw)) if raw.isascii() and raw.isdigit() and int(raw) < MAX_ID else None
+    sensor = await _sensor(request, int(raw)) if raw.isascii() and raw.isdigit() else None
     if sensor is None:
         raise http_error(404, f"Sensor {raw} not found")
     return sensor
@@ -76,7 +92,7 @@ async def _combined(request: Request, model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _post(
-    request: Request, conn: AsyncConnection[Any], user: Principal, body: PostFields, sensor: SensorRow, location: str
+    request: Request, user: Principal, body: PostFields, sensor: SensorRow, location: str
 ) -> PostSensorData:
     """Validate (422), check the permission (403), resolve the user's data source: the command to send."""
     try:
@@ -84,14 +100,15 @@ async def _post(
     except commands.CommandRejected as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
     require(user, "create-children", sensor)
-    return command.model_copy(update={"source_id": await _user_source(request, conn, user)})
+    return command.model_copy(update={"source_id": await _user_source(request, user)})
 
 
-async def _user_source(request: Request, conn: AsyncConnection[Any], user: Principal) -> int:
+async def _user_source(request: Request, user: Principal) -> int:
     """The caller's data source (created on first use); its id never changes, so it is kept per process."""
     sources: dict[int, int] = request.state.user_sources
     if user.user_id not in sources:
-        sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
+        async with request.state.pool.connection() as conn:
+            sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
     return sources[user.user_id]
 
 
@@ -99,19 +116,17 @@ async def post_sensor_data(request: Request) -> Response:
     """Post a series of values for a sensor named by entity address (FlexMeasures 0.27)."""
     user = await current_user(request)
     body = parse(PostSensorDataBody, await json_object(request), "json")
-    async with request.state.pool.connection() as conn:
-        sensor = await _sensor_by_address(conn, body.sensor, "json")
-        command = await _post(request, conn, user, body, sensor, "json")
+    sensor = await _sensor_by_address(request, body.sensor, "json")
+    command = await _post(request, user, body, sensor, "json")
     return await submit(request, [command], "json")
 
 
 async def post_sensor_data_by_id(request: Request) -> Response:
     """Post a series of values for the sensor in the path (FlexMeasures ≥0.28)."""
     user = await current_user(request)
-    async with request.state.pool.connection() as conn:
-        sensor = await _sensor_or_404(conn, request)
-        body = parse(PostSensorDataByIdBody, await _combined(request, PostSensorDataByIdBody), COMBINED)
-        command = await _post(request, conn, user, body, sensor, COMBINED)
+    sensor = await _sensor_or_404(request)
+    body = parse(PostSensorDataByIdBody, await _combined(request, PostSensorDataByIdBody), COMBINED)
+    command = await _post(request, user, body, sensor, COMBINED)
     return await submit(request, [command], COMBINED)
 
 
@@ -138,7 +153,7 @@ async def upload_sensor_data(request: Request) -> Response:
         if len(series.values) > commands.MAX_VALUES:
             raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
         require(user, "create-children", sensor)
-        source_id = await _user_source(request, conn, user)
+        source_id = await _user_source(request, user)
     if not series.values:  # nothing but empty cells: nothing to save, as FlexMeasures answers it
         return already_received()
     batch = commands.upload_commands(
@@ -203,17 +218,17 @@ async def get_sensor_data(request: Request) -> Response:
     """Read a sensor's data, named by entity address, from the query string (FlexMeasures 0.27)."""
     user = await current_user(request)
     q = parse(GetSensorDataQuery, query(request), "query")
+    sensor = await _sensor_by_address(request, q.sensor, "query")
     async with request.state.pool.connection() as conn:
-        sensor = await _sensor_by_address(conn, q.sensor, "query")
         return await _read(request, conn, user, q, sensor, "query")
 
 
 async def get_sensor_data_by_id(request: Request) -> Response:
     """Read the data of the sensor in the path (FlexMeasures ≥0.28)."""
     user = await current_user(request)
+    sensor = await _sensor_or_404(request)
+    q = parse(GetSensorDataByIdQuery, await _combined(request, GetSensorDataByIdQuery), COMBINED)
     async with request.state.pool.connection() as conn:
-        sensor = await _sensor_or_404(conn, request)
-        q = parse(GetSensorDataByIdQuery, await _combined(request, GetSensorDataByIdQuery), COMBINED)
         return await _read(request, conn, user, q, sensor, COMBINED)
 
 

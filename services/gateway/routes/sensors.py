@@ -152,6 +152,7 @@ async def update_sensor(request: Request) -> Response:
                 await sensor_events.record(conn, settings.topic_prefix, sensor_events.event_for("updated", row.id, row))
         except UniqueViolation:
             raise _duplicate_name(new["name"], sensor.generic_asset_id) from None
+    request.state.sensors.evict(sensor.id)  # this process's data routes see the change at once
     return ok(_render(request, row), with_status=True)
 
 
@@ -164,6 +165,7 @@ async def delete_sensor(request: Request) -> Response:
         async with conn.transaction():
             await sensors.delete_sensor(conn, sensor.id)
             await sensor_events.record(conn, settings.topic_prefix, sensor_events.event_for("deleted", sensor.id, None))
+    request.state.sensors.evict(sensor.id)
     return no_content()
 
 

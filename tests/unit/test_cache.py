@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.gateway.auth import PrincipalCache
+from services.gateway.cache import TtlCache
 from services.gateway.permissions import Principal
 
 ALICE = Principal(user_id=1, account_id=1, roles=frozenset())
@@ -11,8 +11,8 @@ BOB = Principal(user_id=2, account_id=1, roles=frozenset({"admin"}))
 
 def test_a_verified_token_is_trusted_until_the_ttl_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr("services.gateway.auth.time.monotonic", lambda: now[0])
-    cache = PrincipalCache(timedelta(seconds=5))
+    monkeypatch.setattr("services.gateway.cache.time.monotonic", lambda: now[0])
+    cache = TtlCache[bytes, Principal](timedelta(seconds=5))
     cache.put(b"a", ALICE)
     now[0] += 4.9
     assert cache.get(b"a") == ALICE
@@ -21,13 +21,13 @@ def test_a_verified_token_is_trusted_until_the_ttl_passes(monkeypatch: pytest.Mo
 
 
 def test_zero_ttl_turns_the_cache_off() -> None:
-    cache = PrincipalCache(timedelta(0))
+    cache = TtlCache[bytes, Principal](timedelta(0))
     cache.put(b"a", ALICE)
     assert cache.get(b"a") is None
 
 
 def test_the_cache_is_bounded_and_forgets_the_oldest_first() -> None:
-    cache = PrincipalCache(timedelta(seconds=60), max_entries=2)
+    cache = TtlCache[bytes, Principal](timedelta(seconds=60), max_entries=2)
     cache.put(b"a", ALICE)
     cache.put(b"b", BOB)
     cache.put(b"c", ALICE)
