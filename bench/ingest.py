@@ -111,7 +111,7 @@ async def run(settings: Settings, sizes: Sizes) -> Results:
                 results.kafka = await workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
                 logger.info("(c) raw COPY of the same %d rows", len(kafka_days) * workloads.DAY_VALUES)
                 results.copy = await workloads.raw_copy(pool, kafka_days, fx.raw_source_id)
-                results.copy_no_fk = await workloads.raw_copy_without_foreign_keys(pool, kafka_days, fx.raw_source_id)
+                results.copy_no_fk = await workloads.raw_copy_into_empty_table(pool, kafka_days, fx.raw_source_id)
                 logger.info("one year as one Kafka command, twice")
                 results.kafka_year = await workloads.kafka_year(
                     settings, watcher, kafka_year_sensor, year, sizes.timeout
@@ -189,7 +189,7 @@ async def http_part(
         if results.post_problem is None:
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
             results.http = await workloads.http_posts(
-                client, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+                gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
             )
             logger.info("one-year POST and identical re-POST, %d times", len(year_sensors))
             results.year = await workloads.year_posts(client, pool, token, year_sensors, year)

@@ -131,7 +131,7 @@ def table_rows(r: Results) -> list[Row]:
     if r.copy_no_fk:
         rows.append(
             Row(
-                "  info: (c) without the 2 foreign keys",
+                "  info: (c) into an empty table",
                 rate(r.copy_no_fk),
                 ratio(r.copy_no_fk),
                 "(headroom)",
