@@ -63,7 +63,9 @@ async def store(
 
 
 async def read(pool: AsyncConnectionPool, p: ReadPlan, kind: str, timescale: bool = True) -> tuple[list[Any], bool]:
+    """``timescale`` asks for time_bucket; on plain PostgreSQL (no extension) every read uses date_bin."""
     async with pool.connection() as conn:
+        timescale = timescale and await beliefs.has_timescale(conn)
         values, found = await beliefs.read_series(conn, p, timescale=timescale, plan_kind=kind)  # type: ignore[arg-type]
     return [None if np.isnan(v) else round(float(v), 9) for v in values], found
 
