@@ -6,10 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -18,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -32,21 +27,18 @@ from shared import kafka
 from shared.migrate import migrate
 from shared.settings import Settings
 from shared.topics import ALL_TOPICS
+from tests import processes
+from tests.processes import ROOT, Service
+
+__all__ = ["ROOT", "Service", "start_service"]
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/flexstream_bench"
 
 
 class BenchError(RuntimeError):
     """The benchmark cannot go on (a service did not start, data did not land in time)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_settings() -> Settings:
@@ -84,76 +76,19 @@ async def delete_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def service_env(settings: Settings, root: Path = ROOT, **extra: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
-    env.update(
-        FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        FLEXSTREAM_DATABASE_URL=settings.database_url.get_secret_value(),
-        FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
-        FLEXSTREAM_LOG_JSON="true",
-        FLEXSTREAM_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(root),
-    )
-    env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
-    return env
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM (this process only) and wait; kill only if it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
-
-
 LOG_DIR = Path(tempfile.gettempdir()) / "flexstream-bench"
 
 
 def start_service(name: str, settings: Settings, *, profile: bool = False, root: Path = ROOT, **extra: Any) -> Service:
-    """Start ``python -m services.<name>`` on a free 127.0.0.1 port and wait until /health answers 200.
-    With ``profile``, the process runs under cProfile and writes ``<log name>.prof`` when it stops. ``root``
-    is the checkout to run (another one: e.g. an older commit, for a side-by-side comparison)."""
-    port = free_port()
-    port_key = "port" if name == "gateway" else "health_port"
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{settings.topic_prefix}{name}-{port}.log"
-    env = service_env(settings, root, **{port_key: port, "health_host": "127.0.0.1", "host": "127.0.0.1"}, **extra)
-    profiler = ["-m", "cProfile", "-o", str(log.with_suffix(".prof"))] if profile else []
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, *profiler, "-m", f"services.{name}"], cwd=root, env=env, stdout=out, stderr=out
+    """The test harness' ``start_service`` (a real subprocess on a free port, healthy), logging warnings and up
+    into ``LOG_DIR``. With ``profile``, the process runs under cProfile (``<log>.prof``); ``root`` is the
+    checkout to run (e.g. an older commit, for a side-by-side comparison)."""
+    try:
+        return processes.start_service(
+            name, settings, LOG_DIR, profile=profile, root=root, log_level="WARNING", **extra
         )
-    service = Service(name, process, port, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited with {process.returncode}:\n{service.tail()}")
-        try:
-            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    service.stop()
-    raise BenchError(f"{name} did not become healthy in 60 s:\n{service.tail()}")
+    except processes.ServiceFailed as exc:
+        raise BenchError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,6 @@ subprocesses, and factories for accounts, users (with tokens), assets and sensor
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,8 +23,10 @@ from services.gateway.sql import accounts, assets, sensors
 from shared import kafka
 from shared.migrate import migrate
 from shared.settings import GatewaySettings, IngestSettings, Settings
+from tests import processes
+from tests.processes import ROOT, Service, service_env
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "Service", "service_env", "start_service"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,12 +41,6 @@ def _require(name: str) -> str:
     if not value:
         pytest.fail(f"{name} is not set: run the suite with `make test`, which provisions Kafka and the database")
     return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -80,69 +71,12 @@ def settings(database_url: str, run_id: str) -> Settings:
     )
 
 
-def service_env(settings: Settings, **extra: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
-    env.update(
-        FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        FLEXSTREAM_DATABASE_URL=settings.database_url.get_secret_value(),
-        FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
-        FLEXSTREAM_LOG_JSON="true",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
-    return env
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM and wait: a graceful shutdown returns 0."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise
-        return int(self.process.returncode)
-
-
 def start_service(name: str, settings: Settings, tmp: Path, **extra: Any) -> Service:
-    """Start ``python -m services.<name>`` and wait until its /health answers 200."""
-    port = int(extra.pop("port", None) or free_port())
-    port_key = "port" if name == "gateway" else "health_port"
-    env = service_env(settings, **{port_key: port}, **extra)
-    log = tmp / f"{name}-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    service = Service(name, process, port, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}:\n{service.logs()[-3000:]}")
-        try:
-            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    service.stop()
-    pytest.fail(f"{name} did not become healthy in 60 s:\n{service.logs()[-3000:]}")
+    """``tests.processes.start_service``, failing the test (with the service's log) if it does not come up."""
+    try:
+        return processes.start_service(name, settings, tmp, **extra)
+    except processes.ServiceFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
