@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from bench.harness import BenchError, wait_until
-from services.ingest.copy_format import HEADER, TRAILER, pg_micros
+from services.ingest.copy_format import HEADER, TRAILER, belief_rows
 from shared import kafka
 from shared.messages import BeliefsIngested, PostSensorData, utcnow
 from shared.settings import Settings
@@ -204,17 +204,10 @@ async def kafka_year(
 
 # --- (c) raw COPY, the limit ------------------------------------------------------------------------
 
-RAW_ROW = np.dtype(
-    [
-        ("n_fields", ">i2"),
-        ("len_sensor", ">i4"), ("sensor_id", ">i4"),
-        ("len_start", ">i4"), ("event_start", ">i8"),
-        ("len_source", ">i4"), ("source_id", ">i4"),
-        ("len_belief", ">i4"), ("belief_time", ">i8"),
-        ("len_value", ">i4"), ("event_value", ">f8"),
-    ]
-)  # fmt: skip
-COPY_BELIEFS = "COPY {} (sensor_id, event_start, source_id, belief_time, event_value) FROM STDIN (FORMAT BINARY)"
+COPY_BELIEFS = (
+    "COPY {} (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)"
+    " FROM STDIN (FORMAT BINARY)"
+)
 SCRATCH = "bench_scratch_beliefs"
 DROP_SCRATCH = "DROP TABLE IF EXISTS bench_scratch_beliefs"
 CREATE_SCRATCH = """
@@ -228,18 +221,13 @@ END $$;
 
 
 def raw_copy_buffer(days: Sequence[DayCommand], source_id: int, belief_time: datetime) -> bytes:
+    """The rows of ``days`` in the binary COPY format ingest itself writes (``copy_format.belief_rows``)."""
     offsets = np.arange(DAY_VALUES) * np.timedelta64(int(STEP.total_seconds()), "s")
     starts = np.concatenate([np.datetime64(d.start.replace(tzinfo=None), "us") + offsets for d in days])
-    rows = np.empty(len(days) * DAY_VALUES, dtype=RAW_ROW)
-    rows["n_fields"] = 5
-    for name, size in (("sensor", 4), ("start", 8), ("source", 4), ("belief", 8), ("value", 8)):
-        rows[f"len_{name}"] = size
-    rows["sensor_id"] = np.repeat([d.sensor_id for d in days], DAY_VALUES)
-    rows["event_start"] = pg_micros(starts)
-    rows["source_id"] = source_id
-    rows["belief_time"] = pg_micros(np.array([np.datetime64(belief_time.replace(tzinfo=None), "us")]))[0]
-    rows["event_value"] = np.array([d.values for d in days]).ravel()
-    return HEADER + rows.tobytes() + TRAILER
+    sensor_ids = np.repeat([d.sensor_id for d in days], DAY_VALUES)
+    belief_times = np.full(len(starts), np.datetime64(belief_time.astimezone(UTC).replace(tzinfo=None), "us"))
+    values = np.array([d.values for d in days], dtype=float).ravel()
+    return HEADER + belief_rows(sensor_ids, source_id, starts, belief_times, values) + TRAILER
 
 
 async def raw_copy(pool: AsyncConnectionPool, days: Sequence[DayCommand], source_id: int) -> Throughput:

@@ -71,9 +71,10 @@ BELIEF_ROW = np.dtype(
 
 
 def belief_rows(
-    sensor_id: int, source_id: int, event_starts: np.ndarray, belief_times: np.ndarray, values: np.ndarray
+    sensor_id: int | np.ndarray, source_id: int, event_starts: np.ndarray, belief_times: np.ndarray, values: np.ndarray
 ) -> bytes:
-    """The rows (no header) of one command for ``timed_beliefs`` itself, in binary COPY format."""
+    """Rows (no header) for ``timed_beliefs`` itself, in binary COPY format: one command's (one sensor id), or
+    any rows (an array of sensor ids, as the benchmark's raw COPY writes them)."""
     rows = np.empty(len(values), dtype=BELIEF_ROW)
     rows["n_fields"] = 6
     for name, size in (("sensor", 4), ("start", 8), ("source", 4), ("belief", 8), ("probability", 8), ("value", 8)):
