@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway import outbox
 from services.gateway.cache import TtlCache
+from services.gateway.metrics import MetricsMiddleware
 from services.gateway.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
 from services.gateway.sql import beliefs
@@ -74,6 +76,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
+        middleware=[Middleware(MetricsMiddleware)],
     )
     app.router.redirect_slashes = False  # api.md §0.1: "/api/v3_0/sensors/" is a 404, not a redirect
     return app

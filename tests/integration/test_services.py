@@ -15,6 +15,13 @@ def test_gateway_health_reports_kafka_and_db(gateway: Service) -> None:
     assert body == {"service": "gateway", "status": "ok", "kafka": "ok", "db": "ok"}
 
 
+def test_gateway_metrics_count_requests_by_route_template(gateway: Service) -> None:
+    httpx.get(f"{gateway.url}/api/v3_0/sensors/12345")  # no token: 401
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'flexstream_gateway_requests_total{method="GET",route="/api/v3_0/sensors/{id}",status="401"}' in metrics
+    assert "flexstream_gateway_request_seconds_bucket" in metrics
+
+
 def test_ingest_health_and_metrics(ingest: Service) -> None:
     assert httpx.get(f"{ingest.url}/health").json() == {"service": "ingest", "status": "ok", "kafka": "ok", "db": "ok"}
     metrics = httpx.get(f"{ingest.url}/metrics").text

@@ -1,0 +1,46 @@
+"""Prometheus metrics of the gateway's HTTP traffic, recorded by a small ASGI middleware.
+
+``flexstream_gateway_requests_total{method, route, status}`` and ``flexstream_gateway_request_seconds{method,
+route}``. ``route`` is the route's path template (``/api/v3_0/sensors/{id}/data``), never the raw path, so the
+label set stays small; unmatched paths count as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter("flexstream_gateway_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "flexstream_gateway_request_seconds",
+    "Time to answer an HTTP request (writes include the wait for ingest)",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
