@@ -33,7 +33,6 @@ class Settings(BaseSettings):
 class GatewaySettings(Settings):
     host: str = "127.0.0.1"
     port: int = 8000
-    secret_key: SecretStr = SecretStr("change-me-flexstream-dev-secret")
     token_max_age: timedelta = timedelta(hours=6)  # FlexMeasures' SECURITY_TOKEN_MAX_AGE
     auth_cache_ttl: timedelta = timedelta(seconds=5)  # how long a verified token is trusted without a query
     sensor_cache_ttl: timedelta = timedelta(seconds=2)  # how long the data routes reuse a loaded sensor
