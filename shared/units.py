@@ -83,10 +83,6 @@ def convertible(from_unit: str, to_unit: str) -> bool:
         return False
 
 
-def is_power_unit(unit: str) -> bool:
-    return is_valid_unit(unit) and _parse(unit).check("[power]")
-
-
 def is_energy_unit(unit: str) -> bool:
     return is_valid_unit(unit) and _parse(unit).check("[energy]")
 

@@ -41,10 +41,6 @@ def require(user: Principal, action: Action, sensor: SensorRow) -> None:
         raise forbidden()
 
 
-async def load_sensor(conn: AsyncConnection[Any], sensor_id: int) -> SensorRow | None:
-    return await sensor_by_id(conn, sensor_id)
-
-
 def require_on(user: Principal, action: Action, kind: Kind, owner: Owner) -> None:
     """E3 (403) unless ``user`` may do ``action`` on the ``kind`` object owned by ``owner``."""
     if not may(user, action, kind, owner):

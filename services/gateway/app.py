@@ -22,7 +22,6 @@ from services.gateway.sql import beliefs
 from services.gateway.state import State
 from services.gateway.waiter import open_waiter
 from shared import db, kafka
-from shared.logging import configure
 from shared.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -80,10 +79,3 @@ def create_app(settings: GatewaySettings) -> Starlette:
     )
     app.router.redirect_slashes = False  # api.md §0.1: "/api/v3_0/sensors/" is a 404, not a redirect
     return app
-
-
-def app_from_env() -> Starlette:
-    """Zero-argument factory for ``uvicorn --factory``."""
-    settings = GatewaySettings()
-    configure(settings.log_level, settings.log_json)
-    return create_app(settings)

@@ -17,10 +17,6 @@ class Principal:
     account_id: int
     roles: frozenset[str]
 
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
 
 @dataclass(frozen=True)
 class Owner:

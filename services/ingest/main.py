@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
@@ -33,7 +32,6 @@ DEAD = Counter("flexstream_ingest_dead_letters_total", "Records sent to the DLQ"
 RETRIES = Counter("flexstream_ingest_retries_total", "Transient failures retried")
 BATCH_SECONDS = Histogram("flexstream_ingest_batch_seconds", "Time to write one batch (DB transaction)")
 
-TRANSIENT = (psycopg.OperationalError, KafkaError, OSError)
 MAX_ATTEMPTS = 8
 
 

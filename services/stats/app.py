@@ -40,7 +40,6 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
     options.update(overrides)
     app = faust.App(f"{settings.topic_prefix}{settings.stats_app_id}", **options)  # app id = consumer group
     ingested = app.topic(INGESTED.full_name(settings.topic_prefix), value_type=bytes, key_type=bytes)
-    seen: list[Any] = []  # the latest events, for tests and the health page
 
     @app.agent(ingested)
     async def record_ingested(stream: Any) -> Any:
@@ -52,8 +51,6 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
                 logger.warning("invalid ingested event: %s", exc.errors()[:3])
                 continue
             EVENTS.labels("true").inc()
-            seen.append(event)
-            del seen[:-100]
             logger.info(
                 "ingested event received (aggregation not implemented yet)",
                 extra={"command_id": str(event.command_id), "sensor_id": event.sensor_id, "outcome": event.outcome},
@@ -73,5 +70,4 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
         # aiohttp refuses a charset inside content_type; Prometheus reads the text format either way.
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
-    app.seen_events = seen  # type: ignore[attr-defined]
     return app

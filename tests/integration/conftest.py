@@ -15,14 +15,14 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway import auth
 from services.gateway.sql import accounts, assets, sensors
 from shared import kafka
 from shared.migrate import migrate
-from shared.settings import GatewaySettings, IngestSettings, Settings
+from shared.settings import Settings
 from tests import processes
 from tests.processes import ROOT, Service, service_env
 
@@ -183,17 +183,3 @@ class Factory:
 @pytest.fixture(scope="session")
 def factory(pool: AsyncConnectionPool) -> Factory:
     return Factory(pool)
-
-
-@pytest.fixture(scope="session")
-def gateway_settings(settings: Settings) -> GatewaySettings:
-    return GatewaySettings(**settings.model_dump())
-
-
-@pytest.fixture(scope="session")
-def ingest_settings(settings: Settings) -> IngestSettings:
-    return IngestSettings(**settings.model_dump())
-
-
-def conninfo_dbname(url: str) -> str:
-    return str(conninfo_to_dict(url).get("dbname"))
