@@ -33,6 +33,12 @@ class TooManyValues(FlexStreamError):
     reason = "too_many_values"
 
 
+class UnknownSource(FlexStreamError):
+    """A command names a data source id that does not exist."""
+
+    reason = "unknown_source"
+
+
 class MalformedMessage(FlexStreamError):
     reason = "malformed_message"
 

@@ -2,7 +2,7 @@
 
 Commands read as orders (``PostSensorData``), events as facts (``BeliefsIngested``). Adding an optional
 field is a compatible change; renaming, removing or retyping a field means a new model on a ``.v2`` topic.
-The JSON Schema of each model is published under ``docs/schemas/`` (see ``shared/schemas.py``).
+The JSON Schema of each model is published under ``docs/schemas/`` (see ``shared/topic_schemas.py``).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class DeleteSensorData(Message):
     recorded_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-SensorDataCommand = Annotated[PostSensorData | PostBeliefs | DeleteSensorData, Field(discriminator="type")]
+DataCommand = PostSensorData | PostBeliefs | DeleteSensorData  # what the sensor-data topic carries
+SensorDataCommand = Annotated[DataCommand, Field(discriminator="type")]
 
 
 class DeadLetter(Message):

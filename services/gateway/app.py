@@ -13,14 +13,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway import outbox
 from services.gateway.cache import TtlCache
-from services.gateway.metrics import MetricsMiddleware
-from services.gateway.responses import ApiError, http_error
+from services.gateway.http.metrics import MetricsMiddleware
+from services.gateway.http.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
 from services.gateway.sql import beliefs
 from services.gateway.state import State
-from services.gateway.waiter import open_waiter
+from services.gateway.workers import outbox_relay
+from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka
 from shared.settings import GatewaySettings
 
@@ -54,7 +54,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
             stop_drainer = asyncio.Event()
-            drainer = asyncio.create_task(outbox.run(pool, producer, settings.outbox_interval, stop_drainer))
+            drainer = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_drainer))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
             try:
                 yield {

@@ -16,8 +16,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg import AsyncConnection
 from starlette.requests import Request
 
-from services.gateway.permissions import Principal
-from services.gateway.responses import unauthenticated
+from services.gateway.http.responses import unauthenticated
+from services.gateway.rules.permissions import Principal
 from services.gateway.sql import users
 
 _HASHER = PasswordHasher()

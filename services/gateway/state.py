@@ -8,9 +8,9 @@ from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.cache import TtlCache
-from services.gateway.permissions import Principal
+from services.gateway.rules.permissions import Principal
 from services.gateway.sql.sensors import SensorRow
-from services.gateway.waiter import Waiter
+from services.gateway.workers.write_waiter import Waiter
 from shared.settings import GatewaySettings
 
 

@@ -23,9 +23,10 @@ from pydantic import ValidationError
 from services.ingest import sql
 from services.ingest.copy_format import belief_rows, staging_rows
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
-from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor
+from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource
 from shared.messages import (
     BeliefsIngested,
+    DataCommand,
     DeadLetter,
     DeleteSensorData,
     PostBeliefs,
@@ -37,16 +38,10 @@ from shared.topics import SENSOR_DATA
 
 logger = logging.getLogger(__name__)
 
-Command = PostSensorData | PostBeliefs | DeleteSensorData
-
 # Commands whose producer left out ``command_id`` get one derived from their record's position, so a record
 # replayed after a crash is recognised as the same command.
 RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
 MAX_ORIGINAL_BYTES = 1024 * 1024  # of a record's value kept in its dead letter
-
-
-class UnknownSource(FlexStreamError):
-    reason = "unknown_source"
 
 
 @dataclass
@@ -60,14 +55,14 @@ class Results:
 @dataclass
 class _Item:
     record: ConsumerRecord[bytes, bytes]
-    command: Command
+    command: DataCommand
     rows: BeliefRows | None = None
     source_id: int | None = None
     sensor: SensorInfo | None = None
 
 
 def dead_letter(
-    record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: Command | None = None
+    record: ConsumerRecord[bytes, bytes], error: FlexStreamError, command: DataCommand | None = None
 ) -> DeadLetter:
     value = record.value or b""
     detail = str(error)
@@ -93,7 +88,7 @@ def _key_sensor(record: ConsumerRecord[bytes, bytes]) -> int | None:
         return None
 
 
-def decode(record: ConsumerRecord[bytes, bytes]) -> Command:
+def decode(record: ConsumerRecord[bytes, bytes]) -> DataCommand:
     try:
         command = SENSOR_DATA.decode(record.value)
     except ValidationError as exc:
@@ -101,7 +96,7 @@ def decode(record: ConsumerRecord[bytes, bytes]) -> Command:
     return with_record_defaults(command, record)
 
 
-def with_record_defaults(command: Command, record: ConsumerRecord[bytes, bytes]) -> Command:
+def with_record_defaults(command: DataCommand, record: ConsumerRecord[bytes, bytes]) -> DataCommand:
     """Fill in what a device producer may leave out from the record itself: ``command_id`` from the record's
     position and ``recorded_at`` from its timestamp. Decoding the same record twice gives the same command."""
     update: dict[str, Any] = {}
@@ -153,7 +148,7 @@ async def ingest_batch(
 
     # A command seen before (replayed after a crash, or produced twice) answers what it answered then.
     done = await sql.load_done_commands(conn, [item.command.command_id for item in items])
-    fresh: list[_Item] = []
+    first_seen: list[_Item] = []
     seen: set[UUID] = set()
     for item in items:
         command_id = item.command.command_id
@@ -161,14 +156,14 @@ async def ingest_batch(
             _replay(done[command_id], results)
         elif command_id not in seen:
             seen.add(command_id)
-            fresh.append(item)
+            first_seen.append(item)
 
-    sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in fresh])
-    posts = [item.command for item in fresh if not isinstance(item.command, DeleteSensorData)]
+    sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in first_seen])
+    posts = [item.command for item in first_seen if not isinstance(item.command, DeleteSensorData)]
     known_sources = await sql.existing_source_ids(conn, [post.source_id for post in posts if post.source_id])
     device_sources: dict[str, int] = {}
     ready: list[_Item] = []
-    for item in fresh:
+    for item in first_seen:
         try:
             await _prepare(conn, item, sensors, known_sources, device_sources, max_values)
         except FlexStreamError as exc:
@@ -247,15 +242,17 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
         if item.rows is not None and not len(item.rows):
             events[idx] = _event(item, "already_received")  # nothing to save (e.g. every value null)
     posts = [(idx, item) for idx, item in posts if idx not in events]
-    fresh = await _copy_fresh(conn, posts)
-    for idx, item in fresh:
-        events[idx] = _fresh_event(item)
-    taken = {idx for idx, _ in fresh}
+    copied = await _copy_into_empty_windows(conn, posts)
+    for idx, item in copied:
+        events[idx] = _copied_event(item)
+    taken = {idx for idx, _ in copied}
     events.update(await _compare_and_write(conn, [(idx, item) for idx, item in posts if idx not in taken]))
     return [events[idx] for idx in sorted(events)]
 
 
-async def _copy_fresh(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]) -> list[tuple[int, _Item]]:
+async def _copy_into_empty_windows(
+    conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]
+) -> list[tuple[int, _Item]]:
     """COPY the commands whose event window holds no stored belief of their sensor straight into the table."""
     windows = []
     for idx, item in posts:
@@ -263,16 +260,16 @@ async def _copy_fresh(conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]
         starts = item.rows.event_starts
         windows.append((idx, item.command.sensor_id, _utc(starts.min()), _utc(starts.max())))
     stored = await sql.commands_over_stored_beliefs(conn, windows)
-    fresh = [(idx, item) for idx, item in posts if idx not in stored]
-    if not fresh:
+    empty = [(idx, item) for idx, item in posts if idx not in stored]
+    if not empty:
         return []
     try:
         async with conn.transaction():  # a savepoint: a concurrent writer to the same keys sends us the slow way
-            await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in fresh))
+            await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in empty))
     except psycopg.errors.UniqueViolation:
-        logger.info("beliefs appeared in a window meanwhile; comparing instead", extra={"commands": len(fresh)})
+        logger.info("beliefs appeared in a window meanwhile; comparing instead", extra={"commands": len(empty)})
         return []
-    return fresh
+    return empty
 
 
 def _belief_rows(item: _Item) -> bytes:
@@ -281,7 +278,7 @@ def _belief_rows(item: _Item) -> bytes:
     return belief_rows(item.command.sensor_id, item.source_id or 0, rows.event_starts, rows.belief_times, rows.values)
 
 
-def _fresh_event(item: _Item) -> BeliefsIngested:
+def _copied_event(item: _Item) -> BeliefsIngested:
     assert item.rows is not None
     rows, resolution = item.rows, _sensor(item).event_resolution
     summary = ValueSummary(
@@ -349,7 +346,7 @@ def _utc(instant: np.datetime64) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def _may_replace(command: Command) -> bool:
+def _may_replace(command: DataCommand) -> bool:
     return isinstance(command, PostSensorData | PostBeliefs) and command.replace
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway.readings import ReadPlan, plan_read
+from services.gateway.rules.read_plan import ReadPlan, plan_read
 from services.gateway.schemas.data import GetSensorDataByIdQuery
 from services.gateway.sql import beliefs
 from tests.integration.conftest import Factory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from openapi_spec_validator import validate
 
-from services.gateway.openapi import operations
+from services.gateway.http.openapi import operations
 from services.gateway.routes import ROUTES
 
 

@@ -19,8 +19,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway import outbox
 from services.gateway.sql import outbox as outbox_sql
+from services.gateway.workers import outbox_relay as outbox
 from shared.migrate import migrate
 from shared.settings import Settings
 from shared.topics import SENSOR_EVENTS

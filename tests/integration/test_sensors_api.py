@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway.entity_address import first_month_after
+from services.gateway.rules.entity_address import first_month_after
 from tests.integration.conftest import Factory, UserHandle
 
 E2 = {"message": "You could not be properly authenticated for this content or functionality.", "status": "UNAUTHORIZED"}

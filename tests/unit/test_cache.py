@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from services.gateway.cache import TtlCache
-from services.gateway.permissions import Principal
+from services.gateway.rules.permissions import Principal
 
 ALICE = Principal(user_id=1, account_id=1, roles=frozenset())
 BOB = Principal(user_id=2, account_id=1, roles=frozenset({"admin"}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.gateway.cli_upload import chunks, count_rows
+from services.gateway.cli.upload import chunks, count_rows
 
 
 def test_chunks_end_between_dates(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.gateway.entity_address import NO_ADDRESS, EntityAddressError, build, first_month_after, parse
+from services.gateway.rules.entity_address import NO_ADDRESS, EntityAddressError, build, first_month_after, parse
 
 HOSTS = {"flexmeasures.io": "2021-01", "company.flexmeasures.io": "2022-05"}
 TODAY = date(2024, 3, 15)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.gateway.commands import CommandRejected, is_energy_price_unit, post_command, upload_commands
+from services.gateway.rules.commands import CommandRejected, is_energy_price_unit, post_command, upload_commands
 from services.gateway.schemas.data import PostSensorDataByIdBody
 from services.gateway.sql.sensors import SensorRow
 

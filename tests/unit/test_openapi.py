@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 from starlette.routing import Mount, Route
 
-from services.gateway.openapi import ApiRoute, RouteDoc, build, operations
+from services.gateway.http.openapi import ApiRoute, RouteDoc, build, operations
 from services.gateway.routes import ROUTES
 from services.gateway.routes.docs import render_page
 from services.gateway.schemas.sensors import SensorCreate, SensorListQuery

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.permissions import Action, Kind, Owner, Principal, may
+from services.gateway.rules.permissions import Action, Kind, Owner, Principal, may
 
 A, B, C = 1, 2, 3  # account A is consulted by C; B is unrelated
 OWNED = Owner(account_id=A, consultancy_account_id=C)

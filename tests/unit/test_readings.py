@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.gateway.readings import (
+from services.gateway.rules.read_plan import (
     MAX_SLOTS,
     ReadRejected,
     default_step,

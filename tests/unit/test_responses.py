@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.gateway.responses import FlexJSONResponse, dumps
+from services.gateway.http.responses import FlexJSONResponse, dumps
 
 
 def reference(content: Any) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from shared.schemas import SCHEMA_DIR, expected_files
+from shared.topic_schemas import SCHEMA_DIR, expected_files
 
 
 def test_published_schemas_match_the_models() -> None:
     stale = [path.name for path, text in expected_files().items() if not path.exists() or path.read_text() != text]
-    assert not stale, f"out of date: {stale}; run `python -m shared.schemas` and commit docs/schemas/"
+    assert not stale, f"out of date: {stale}; run `python -m shared.topic_schemas` and commit docs/schemas/"
 
 
 def test_no_schema_file_without_a_topic() -> None:

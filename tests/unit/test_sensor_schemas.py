@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from services.gateway.responses import ApiError
+from services.gateway.http.responses import ApiError
+from services.gateway.http.validation import parse
 from services.gateway.schemas.assets import AssetCreate
 from services.gateway.schemas.sensors import SensorCreate, SensorListQuery, SensorUpdate, changed_fields, sensor_json
 from services.gateway.sql.sensors import SensorRow
-from services.gateway.validation import parse
 
 VALID = {"name": "power", "unit": "kW", "event_resolution": "PT15M", "generic_asset_id": 3}
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from services.gateway.uploads import UploadError, check_file, combine, read_file, to_resolution
+from services.gateway.rules.csv_uploads import UploadError, check_file, combine, read_file, to_resolution
 
 
 def test_naive_timestamps_are_local_to_the_sensor() -> None:

@@ -7,9 +7,9 @@ from uuid import uuid4
 import pytest
 from starlette.requests import Request
 
-from services.gateway.responses import ApiError
-from services.gateway.waiter import Waiter, decode
-from services.gateway.writes import answer, prefers_async
+from services.gateway.http.responses import ApiError
+from services.gateway.http.submit import answer, prefers_async
+from services.gateway.workers.write_waiter import Waiter, decode
 from shared.messages import BeliefsIngested, DeadLetter, IngestOutcome
 from shared.topics import INGESTED
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import assets, auth, data, docs, health, sensors
+from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, sensors
 
-ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *docs.ROUTES, *assets.ROUTES, *data.ROUTES, *sensors.ROUTES]
+ROUTES: list[BaseRoute] = [
+    *monitoring.ROUTES,
+    *auth_tokens.ROUTES,
+    *docs.ROUTES,
+    *assets.ROUTES,
+    *data.ROUTES,
+    *sensors.ROUTES,
+]

@@ -12,15 +12,15 @@ from psycopg.errors import UniqueViolation
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.access import account_owner, asset_owner, current_user, require_on
-from services.gateway.inputs import json_object, path_int, query
-from services.gateway.openapi import ApiRoute, RouteDoc
-from services.gateway.permissions import Owner, Principal
-from services.gateway.responses import http_error, ok, unprocessable
+from services.gateway.http.guards import account_owner, asset_owner, current_user, require_on
+from services.gateway.http.openapi import ApiRoute, RouteDoc
+from services.gateway.http.request_input import json_object, path_int, query
+from services.gateway.http.responses import http_error, ok, unprocessable
+from services.gateway.http.validation import parse
+from services.gateway.rules.permissions import Owner, Principal
 from services.gateway.schemas.assets import AssetCreate, AssetListQuery, AssetOut, asset_json
 from services.gateway.sql import accounts, assets
 from services.gateway.sql.accounts import AccountRow
-from services.gateway.validation import parse
 
 
 async def list_assets(request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 Every handler authenticates first (401), then parses and validates (422, or 404 for an unknown sensor on
 the ≥0.28 ``/sensors/<id>/data`` routes), then checks the permission (403), then acts. Writes become Kafka
-commands answered after ingest reports on them (``services/gateway/writes.py``).
+commands answered after ingest reports on them (``services/gateway/http/submit.py``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway import commands, entity_address, readings, uploads
-from services.gateway.access import current_user, require, sensor_from_path
 from services.gateway.cache import TtlCache
-from services.gateway.inputs import json_object, path_int, query
-from services.gateway.openapi import ApiRoute, RouteDoc
-from services.gateway.permissions import Principal
-from services.gateway.responses import already_received, http_error, ok, unprocessable, validation_error
+from services.gateway.http.guards import current_user, require, sensor_from_path
+from services.gateway.http.openapi import ApiRoute, RouteDoc
+from services.gateway.http.request_input import json_object, path_int, query
+from services.gateway.http.responses import already_received, http_error, ok, unprocessable, validation_error
+from services.gateway.http.submit import submit
+from services.gateway.http.validation import parse
+from services.gateway.rules import commands, csv_uploads, entity_address, read_plan
+from services.gateway.rules.permissions import Principal
 from services.gateway.schemas.data import (
     GetFields,
     GetSensorDataByIdQuery,
@@ -35,8 +37,6 @@ from services.gateway.schemas.data import (
 from services.gateway.schemas.fields import to_bool
 from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow, sensor_by_id
-from services.gateway.validation import parse
-from services.gateway.writes import submit
 from shared import units
 from shared.messages import PostSensorData
 
@@ -149,7 +149,7 @@ async def upload_sensor_data(request: Request) -> Response:
         if errors:
             raise validation_error({UPLOAD: errors})
         measured_instantly = _measured_instantly(form.get("belief-time-measured-instantly"))
-        series = uploads.combine(await _read_files(files, sensor))
+        series = csv_uploads.combine(await _read_files(files, sensor))
         if len(series.values) > commands.MAX_VALUES:
             raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
         require(user, "create-children", sensor)
@@ -177,16 +177,16 @@ async def _read_files(files: list[Any], sensor: SensorRow) -> list[pd.Series]:
     for i, file in enumerate(files):
         if not isinstance(file, UploadFile):
             problems[str(i)] = ["Not a valid file."]
-        elif texts := uploads.check_file(file.filename or "", file.content_type or ""):
+        elif texts := csv_uploads.check_file(file.filename or "", file.content_type or ""):
             problems[str(i)] = texts
     if problems:
         raise validation_error({UPLOAD: {"uploaded-files": problems}})
     series = []
     for i, file in enumerate(files):
         try:
-            raw = uploads.read_file(await file.read(), file.filename or "", sensor.timezone)
-            series.append(uploads.to_resolution(raw, sensor.event_resolution, sensor.timezone))
-        except uploads.UploadError as exc:
+            raw = csv_uploads.read_file(await file.read(), file.filename or "", sensor.timezone)
+            series.append(csv_uploads.to_resolution(raw, sensor.event_resolution, sensor.timezone))
+        except csv_uploads.UploadError as exc:
             message = f"Invalid content in file: {file.filename}. Failed with: {exc}"
             raise validation_error({UPLOAD: {str(i): message}}) from None
     return series
@@ -204,14 +204,14 @@ async def _read(
         )
     try:
         commands.check_type(q.type, q.unit)
-        plan = readings.plan_read(q, sensor.id, sensor.event_resolution)
-    except (commands.CommandRejected, readings.ReadRejected) as exc:
+        plan = read_plan.plan_read(q, sensor.id, sensor.event_resolution)
+    except (commands.CommandRejected, read_plan.ReadRejected) as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
     if q.source is not None and not (0 <= q.source < MAX_ID and await beliefs.source_exists(conn, q.source)):
         raise unprocessable(location, "source", f"No data source found with id {q.source}.")
     require(user, "read", sensor)
     values, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
-    return ok(readings.values_body(plan, values, found, sensor.unit, q.unit))
+    return ok(read_plan.values_body(plan, values, found, sensor.unit, q.unit))
 
 
 async def get_sensor_data(request: Request) -> Response:

@@ -10,8 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from services.gateway.openapi import ApiRoute, RouteDoc, build
-from services.gateway.responses import ok
+from services.gateway.http.openapi import ApiRoute, RouteDoc, build
+from services.gateway.http.responses import ok
 
 
 def _document(request: Request) -> dict[str, Any]:

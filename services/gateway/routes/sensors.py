@@ -15,8 +15,7 @@ from psycopg.errors import UniqueViolation
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway import sensor_events
-from services.gateway.access import (
+from services.gateway.http.guards import (
     account_owner,
     asset_owner,
     current_user,
@@ -24,10 +23,12 @@ from services.gateway.access import (
     require_on,
     sensor_from_path,
 )
-from services.gateway.inputs import json_object, query
-from services.gateway.openapi import ApiRoute, RouteDoc
-from services.gateway.permissions import Principal
-from services.gateway.responses import ApiError, http_error, no_content, ok, unprocessable
+from services.gateway.http.openapi import ApiRoute, RouteDoc
+from services.gateway.http.request_input import json_object, query
+from services.gateway.http.responses import ApiError, http_error, no_content, ok, unprocessable
+from services.gateway.http.validation import parse
+from services.gateway.rules import sensor_events
+from services.gateway.rules.permissions import Principal
 from services.gateway.schemas.sensors import (
     SensorCreate,
     SensorListQuery,
@@ -39,7 +40,6 @@ from services.gateway.schemas.sensors import (
 )
 from services.gateway.sql import accounts, assets, sensors
 from services.gateway.sql.sensors import SensorRow, SensorSelection
-from services.gateway.validation import parse
 
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your spelling "

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.gateway import entity_address
+from services.gateway.rules import entity_address
 from services.gateway.schemas.fields import (
     Attributes,
     Bool,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from psycopg import AsyncConnection, sql
 
-from services.gateway.readings import Mode, ReadPlan, place_on_grid
+from services.gateway.rules.read_plan import Mode, ReadPlan, place_on_grid
 
 SELECT_HAS_TIMESCALE = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
 

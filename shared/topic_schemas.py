@@ -1,6 +1,6 @@
 """JSON Schema of every topic's messages, for device firmware and stream consumers that do not read Python.
 
-``python -m shared.schemas`` (re)writes ``docs/schemas/<topic>.json``; ``tests/unit/test_schemas.py`` fails
+``python -m shared.topic_schemas`` (re)writes ``docs/schemas/<topic>.json``; ``tests/unit/test_schemas.py`` fails
 when a file no longer matches the models, so the published schemas cannot drift from the code.
 """
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.gateway.responses import bad_json, unprocessable
+from services.gateway.http.responses import bad_json, unprocessable
 
 
 def is_json(request: Request) -> bool:

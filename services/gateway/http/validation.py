@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.gateway.responses import validation_error
+from services.gateway.http.responses import validation_error
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from services.gateway.responses import PROCESSED_MESSAGE
+from services.gateway.http.responses import PROCESSED_MESSAGE
 from services.gateway.schemas.data import GetFields
 from shared import units
 from shared.time import format_duration_hours, format_instant

@@ -1,4 +1,4 @@
-"""The outbox drainer: publishes outbox rows to Kafka in id order, marking them published only once the
+"""The outbox relay: publishes outbox rows to Kafka in id order, marking them published only once the
 broker acknowledged them. Kafka or the database down: retry with capped exponential backoff, never drop.
 
 Several gateway replicas may run a drainer. Rows are locked with ``FOR UPDATE SKIP LOCKED`` and a

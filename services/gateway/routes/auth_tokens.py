@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway import auth
-from services.gateway.openapi import ApiRoute, RouteDoc
-from services.gateway.responses import ok
+from services.gateway.http.openapi import ApiRoute, RouteDoc
+from services.gateway.http.responses import ok
 from services.gateway.sql import users
 
 

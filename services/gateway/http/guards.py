@@ -9,9 +9,9 @@ from starlette.requests import Request
 
 from services.gateway import auth
 from services.gateway.cache import TtlCache
-from services.gateway.inputs import path_int
-from services.gateway.permissions import Action, Kind, Owner, Principal, may
-from services.gateway.responses import forbidden, unprocessable
+from services.gateway.http.request_input import path_int
+from services.gateway.http.responses import forbidden, unprocessable
+from services.gateway.rules.permissions import Action, Kind, Owner, Principal, may
 from services.gateway.sql.accounts import AccountRow
 from services.gateway.sql.assets import AssetRow
 from services.gateway.sql.sensors import SensorRow, sensor_by_id, sensor_for_update

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.responses import (
+from services.gateway.http.responses import (
     already_received,
     http_error,
     invalid_replacement,
@@ -26,13 +26,11 @@ from services.gateway.responses import (
     processed,
     validation_error,
 )
-from services.gateway.waiter import Outcome
-from shared.messages import BeliefsIngested, DeadLetter, DeleteSensorData, PostBeliefs, PostSensorData
+from services.gateway.workers.write_waiter import Outcome
+from shared.messages import BeliefsIngested, DataCommand, DeadLetter
 from shared.topics import SENSOR_DATA, key_for
 
 logger = logging.getLogger(__name__)
-
-Command = PostSensorData | PostBeliefs | DeleteSensorData
 
 ACCEPTED_MESSAGE = (
     "Request has been accepted and is stored in the message log; it will be processed shortly. "
@@ -46,7 +44,7 @@ def prefers_async(request: Request) -> bool:
     return "respond-async" in preferences or request.query_params.get("wait", "").lower() in ("false", "0", "no")
 
 
-async def submit(request: Request, commands: Sequence[Command], location: str) -> Response:
+async def submit(request: Request, commands: Sequence[DataCommand], location: str) -> Response:
     """Produce ``commands`` and answer with the combined outcome (or 202)."""
     state = request.state
     wait = not prefers_async(request)
@@ -73,7 +71,7 @@ async def submit(request: Request, commands: Sequence[Command], location: str) -
     return answer(outcomes, location)
 
 
-def accepted(commands: Sequence[Command], *, preference_applied: bool = False) -> Response:
+def accepted(commands: Sequence[DataCommand], *, preference_applied: bool = False) -> Response:
     body: dict[str, object] = {
         "status": "ACCEPTED",
         "command_id": str(commands[0].command_id),

@@ -18,7 +18,9 @@ import typer
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 
-from services.gateway import auth, cli_upload, sensor_events
+from services.gateway import auth
+from services.gateway.cli import upload as cli_upload
+from services.gateway.rules import sensor_events
 from services.gateway.schemas import fields
 from services.gateway.sql import accounts, assets, sensors, users
 from shared import db
@@ -328,7 +330,3 @@ app.command("upload")(cli_upload.upload)
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()
