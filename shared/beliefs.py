@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shared import units
-from shared.errors import InvalidBeliefs, InvalidResolution, TooManyValues, UnitMismatch
+from shared.errors import InvalidBeliefs, InvalidResolution, TooManyValues
 from shared.messages import PostBeliefs, PostSensorData
 
 _NS = np.timedelta64(1, "ns")
@@ -111,8 +111,7 @@ def _explicit_rows(command: PostBeliefs, sensor: SensorInfo, max_values: int) ->
 
 
 def _converted(values: np.ndarray, unit: str, sensor: SensorInfo) -> np.ndarray:
-    if not units.convertible(unit, sensor.unit):
-        raise UnitMismatch(f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {unit}")
+    units.check_convertible(unit, sensor.unit)
     if np.isinf(values).any():
         raise InvalidBeliefs("Values must be finite numbers (or null).")
     return units.convert(values, unit, sensor.unit, sensor.event_resolution)

@@ -16,6 +16,14 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+ID_LIMIT = 2**31  # ids are PostgreSQL integers: a larger one cannot exist (and must not reach the database)
+
+
+def is_db_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row (an ``integer`` column)."""
+    return 0 <= value < ID_LIMIT
+
+
 def database_url(settings: Settings) -> str:
     return settings.database_url.get_secret_value()
 

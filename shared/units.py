@@ -83,6 +83,13 @@ def convertible(from_unit: str, to_unit: str) -> bool:
         return False
 
 
+def check_convertible(unit: str, sensor_unit: str) -> None:
+    """``UnitMismatch`` (FlexMeasures' text) unless values in ``unit`` can be read from or stored in a sensor of
+    ``sensor_unit``: the one unit-compatibility rule of posts, reads and ingest."""
+    if not convertible(unit, sensor_unit):
+        raise UnitMismatch(f"Required unit for this sensor is {sensor_unit}, got incompatible unit: {unit}")
+
+
 def is_energy_unit(unit: str) -> bool:
     return is_valid_unit(unit) and _parse(unit).check("[energy]")
 

@@ -7,18 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from cachetools import LRUCache, TTLCache
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.cache import TtlCache
 from services.gateway.http.metrics import MetricsMiddleware
 from services.gateway.http.responses import ApiError, http_error
 from services.gateway.routes import ROUTES
+from services.gateway.rules.permissions import Principal
 from services.gateway.sql import beliefs
-from services.gateway.state import State
+from services.gateway.sql.sensors import SensorRow
+from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
 from services.gateway.workers import outbox_relay
 from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka
@@ -57,16 +59,17 @@ def create_app(settings: GatewaySettings) -> Starlette:
             drainer = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_drainer))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
             try:
-                yield {
-                    "settings": settings,
-                    "pool": pool,
-                    "producer": producer,
-                    "waiter": waiter,
-                    "timescale": timescale,
-                    "principals": TtlCache(settings.auth_cache_ttl),
-                    "sensors": TtlCache(settings.sensor_cache_ttl),
-                    "user_sources": {},
-                }
+                yield State(
+                    settings=settings,
+                    pool=pool,
+                    producer=producer,
+                    waiter=waiter,
+                    timescale=timescale,
+                    principals=TTLCache[bytes, Principal](CACHE_ENTRIES, settings.auth_cache_ttl.total_seconds()),
+                    sensors=TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds()),
+                    user_sources=LRUCache[int, int](CACHE_ENTRIES),
+                    general_plan_sensors=LRUCache[int, bool](GENERAL_PLAN_SENSORS),
+                )
             finally:
                 stop_drainer.set()
                 await drainer

@@ -44,7 +44,7 @@ async def issue_token(conn: AsyncConnection[Any], user_id: int, max_age: timedel
     return token
 
 
-def token_from(request: Request) -> str | None:
+def token_from(request: Request[Any]) -> str | None:
     header = request.headers.get("authorization")
     if header:
         return header.removeprefix("Bearer ").strip() or None

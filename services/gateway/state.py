@@ -1,17 +1,25 @@
-"""What the gateway's lifespan owns, handed to every request as ``request.state``."""
+"""What the gateway's lifespan owns, handed to every request as ``request.state``.
+
+Handlers take ``request: Request[State]`` and read ``request.state["pool"]`` and so on, so every access is typed.
+The per-process caches live here too (``cachetools``); each says how stale an entry may be (a TTL of zero turns
+the cache off).
+"""
 
 from __future__ import annotations
 
 from typing import TypedDict
 
 from aiokafka import AIOKafkaProducer
+from cachetools import LRUCache, TTLCache
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway.cache import TtlCache
 from services.gateway.rules.permissions import Principal
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.workers.write_waiter import Waiter
 from shared.settings import GatewaySettings
+
+CACHE_ENTRIES = 10_000  # per cache; the least recently used entry goes first
+GENERAL_PLAN_SENSORS = 4096
 
 
 class State(TypedDict):
@@ -20,6 +28,7 @@ class State(TypedDict):
     producer: AIOKafkaProducer
     waiter: Waiter  # read-your-writes: completes when ingest reports on a command
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
-    principals: TtlCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
-    sensors: TtlCache[int, SensorRow]  # for the data routes, loaded within sensor_cache_ttl
-    user_sources: dict[int, int]  # user id → that user's data source id (never changes once created)
+    principals: TTLCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
+    sensors: TTLCache[int, SensorRow]  # for the data routes, loaded within sensor_cache_ttl
+    user_sources: LRUCache[int, int]  # user id → that user's data source id (never changes once created)
+    general_plan_sensors: LRUCache[int, bool]  # sensors whose reads need the general SQL plan (sql/beliefs.py)

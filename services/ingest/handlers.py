@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from services.ingest import sql
 from services.ingest.copy_format import belief_rows, staging_rows
+from shared import db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource
 from shared.messages import (
@@ -193,7 +194,7 @@ async def ingest_batch(
 
 def _db_int(sensor_id: int | None) -> int:
     """A dead letter's sensor id as the ``integer`` column can hold it (0 when absent or out of range)."""
-    return sensor_id if sensor_id is not None and 0 <= sensor_id < 2**31 else 0
+    return sensor_id if sensor_id is not None and db.is_db_id(sensor_id) else 0
 
 
 def _replay(stored: dict[str, Any], results: Results) -> None:

@@ -13,6 +13,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.rules.read_plan import ReadPlan, plan_read
+from services.gateway.rules.series_reads import PlanKind, read_series
 from services.gateway.schemas.data import GetSensorDataByIdQuery
 from services.gateway.sql import beliefs
 from tests.integration.conftest import Factory
@@ -20,6 +21,7 @@ from tests.integration.conftest import Factory
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
+GENERAL_PLAN_SENSORS: dict[int, bool] = {}  # what the lifespan state holds in the gateway
 
 # (request fields, mode): a day read at the sensor's step, coarser, finer, off the data's grid and instantaneous
 READS: list[dict[str, Any]] = [
@@ -62,11 +64,15 @@ async def store(
             )
 
 
-async def read(pool: AsyncConnectionPool, p: ReadPlan, kind: str, timescale: bool = True) -> tuple[list[Any], bool]:
+async def read(
+    pool: AsyncConnectionPool, p: ReadPlan, kind: PlanKind, timescale: bool = True
+) -> tuple[list[Any], bool]:
     """``timescale`` asks for time_bucket; on plain PostgreSQL (no extension) every read uses date_bin."""
     async with pool.connection() as conn:
         timescale = timescale and await beliefs.has_timescale(conn)
-        values, found = await beliefs.read_series(conn, p, timescale=timescale, plan_kind=kind)  # type: ignore[arg-type]
+        values, found = await read_series(
+            conn, p, timescale=timescale, general_plan_sensors=GENERAL_PLAN_SENSORS, plan_kind=kind
+        )
     return [None if np.isnan(v) else round(float(v), 9) for v in values], found
 
 
@@ -90,7 +96,7 @@ async def test_one_belief_per_event_takes_the_fast_plan_and_matches_the_general_
         fast = await read(pool, plan(sensor, **fields), "auto")
         assert fast == await read(pool, plan(sensor, **fields), "general"), fields
         assert fast == await read(pool, plan(sensor, **fields), "auto", timescale=False), fields
-    assert sensor not in beliefs._GENERAL_SENSORS
+    assert sensor not in GENERAL_PLAN_SENSORS
     values, found = await read(pool, plan(sensor, duration="PT1H", resolution="PT30M"), "auto")
     assert (values, found) == ([-3.0, -1.0], True)  # means of (-3.5, -2.5) and (-1.5, -0.5)
 
@@ -122,16 +128,16 @@ async def test_several_beliefs_per_event_fall_back_to_the_general_plan(
     ])  # fmt: skip
     exact = plan(sensor, HOUR, duration="PT6H")
     assert await read(pool, exact, "general") == ([2.0, 3.0, 6.0, 9.0, 11.0, 12.0], True)
-    beliefs._GENERAL_SENSORS.pop(sensor, None)
+    GENERAL_PLAN_SENSORS.pop(sensor, None)
     assert await read(pool, exact, "auto") == ([2.0, 3.0, 6.0, 9.0, 11.0, 12.0], True)
-    assert sensor in beliefs._GENERAL_SENSORS  # later reads skip the fast attempt
+    assert sensor in GENERAL_PLAN_SENSORS  # later reads skip the fast attempt
     for fields in ({"duration": "PT6H", "resolution": "PT2H"}, {"duration": "PT3H", "resolution": "PT30M"}):
         expected = await read(pool, plan(sensor, HOUR, **fields), "general")
         assert await read(pool, plan(sensor, HOUR, **fields), "auto") == expected
         assert await read(pool, plan(sensor, HOUR, **fields), "general", timescale=False) == expected
     assert (await read(pool, plan(sensor, HOUR, duration="PT6H", resolution="PT2H"), "auto"))[0] == [2.5, 7.5, 11.5]
     # the fast plan alone would have been wrong here: it must never be used for such data
-    beliefs._GENERAL_SENSORS.pop(sensor, None)
+    GENERAL_PLAN_SENSORS.pop(sensor, None)
     async with pool.connection() as conn:
         cur = conn.cursor(binary=True)
         await cur.execute(beliefs.series_query("exact", True, fast=True), exact.params())

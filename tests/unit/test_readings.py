@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pytest
 
+from services.gateway.http.series_body import values_body
 from services.gateway.rules.read_plan import (
     MAX_SLOTS,
     ReadRejected,
     default_step,
     place_on_grid,
     plan_read,
-    series_body,
-    values_body,
 )
 from services.gateway.schemas.data import GetSensorDataByIdQuery
 
@@ -68,22 +67,21 @@ def test_too_many_slots_are_refused() -> None:
         plan_read(query(duration=f"PT{MAX_SLOTS + 1}M", resolution="PT1M"), 1, timedelta(minutes=1))
 
 
-def test_series_body_converts_and_keeps_nulls() -> None:
+def test_values_body_converts_and_keeps_nulls() -> None:
     plan = plan_read(query(duration="PT30M"), 1, timedelta(minutes=15))
-    rows = [(START, 4.0), (START + timedelta(minutes=15), None)]
-    body = series_body(plan, rows, True, "kW", "kWh")
+    body = values_body(plan, np.array([4.0, np.nan]), True, "kW", "kWh")
     assert body == {
         "values": [1.0, None], "start": "2025-01-01T00:00:00+01:00", "duration": "PT30M", "unit": "kWh",
         "resolution": "PT15M", "status": "PROCESSED", "message": "Request has been processed.",
     }  # fmt: skip
 
 
-def test_series_body_without_data_reports_the_sensor_resolution() -> None:
+def test_values_body_without_data_reports_the_sensor_resolution() -> None:
     plan = plan_read(query(resolution="PT30M"), 1, timedelta(minutes=15))
-    body = series_body(plan, [(START, None), (START + timedelta(minutes=30), None)], False, "kW", "kW")
+    body = values_body(plan, np.array([np.nan, np.nan]), False, "kW", "kW")
     assert (body["values"], body["resolution"]) == ([None, None], "PT15M")
     instant = plan_read(query(), 1, timedelta(0))
-    assert series_body(instant, [(START.astimezone(UTC), 1.0)], True, "kW", "kW")["resolution"] == "PT0H"
+    assert values_body(instant, np.array([1.0]), True, "kW", "kW")["resolution"] == "PT0H"
 
 
 US = 1_000_000  # microseconds per second
@@ -106,5 +104,4 @@ def test_place_on_grid_drops_resampled_slots_not_fully_inside() -> None:
 def test_values_body_writes_nan_as_null() -> None:
     plan = plan_read(query(duration="PT30M"), 1, timedelta(minutes=15))
     body = values_body(plan, np.array([4.0, np.nan]), True, "kW", "kWh")
-    assert body == series_body(plan, [(START, 4.0), (START, None)], True, "kW", "kWh")
     assert body["values"] == [1.0, None] and type(body["values"][0]) is float

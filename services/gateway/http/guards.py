@@ -8,26 +8,27 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 
 from services.gateway import auth
-from services.gateway.cache import TtlCache
 from services.gateway.http.request_input import path_int
 from services.gateway.http.responses import forbidden, unprocessable
 from services.gateway.rules.permissions import Action, Kind, Owner, Principal, may
 from services.gateway.sql.accounts import AccountRow
 from services.gateway.sql.assets import AssetRow
 from services.gateway.sql.sensors import SensorRow, sensor_by_id, sensor_for_update
+from services.gateway.state import State
+from shared import db
 
 
-async def current_user(request: Request) -> Principal:
+async def current_user(request: Request[State]) -> Principal:
     """The caller, or E2 (401). Runs before any input validation (api.md §0.2)."""
     token = auth.token_from(request)
-    cache: TtlCache[bytes, Principal] = request.state.principals
+    cache = request.state["principals"]
     key = auth.token_hash(token) if token else None
     if key is not None and (cached := cache.get(key)) is not None:
         return cached
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         principal = await auth.principal_for(conn, token)
     if key is not None:
-        cache.put(key, principal)
+        cache[key] = principal
     return principal
 
 
@@ -55,9 +56,11 @@ def account_owner(account: AccountRow) -> Owner:
     return Owner(account_id=account.id, consultancy_account_id=account.consultancy_account_id)
 
 
-async def sensor_from_path(conn: AsyncConnection[Any], request: Request, *, lock: bool = False) -> SensorRow:
+async def sensor_from_path(conn: AsyncConnection[Any], request: Request[State], *, lock: bool = False) -> SensorRow:
     """The sensor named by the ``{id}`` path segment, or E1 at location ``path`` (api.md §3.2)."""
     sensor_id = path_int(request)
+    if not db.is_db_id(sensor_id):
+        raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
     sensor = await (sensor_for_update(conn, sensor_id) if lock else sensor_by_id(conn, sensor_id))
     if sensor is None:
         raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from services.gateway.http.responses import bad_json, unprocessable
 
 
-def is_json(request: Request) -> bool:
+def is_json(request: Request[Any]) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
 
 
-async def json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request[Any]) -> dict[str, Any]:
     """The JSON object body; ``{}`` when the request is not JSON (so required fields read as missing)."""
     if not is_json(request):
         return {}
@@ -31,12 +31,12 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def query(request: Request) -> dict[str, str]:
+def query(request: Request[Any]) -> dict[str, str]:
     """The query string (last value of a repeated parameter wins); unknown parameters are the model's business."""
     return dict(request.query_params)
 
 
-def path_int(request: Request, name: str = "id") -> int:
+def path_int(request: Request[Any], name: str = "id") -> int:
     """An integer path segment, or E1 at location ``path`` (FlexMeasures answers 500 for a non-numeric id)."""
     raw = str(request.path_params[name])
     if not raw.isascii() or not raw.isdigit():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka.errors import KafkaError
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from services.gateway.http.responses import (
     processed,
     validation_error,
 )
+from services.gateway.state import State
 from services.gateway.workers.write_waiter import Outcome
 from shared.messages import BeliefsIngested, DataCommand, DeadLetter
 from shared.topics import SENSOR_DATA, key_for
@@ -38,27 +40,27 @@ ACCEPTED_MESSAGE = (
 )
 
 
-def prefers_async(request: Request) -> bool:
+def prefers_async(request: Request[Any]) -> bool:
     """``Prefer: respond-async`` (RFC 7240) or ``?wait=false``: answer 202 as soon as the command is durable."""
     preferences = {p.split("=")[0].strip().lower() for p in request.headers.get("prefer", "").split(",")}
     return "respond-async" in preferences or request.query_params.get("wait", "").lower() in ("false", "0", "no")
 
 
-async def submit(request: Request, commands: Sequence[DataCommand], location: str) -> Response:
+async def submit(request: Request[State], commands: Sequence[DataCommand], location: str) -> Response:
     """Produce ``commands`` and answer with the combined outcome (or 202)."""
     state = request.state
     wait = not prefers_async(request)
-    futures = [state.waiter.expect(command.command_id) for command in commands] if wait else []
-    topic = SENSOR_DATA.full_name(state.settings.topic_prefix)
+    futures = [state["waiter"].expect(command.command_id) for command in commands] if wait else []
+    topic = SENSOR_DATA.full_name(state["settings"].topic_prefix)
     try:
         sent = [
-            await state.producer.send(topic, SENSOR_DATA.encode(command), key=key_for(command.sensor_id))
+            await state["producer"].send(topic, SENSOR_DATA.encode(command), key=key_for(command.sensor_id))
             for command in commands
         ]
         await asyncio.gather(*sent)
         if not wait:
             return accepted(commands, preference_applied=True)
-        outcomes = await asyncio.wait_for(asyncio.gather(*futures), state.settings.write_wait.total_seconds())
+        outcomes = await asyncio.wait_for(asyncio.gather(*futures), state["settings"].write_wait.total_seconds())
     except KafkaError as exc:
         logger.warning("could not produce sensor data: %s", exc, extra={"sensor_id": commands[0].sensor_id})
         raise http_error(503, "The message broker is unavailable; nothing was stored. Please try again.") from None
@@ -67,7 +69,7 @@ async def submit(request: Request, commands: Sequence[DataCommand], location: st
         return accepted(commands)
     finally:
         for command in commands:
-            state.waiter.forget(command.command_id)
+            state["waiter"].forget(command.command_id)
     return answer(outcomes, location)
 
 

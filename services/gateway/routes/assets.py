@@ -21,12 +21,13 @@ from services.gateway.rules.permissions import Owner, Principal
 from services.gateway.schemas.assets import AssetCreate, AssetListQuery, AssetOut, asset_json
 from services.gateway.sql import accounts, assets
 from services.gateway.sql.accounts import AccountRow
+from services.gateway.state import State
 
 
-async def list_assets(request: Request) -> Response:
+async def list_assets(request: Request[State]) -> Response:
     user = await current_user(request)
     q = parse(AssetListQuery, query(request), "query")
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         account = await accounts.account_by_id(conn, user.account_id if q.account_id is None else q.account_id)
         if account is None:
             raise http_error(404, f"Account {q.account_id} not found")
@@ -35,10 +36,10 @@ async def list_assets(request: Request) -> Response:
     return ok([asset_json(row) for row in rows])
 
 
-async def get_asset(request: Request) -> Response:
+async def get_asset(request: Request[State]) -> Response:
     user = await current_user(request)
     asset_id = path_int(request)
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         asset = await assets.asset_by_id(conn, asset_id)
     if asset is None:
         raise unprocessable("path", "id", f"No asset found with ID {asset_id}.")
@@ -58,10 +59,10 @@ async def _owner_account(conn: AsyncConnection[Any], user: Principal, body: Asse
     return account
 
 
-async def create_asset(request: Request) -> Response:
+async def create_asset(request: Request[State]) -> Response:
     user = await current_user(request)
     body = parse(AssetCreate, await json_object(request), "json")
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         account = await _owner_account(conn, user, body)
         type_id = body.generic_asset_type_id
         if type_id is not None and await assets.asset_type_name(conn, type_id) is None:

@@ -13,13 +13,14 @@ from services.gateway import auth
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.responses import ok
 from services.gateway.sql import users
+from services.gateway.state import State
 
 
 def _error(status_code: int, text: str) -> Response:
     return ok({"errors": [text]}, status_code, with_status=True)
 
 
-async def request_auth_token(request: Request) -> Response:
+async def request_auth_token(request: Request[State]) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return _error(400, "Content-type of request must be application/json")
     try:
@@ -29,8 +30,8 @@ async def request_auth_token(request: Request) -> Response:
     if not isinstance(body, dict) or "email" not in body:
         return _error(400, "Please provide the 'email' parameter.")
     email = body["email"]
-    settings = request.state.settings
-    async with request.state.pool.connection() as conn:
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
         user = await users.user_by_email(conn, str(email))
         if user is None:
             return _error(404, f"User with email '{email}' does not exist")
@@ -44,7 +45,7 @@ async def request_auth_token(request: Request) -> Response:
     return ok({"auth_token": token, "user_id": user.id}, with_status=True)
 
 
-async def _authenticated_as(conn: Any, request: Request, user_id: int) -> bool:
+async def _authenticated_as(conn: Any, request: Request[State], user_id: int) -> bool:
     token = auth.token_from(request)
     if not token:
         return False

@@ -16,15 +16,16 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.cache import TtlCache
-from services.gateway.http.guards import current_user, require, sensor_from_path
+from services.gateway.http.guards import current_user, require
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import already_received, http_error, ok, unprocessable, validation_error
+from services.gateway.http.series_body import values_body
 from services.gateway.http.submit import submit
 from services.gateway.http.validation import parse
 from services.gateway.rules import commands, csv_uploads, entity_address, read_plan
 from services.gateway.rules.permissions import Principal
+from services.gateway.rules.series_reads import read_series
 from services.gateway.schemas.data import (
     GetFields,
     GetSensorDataByIdQuery,
@@ -37,34 +38,36 @@ from services.gateway.schemas.data import (
 from services.gateway.schemas.fields import to_bool
 from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow, sensor_by_id
-from shared import units
+from services.gateway.state import State
+from shared import db, units
+from shared.errors import UnitMismatch
 from shared.messages import PostSensorData
 
 COMBINED = "combined_sensor_data_description"  # the E1 location of the ≥0.28 routes
 UPLOAD = "path_and_files"
 UPLOAD_FIELDS = ("uploaded-files", "belief-time-measured-instantly")
-MAX_ID = 2**31  # ids are PostgreSQL integers; a larger one cannot exist (and must not reach the database)
 
 
 # --- locating the sensor --------------------------------------------------------------------------
 
 
-async def _sensor(request: Request, sensor_id: int) -> SensorRow | None:
+async def _sensor(request: Request[State], sensor_id: int) -> SensorRow | None:
     """The sensor, reused for ``sensor_cache_ttl`` (the data routes' hot path asks no query then). A sensor
     changed meanwhile is checked again by ingest, which always reads the current row."""
-    if not 0 <= sensor_id < MAX_ID:
+    if not db.is_db_id(sensor_id):
         return None
-    cache: TtlCache[int, SensorRow] = request.state.sensors
+    cache = request.state["sensors"]
     sensor = cache.get(sensor_id)
     if sensor is None:
-        async with request.state.pool.connection() as conn:
+        async with request.state["pool"].connection() as conn:
             sensor = await sensor_by_id(conn, sensor_id)
         if sensor is not None:
-            cache.put(sensor_id, sensor)
+            cache[sensor_id] = sensor
     return sensor
 
 
-async def _sensor_by_address(request: Request, address: str, location: str) -> SensorRow:
+async def _sensor_by_address(request: Request[State], address: str, location: str) -> SensorRow:
+    """The 0.27 routes: the sensor named by an entity address in the input, or E1 at ``location``."""
     try:
         sensor_id = entity_address.parse(address)
     except entity_address.EntityAddressError as exc:
@@ -75,7 +78,8 @@ async def _sensor_by_address(request: Request, address: str, location: str) -> S
     return sensor
 
 
-async def _sensor_or_404(request: Request) -> SensorRow:
+async def _sensor_or_404(request: Request[State]) -> SensorRow:
+    """The ≥0.28 ``/sensors/{id}/data`` routes: the sensor in the path, or 404."""
     raw = str(request.path_params["id"])
     sensor = await _sensor(request, int(raw)) if raw.isascii() and raw.isdigit() else None
     if sensor is None:
@@ -83,7 +87,16 @@ async def _sensor_or_404(request: Request) -> SensorRow:
     return sensor
 
 
-async def _combined(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+async def _sensor_in_path(request: Request[State], location: str) -> SensorRow:
+    """Upload and delete: the sensor in the path, or E1 (field ``id``) at ``location``."""
+    sensor_id = path_int(request)
+    sensor = await _sensor(request, sensor_id)
+    if sensor is None:
+        raise unprocessable(location, "id", f"No sensor found with id {sensor_id}.")
+    return sensor
+
+
+async def _combined(request: Request[State], model: type[BaseModel]) -> dict[str, Any]:
     """Parameters of the ≥0.28 routes: path < query string < JSON body; unknown query parameters are ignored."""
     return {**{k: v for k, v in query(request).items() if k in model.model_fields}, **await json_object(request)}
 
@@ -92,27 +105,28 @@ async def _combined(request: Request, model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _post(
-    request: Request, user: Principal, body: PostFields, sensor: SensorRow, location: str
+    request: Request[State], user: Principal, body: PostFields, sensor: SensorRow, location: str
 ) -> PostSensorData:
     """Validate (422), check the permission (403), resolve the user's data source: the command to send."""
     try:
-        command = commands.post_command(body, sensor, replace=request.state.settings.allow_data_overwrite)
+        command = commands.post_command(body, sensor, replace=request.state["settings"].allow_data_overwrite)
     except commands.CommandRejected as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
     require(user, "create-children", sensor)
     return command.model_copy(update={"source_id": await _user_source(request, user)})
 
 
-async def _user_source(request: Request, user: Principal) -> int:
+async def _user_source(request: Request[State], user: Principal) -> int:
     """The caller's data source (created on first use); its id never changes, so it is kept per process."""
-    sources: dict[int, int] = request.state.user_sources
-    if user.user_id not in sources:
-        async with request.state.pool.connection() as conn:
-            sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
-    return sources[user.user_id]
+    sources = request.state["user_sources"]
+    source_id = sources.get(user.user_id)
+    if source_id is None:
+        async with request.state["pool"].connection() as conn:
+            source_id = sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
+    return source_id
 
 
-async def post_sensor_data(request: Request) -> Response:
+async def post_sensor_data(request: Request[State]) -> Response:
     """Post a series of values for a sensor named by entity address (FlexMeasures 0.27)."""
     user = await current_user(request)
     body = parse(PostSensorDataBody, await json_object(request), "json")
@@ -121,7 +135,7 @@ async def post_sensor_data(request: Request) -> Response:
     return await submit(request, [command], "json")
 
 
-async def post_sensor_data_by_id(request: Request) -> Response:
+async def post_sensor_data_by_id(request: Request[State]) -> Response:
     """Post a series of values for the sensor in the path (FlexMeasures ≥0.28)."""
     user = await current_user(request)
     sensor = await _sensor_or_404(request)
@@ -133,32 +147,28 @@ async def post_sensor_data_by_id(request: Request) -> Response:
 # --- uploading ------------------------------------------------------------------------------------
 
 
-async def upload_sensor_data(request: Request) -> Response:
+async def upload_sensor_data(request: Request[State]) -> Response:
     """Upload CSV files (multipart field ``uploaded-files``, repeatable) for the sensor in the path."""
     user = await current_user(request)
     form = await request.form()
-    async with request.state.pool.connection() as conn:
-        sensor_id = path_int(request)
-        sensor = await sensor_by_id(conn, sensor_id) if sensor_id < MAX_ID else None
-        if sensor is None:
-            raise unprocessable(UPLOAD, "id", f"No sensor found with id {sensor_id}.")
-        errors: dict[str, Any] = {key: ["Unknown field."] for key in form if key not in UPLOAD_FIELDS}
-        files = form.getlist("uploaded-files")
-        if not files:
-            errors["uploaded-files"] = ["Missing data for required field."]
-        if errors:
-            raise validation_error({UPLOAD: errors})
-        measured_instantly = _measured_instantly(form.get("belief-time-measured-instantly"))
-        series = csv_uploads.combine(await _read_files(files, sensor))
-        if len(series.values) > commands.MAX_VALUES:
-            raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
-        require(user, "create-children", sensor)
-        source_id = await _user_source(request, user)
+    sensor = await _sensor_in_path(request, UPLOAD)
+    errors: dict[str, Any] = {key: ["Unknown field."] for key in form if key not in UPLOAD_FIELDS}
+    files = form.getlist("uploaded-files")
+    if not files:
+        errors["uploaded-files"] = ["Missing data for required field."]
+    if errors:
+        raise validation_error({UPLOAD: errors})
+    measured_instantly = _measured_instantly(form.get("belief-time-measured-instantly"))
+    series = csv_uploads.combine(await _read_files(files, sensor))
+    if len(series.values) > commands.MAX_VALUES:
+        raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
+    require(user, "create-children", sensor)
+    source_id = await _user_source(request, user)
     if not series.values:  # nothing but empty cells: nothing to save, as FlexMeasures answers it
         return already_received()
     batch = commands.upload_commands(
         sensor, series.event_starts, series.values, source_id=source_id,
-        replace=request.state.settings.allow_data_overwrite, measured_instantly=measured_instantly,
+        replace=request.state["settings"].allow_data_overwrite, measured_instantly=measured_instantly,
     )  # fmt: skip
     return await submit(request, batch, UPLOAD)
 
@@ -196,50 +206,51 @@ async def _read_files(files: list[Any], sensor: SensorRow) -> list[pd.Series]:
 
 
 async def _read(
-    request: Request, conn: AsyncConnection[Any], user: Principal, q: GetFields, sensor: SensorRow, location: str
+    request: Request[State], conn: AsyncConnection[Any], user: Principal, q: GetFields, sensor: SensorRow, location: str
 ) -> Response:
-    if q.unit != sensor.unit and not units.convertible(q.unit, sensor.unit):
-        raise unprocessable(
-            location, "_schema", f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {q.unit}"
-        )
+    try:
+        units.check_convertible(q.unit, sensor.unit)
+    except UnitMismatch as exc:
+        raise unprocessable(location, "_schema", str(exc)) from None
     try:
         commands.check_type(q.type, q.unit)
         plan = read_plan.plan_read(q, sensor.id, sensor.event_resolution)
     except (commands.CommandRejected, read_plan.ReadRejected) as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
-    if q.source is not None and not (0 <= q.source < MAX_ID and await beliefs.source_exists(conn, q.source)):
+    if q.source is not None and not (db.is_db_id(q.source) and await beliefs.source_exists(conn, q.source)):
         raise unprocessable(location, "source", f"No data source found with id {q.source}.")
     require(user, "read", sensor)
-    values, found = await beliefs.read_series(conn, plan, timescale=request.state.timescale)
-    return ok(read_plan.values_body(plan, values, found, sensor.unit, q.unit))
+    values, found = await read_series(
+        conn, plan, timescale=request.state["timescale"], general_plan_sensors=request.state["general_plan_sensors"]
+    )
+    return ok(values_body(plan, values, found, sensor.unit, q.unit))
 
 
-async def get_sensor_data(request: Request) -> Response:
+async def get_sensor_data(request: Request[State]) -> Response:
     """Read a sensor's data, named by entity address, from the query string (FlexMeasures 0.27)."""
     user = await current_user(request)
     q = parse(GetSensorDataQuery, query(request), "query")
     sensor = await _sensor_by_address(request, q.sensor, "query")
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         return await _read(request, conn, user, q, sensor, "query")
 
 
-async def get_sensor_data_by_id(request: Request) -> Response:
+async def get_sensor_data_by_id(request: Request[State]) -> Response:
     """Read the data of the sensor in the path (FlexMeasures ≥0.28)."""
     user = await current_user(request)
     sensor = await _sensor_or_404(request)
     q = parse(GetSensorDataByIdQuery, await _combined(request, GetSensorDataByIdQuery), COMBINED)
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         return await _read(request, conn, user, q, sensor, COMBINED)
 
 
 # --- deleting -------------------------------------------------------------------------------------
 
 
-async def delete_sensor_data(request: Request) -> Response:
+async def delete_sensor_data(request: Request[State]) -> Response:
     """Delete every belief of the sensor, after every write sent before (204 once done)."""
     user = await current_user(request)
-    async with request.state.pool.connection() as conn:
-        sensor = await sensor_from_path(conn, request)
+    sensor = await _sensor_in_path(request, "path")
     require(user, "delete", sensor)
     return await submit(request, [commands.delete_command(sensor.id)], "path")
 

@@ -40,6 +40,7 @@ from services.gateway.schemas.sensors import (
 )
 from services.gateway.sql import accounts, assets, sensors
 from services.gateway.sql.sensors import SensorRow, SensorSelection
+from services.gateway.state import State
 
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
@@ -47,8 +48,8 @@ NOT_FOUND = (
 )
 
 
-def _render(request: Request, row: SensorRow) -> dict[str, Any]:
-    settings = request.state.settings
+def _render(request: Request[State], row: SensorRow) -> dict[str, Any]:
+    settings = request.state["settings"]
     return sensor_json(row, request.url.hostname or "", settings.hosts_and_auth_start, datetime.now(UTC).date())
 
 
@@ -81,10 +82,10 @@ async def _selection(conn: AsyncConnection[Any], user: Principal, q: SensorListQ
     return SensorSelection(account_id=account.id, with_clients=with_clients, **common)
 
 
-async def list_sensors(request: Request) -> Response:
+async def list_sensors(request: Request[State]) -> Response:
     user = await current_user(request)
     q = parse(SensorListQuery, query(request), "query")
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         selection = await _selection(conn, user, q)
         if q.page is None:
             rows = await sensors.select_sensors(conn, selection)
@@ -101,19 +102,19 @@ async def list_sensors(request: Request) -> Response:
     return ok({"data": data, "num-records": total, "filtered-records": total}, with_status=True)
 
 
-async def get_sensor(request: Request) -> Response:
+async def get_sensor(request: Request[State]) -> Response:
     user = await current_user(request)
-    async with request.state.pool.connection() as conn:
+    async with request.state["pool"].connection() as conn:
         sensor = await sensor_from_path(conn, request)
     require(user, "read", sensor)
     return ok(_render(request, sensor), with_status=True)
 
 
-async def create_sensor(request: Request) -> Response:
+async def create_sensor(request: Request[State]) -> Response:
     user = await current_user(request)
     body = parse(SensorCreate, await json_object(request), "json")
-    settings = request.state.settings
-    async with request.state.pool.connection() as conn:
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
         asset = await assets.asset_by_id(conn, body.generic_asset_id)
         if asset is None:
             message = f"Generic asset with id {body.generic_asset_id} doesn't exist."
@@ -133,11 +134,11 @@ async def create_sensor(request: Request) -> Response:
     return ok(_render(request, row), 201)
 
 
-async def update_sensor(request: Request) -> Response:
+async def update_sensor(request: Request[State]) -> Response:
     user = await current_user(request)
     body = parse(SensorUpdate, await json_object(request), "json")
-    settings = request.state.settings
-    async with request.state.pool.connection() as conn:
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
         sensor = await sensor_from_path(conn, request, lock=True)
         require(user, "update", sensor)
         new = {
@@ -152,20 +153,20 @@ async def update_sensor(request: Request) -> Response:
                 await sensor_events.record(conn, settings.topic_prefix, sensor_events.event_for("updated", row.id, row))
         except UniqueViolation:
             raise _duplicate_name(new["name"], sensor.generic_asset_id) from None
-    request.state.sensors.evict(sensor.id)  # this process's data routes see the change at once
+    request.state["sensors"].pop(sensor.id, None)  # this process's data routes see the change at once
     return ok(_render(request, row), with_status=True)
 
 
-async def delete_sensor(request: Request) -> Response:
+async def delete_sensor(request: Request[State]) -> Response:
     user = await current_user(request)
-    settings = request.state.settings
-    async with request.state.pool.connection() as conn:
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
         sensor = await sensor_from_path(conn, request, lock=True)
         require(user, "delete", sensor)
         async with conn.transaction():
             await sensors.delete_sensor(conn, sensor.id)
             await sensor_events.record(conn, settings.topic_prefix, sensor_events.event_for("deleted", sensor.id, None))
-    request.state.sensors.evict(sensor.id)
+    request.state["sensors"].pop(sensor.id, None)
     return no_content()
 
 

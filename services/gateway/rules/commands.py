@@ -15,7 +15,7 @@ from services.gateway.schemas.data import PostFields
 from services.gateway.sql.sensors import SensorRow
 from shared import units
 from shared.beliefs import SensorInfo, rows_for
-from shared.errors import FlexStreamError
+from shared.errors import FlexStreamError, UnitMismatch
 from shared.messages import DeleteSensorData, PostBeliefs, PostSensorData, utcnow
 
 MAX_VALUES = 1_000_000  # per request, as ingest's default FLEXSTREAM_INGEST_MAX_VALUES
@@ -47,8 +47,10 @@ def check_type(request_type: str | None, unit: str) -> None:
 
 def post_command(body: PostFields, sensor: SensorRow, *, replace: bool) -> PostSensorData:
     """The command for a JSON data post (source still unset), or ``CommandRejected`` with FlexMeasures' text."""
-    if body.unit != sensor.unit and not units.convertible(body.unit, sensor.unit):
-        raise CommandRejected(f"Required unit for this sensor is {sensor.unit}, got incompatible unit: {body.unit}")
+    try:
+        units.check_convertible(body.unit, sensor.unit)
+    except UnitMismatch as exc:
+        raise CommandRejected(str(exc)) from None
     check_type(body.type, body.unit)
     command = PostSensorData(
         sensor_id=sensor.id, start=body.start, duration=body.duration, values=body.values, unit=body.unit,

@@ -1,8 +1,7 @@
 """How a data GET reads (api.md §4.2, model.md §6, units-and-time.md §4.3-§4.4). Pure.
 
 ``plan_read`` turns the request into the window, filters and resampling mode the SQL in ``sql/beliefs.py``
-runs; ``place_on_grid`` puts its rows on the output grid and ``values_body`` turns that into FlexMeasures'
-response body, converting units on the way.
+runs; ``place_on_grid`` puts its rows on the output grid. ``http/series_body.py`` renders the answer.
 """
 
 from __future__ import annotations
@@ -15,10 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from services.gateway.http.responses import PROCESSED_MESSAGE
 from services.gateway.schemas.data import GetFields
-from shared import units
-from shared.time import format_duration_hours, format_instant
 
 MAX_SLOTS = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
@@ -110,27 +106,3 @@ def place_on_grid(plan: ReadPlan, offsets: Sequence[int], values: Sequence[float
     keep = (at % step == 0) & (slot >= 0) & (slot < limit)
     grid[slot[keep]] = np.asarray(values, dtype=float)[keep]
     return grid
-
-
-def series_body(
-    plan: ReadPlan, rows: Sequence[tuple[datetime, float | None]], found: bool, sensor_unit: str, unit: str
-) -> dict[str, Any]:
-    """The response for (slot, value) rows on the grid start, start + step, ... (< end)."""
-    values = np.array([np.nan if value is None else value for _, value in rows], dtype=float)
-    return values_body(plan, values, found, sensor_unit, unit)
-
-
-def values_body(plan: ReadPlan, values: np.ndarray, found: bool, sensor_unit: str, unit: str) -> dict[str, Any]:
-    """The response: one value per grid slot (NaN: null), converted from the sensor's unit."""
-    data_resolution = plan.step if plan.resolution > timedelta(0) else timedelta(0)
-    if found and len(values):
-        values = units.convert(values, sensor_unit, unit, data_resolution)
-    return {
-        "values": [None if math.isnan(v) else v for v in np.asarray(values, dtype=float).tolist()],
-        "start": format_instant(plan.start),
-        "duration": format_duration_hours(plan.end - plan.start),
-        "unit": unit,
-        "resolution": format_duration_hours(data_resolution if found else plan.resolution),
-        "status": "PROCESSED",
-        "message": PROCESSED_MESSAGE,
-    }

@@ -4,19 +4,18 @@ Selection (model.md §6): filters (window, prior, horizon, source) → the most 
 source (its probability rows collapsed to the median) → one value per event: the source with the highest
 version, then the latest belief time, then the lowest source id. Then the values are resampled to the output
 step: ``exact`` (same step: value of the event starting at the slot), ``downsample`` (mean of the events in
-the slot), ``upsample`` (each event's value copied into the slots it covers); ``readings.place_on_grid`` puts
+the slot), ``upsample`` (each event's value copied into the slots it covers); ``rules/series_reads.py`` puts
 them on the grid. The belief horizon of a default (ex-post) sensor is event start + resolution - belief time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from psycopg import AsyncConnection, sql
 
-from services.gateway.rules.read_plan import Mode, ReadPlan, place_on_grid
+from services.gateway.rules.read_plan import Mode, ReadPlan
 
 SELECT_HAS_TIMESCALE = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
 
@@ -61,7 +60,7 @@ async def source_exists(conn: AsyncConnection[Any], source_id: int) -> bool:
 #
 # Two plans answer the same question. Both end in rows (offset, value, multi): ``offset`` is a slot's start
 # minus the window start in microseconds (NULL for an upsampled event that covers no slot), so Python puts
-# the values on the grid (``readings.place_on_grid``) without parsing timestamps or joining a
+# the values on the grid (``rules/read_plan.place_on_grid``) without parsing timestamps or joining a
 # generate_series. A result with any row means some belief matched ("found"). ``_COMPACT`` folds the rows
 # into one row of arrays.
 #
@@ -156,40 +155,17 @@ FROM ({tail}) AS r (slot_offset, event_value, multi)"""
 
 
 @dataclass(frozen=True)
-class _Result:
+class SeriesRows:
     found: bool  # some belief matched (even if none lands on the grid)
     multi: bool  # the fast plan met an event with several candidates: its answer does not count
-    offsets: list[int]
+    offsets: list[int]  # microseconds from the window start
     values: list[float]
 
 
-async def _fetch(conn: AsyncConnection[Any], plan: ReadPlan, timescale: bool, fast: bool) -> _Result:
+async def fetch_series(conn: AsyncConnection[Any], plan: ReadPlan, *, timescale: bool, fast: bool) -> SeriesRows:
+    """One read of the series in ``plan``: the fast plan (``fast``) or the general one."""
     cur = conn.cursor(binary=True)
     await cur.execute(series_query(plan.mode, timescale, fast=fast), plan.params())
     row = await cur.fetchone()
     assert row is not None
-    return _Result(row[0] > 0, bool(row[1]), row[2] or [], row[3] or [])
-
-
-# Sensors whose last fast read found an event with several candidates: read them with the general plan
-# straight away (it is always right; this only saves the fast attempt). Bounded, oldest forgotten first.
-_GENERAL_SENSORS: dict[int, None] = {}
-_GENERAL_SENSORS_MAX = 4096
-
-
-async def read_series(
-    conn: AsyncConnection[Any], plan: ReadPlan, *, timescale: bool, plan_kind: Literal["auto", "general"] = "auto"
-) -> tuple[np.ndarray, bool]:
-    """The value of each grid slot (NaN: none), and whether any belief matched at all. ``auto`` tries the
-    fast plan first and runs the general one only when some event has several candidate beliefs."""
-    result = None
-    if plan_kind == "auto" and plan.sensor_id not in _GENERAL_SENSORS:
-        result = await _fetch(conn, plan, timescale, fast=True)
-        if result.multi:
-            result = None
-            _GENERAL_SENSORS[plan.sensor_id] = None
-            if len(_GENERAL_SENSORS) > _GENERAL_SENSORS_MAX:
-                del _GENERAL_SENSORS[next(iter(_GENERAL_SENSORS))]
-    if result is None:
-        result = await _fetch(conn, plan, timescale, fast=False)
-    return place_on_grid(plan, result.offsets, result.values), result.found
+    return SeriesRows(row[0] > 0, bool(row[1]), row[2] or [], row[3] or [])

@@ -51,10 +51,6 @@ class Waiter:
         if future is not None and not future.done():
             future.set_result(outcome)
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
 
 def decode(topic: str, value: bytes | None, prefix: str) -> Outcome | None:
     try:
