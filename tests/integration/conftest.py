@@ -131,6 +131,16 @@ class UserHandle:
         return {"Authorization": self.token}
 
 
+@dataclass(frozen=True)
+class Tenant:
+    """An account with an account-admin, a plain member and one asset."""
+
+    account: int
+    admin: UserHandle  # account-admin
+    member: UserHandle
+    asset: int
+
+
 class Factory:
     """Creates accounts, users, assets and sensors straight in the test database (unique names)."""
 
@@ -163,6 +173,12 @@ class Factory:
                 parent_asset_id=parent,
             )  # fmt: skip
 
+    async def tenant(self, consultancy_account_id: int | None = None) -> Tenant:
+        account = await self.account(consultancy_account_id=consultancy_account_id)
+        admin = await self.user(account, ("account-admin",))
+        member = await self.user(account)
+        return Tenant(account, admin, member, await self.asset(account))
+
     async def sensor(
         self,
         asset_id: int,
@@ -183,3 +199,9 @@ class Factory:
 @pytest.fixture(scope="session")
 def factory(pool: AsyncConnectionPool) -> Factory:
     return Factory(pool)
+
+
+@pytest.fixture
+async def site(factory: Factory) -> Tenant:
+    """A fresh tenant for a test that needs one."""
+    return await factory.tenant()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.integration.conftest import Factory, UserHandle
-from tests.integration.test_sensors_api import E2, E3, e1, tenant
+from tests.integration.test_sensors_api import E2, E3, e1
 
 ASSET_KEYS = {"id", "name", "account_id", "generic_asset_type_id", "generic_asset_type", "parent_asset_id", "latitude",
               "longitude", "attributes", "flex_context", "sensors_to_show"}  # fmt: skip
@@ -20,7 +20,7 @@ def new_asset(**extra: Any) -> dict[str, Any]:
 
 
 async def test_create_get_list(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     body = new_asset(latitude=52.1, longitude=5.2, attributes='{"capacity_in_mw": 0.5}',
                      flex_context={"site-power-capacity": "1 MW"})  # fmt: skip
     created = http.post("/api/v3_0/assets", json=body, headers=t.admin.headers)
@@ -54,7 +54,7 @@ async def test_create_get_list(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_list_parameters_and_permissions(http: httpx.Client, factory: Factory) -> None:
-    t, other = await tenant(factory), await tenant(factory)
+    t, other = await factory.tenant(), await factory.tenant()
     public = await factory.asset(None)
     assert public in [
         a["id"] for a in http.get("/api/v3_0/assets?include_public=true", headers=t.member.headers).json()
@@ -76,7 +76,7 @@ async def test_list_parameters_and_permissions(http: httpx.Client, factory: Fact
 
 async def test_create_permissions(http: httpx.Client, factory: Factory) -> None:
     consultancy = await factory.account()
-    t, other = await tenant(factory, consultancy=consultancy), await tenant(factory)
+    t, other = await factory.tenant(consultancy), await factory.tenant()
     consultant = await factory.user(consultancy, ("consultant",))
     admin = await factory.user(await factory.account(), ("admin",))
 
@@ -92,7 +92,7 @@ async def test_create_permissions(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
-    t, other = await tenant(factory), await tenant(factory)
+    t, other = await factory.tenant(), await factory.tenant()
     h = t.admin.headers
     cases = [
         (new_asset(generic_asset_type_id=99999999, generic_asset_type=None), "generic_asset_type_id",

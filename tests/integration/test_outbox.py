@@ -25,7 +25,7 @@ from shared.migrate import migrate
 from shared.settings import Settings
 from shared.topics import SENSOR_EVENTS
 from tests.integration.conftest import Factory
-from tests.integration.test_sensors_api import new_sensor, tenant
+from tests.integration.test_sensors_api import new_sensor
 
 
 async def events_for(settings: Settings, sensor_id: int, count: int, timeout: float = 30) -> list[Any]:
@@ -49,7 +49,7 @@ async def events_for(settings: Settings, sensor_id: int, count: int, timeout: fl
 async def test_sensor_changes_reach_the_compacted_topic(
     http: httpx.Client, factory: Factory, settings: Settings, pool: AsyncConnectionPool
 ) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     created = http.post("/api/v3_0/sensors", json=new_sensor(t.asset, unit="MW"), headers=t.admin.headers).json()
     sensor_id = created["id"]
     http.patch(f"/api/v3_0/sensors/{sensor_id}", json={"unit": "kW", "attributes": '{"a": 1}'}, headers=t.admin.headers)
@@ -77,7 +77,7 @@ async def test_sensor_changes_reach_the_compacted_topic(
 async def test_a_refused_change_writes_no_event(
     http: httpx.Client, factory: Factory, pool: AsyncConnectionPool
 ) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     body = new_sensor(t.asset)
     first = http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers).json()
     assert http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers).status_code == 422  # duplicate

@@ -5,7 +5,6 @@ Every POST answers after ingest stored the data (read-your-writes), so a GET rig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from shared.settings import Settings
-from tests.integration.conftest import Factory, UserHandle, start_service
+from tests.integration.conftest import Factory, Tenant, UserHandle, start_service
 from tests.integration.test_sensors_api import E2, E3, e1
 
 PROCESSED = {"message": "Request has been processed.", "status": "PROCESSED"}
@@ -29,22 +28,6 @@ START = "2025-03-01T00:00:00+01:00"
 
 def address(sensor_id: int) -> str:
     return f"ea1.2021-01.io.flexmeasures:fm1.{sensor_id}"
-
-
-@dataclass
-class Site:
-    account: int
-    admin: UserHandle  # account-admin
-    member: UserHandle
-    asset: int
-
-
-@pytest.fixture
-async def site(factory: Factory) -> Site:
-    account = await factory.account()
-    admin = await factory.user(account, ("account-admin",))
-    member = await factory.user(account)
-    return Site(account, admin, member, await factory.asset(account))
 
 
 def post(http: httpx.Client, user: UserHandle, sensor: int, **body: Any) -> httpx.Response:
@@ -64,7 +47,7 @@ def values(http: httpx.Client, user: UserHandle, sensor: int, **params: Any) -> 
 # --- posting and reading back ---------------------------------------------------------------------
 
 
-async def test_post_0_27_form_and_read_back_both_forms(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_post_0_27_form_and_read_back_both_forms(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     body = {"sensor": address(sensor), "start": START, "duration": "PT1H", "values": [1, 2, None, 4], "unit": "kW"}
     response = http.post("/api/v3_0/sensors/data", json=body, headers=site.member.headers)
@@ -79,7 +62,7 @@ async def test_post_0_27_form_and_read_back_both_forms(http: httpx.Client, facto
     assert values(http, site.member, sensor, duration="PT1H", unit="kW") == [1.0, 2.0, None, 4.0]
 
 
-async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     # kWh per 15 min to a kW sensor: x4 (stock -> flow); W scales.
     assert (
@@ -100,7 +83,7 @@ async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: F
     assert get(http, site.member, kwh, duration="PT1H", unit="kW").status_code == 422
 
 
-async def test_upsampling_on_post(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_upsampling_on_post(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     assert post(http, site.member, sensor, duration="PT1H", values=[3, 5], unit="kW").status_code == 200
     assert values(http, site.member, sensor, duration="PT1H", unit="kW") == [3.0, 3.0, 5.0, 5.0]
@@ -109,7 +92,7 @@ async def test_upsampling_on_post(http: httpx.Client, factory: Factory, site: Si
     assert bad.json() == e1("combined_sensor_data_description", "_schema", text)
 
 
-async def test_downsampling_and_upsampling_on_get(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_downsampling_and_upsampling_on_get(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     assert post(http, site.member, sensor, duration="PT2H", values=[1, 2, 3, 6, 5, None, None, None],
                 unit="kW").status_code == 200  # fmt: skip
@@ -122,7 +105,7 @@ async def test_downsampling_and_upsampling_on_get(http: httpx.Client, factory: F
 
 
 async def test_instantaneous_sensor_reads_values_at_grid_instants(
-    http: httpx.Client, factory: Factory, site: Site
+    http: httpx.Client, factory: Factory, site: Tenant
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="°C", resolution=timedelta(0))
     assert post(http, site.member, sensor, duration="PT10M", values=[20, 21], unit="°C").status_code == 200
@@ -135,7 +118,7 @@ async def test_instantaneous_sensor_reads_values_at_grid_instants(
 
 
 async def test_all_nulls_are_already_received_and_nulls_with_conversion_work(
-    http: httpx.Client, factory: Factory, site: Site
+    http: httpx.Client, factory: Factory, site: Tenant
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     nulls = post(http, site.member, sensor, duration="PT30M", values=[None, None], unit="MW")
@@ -145,13 +128,13 @@ async def test_all_nulls_are_already_received_and_nulls_with_conversion_work(
     assert values(http, site.member, sensor, duration="PT30M", unit="kW") == [None, 2.0]
 
 
-async def test_empty_window_reports_the_sensor_resolution(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_empty_window_reports_the_sensor_resolution(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     body = get(http, site.member, sensor, duration="PT1H", unit="kW", resolution="PT30M").json()
     assert (body["values"], body["resolution"]) == ([None, None], "PT15M")
 
 
-async def test_start_echoes_the_request_offset(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_start_echoes_the_request_offset(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
     body = get(http, site.member, sensor, start="2025-03-01T05:00:00.123Z", duration="P2D", unit="kW").json()
     assert (body["start"], body["duration"], len(body["values"])) == ("2025-03-01T05:00:00+00:00", "PT48H", 48)
@@ -160,7 +143,7 @@ async def test_start_echoes_the_request_offset(http: httpx.Client, factory: Fact
 # --- belief timing, sources and replacements ------------------------------------------------------
 
 
-async def test_prior_and_horizon_select_beliefs(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_prior_and_horizon_select_beliefs(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
     # A forecast made a day ahead, then a measurement 10 minutes after the event end (horizon -10 min).
     assert post(http, site.member, sensor, duration="PT1H", values=[10], unit="kW",
@@ -175,7 +158,7 @@ async def test_prior_and_horizon_select_beliefs(http: httpx.Client, factory: Fac
 
 
 async def test_replacement_is_rejected_and_repeats_are_already_received(
-    http: httpx.Client, factory: Factory, site: Site
+    http: httpx.Client, factory: Factory, site: Tenant
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     series = {"duration": "PT30M", "unit": "kW", "horizon": "PT0H"}
@@ -193,7 +176,7 @@ async def test_replacement_is_rejected_and_repeats_are_already_received(
 
 
 async def test_multiple_sources_give_one_value_per_event(
-    http: httpx.Client, factory: Factory, site: Site, pool: AsyncConnectionPool
+    http: httpx.Client, factory: Factory, site: Tenant, pool: AsyncConnectionPool
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
     assert post(http, site.member, sensor, duration="PT1H", values=[1], unit="kW", horizon="PT0H").status_code == 200
@@ -212,7 +195,7 @@ async def test_multiple_sources_give_one_value_per_event(
 # --- deleting -------------------------------------------------------------------------------------
 
 
-async def test_delete_is_ordered_after_earlier_writes(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_delete_is_ordered_after_earlier_writes(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     # post -> delete -> get: nothing (the post is not waited for, the delete still comes after it).
     posted = http.post(f"/api/v3_0/sensors/{sensor}/data", headers={**site.member.headers, "Prefer": "respond-async"},
@@ -228,7 +211,7 @@ async def test_delete_is_ordered_after_earlier_writes(http: httpx.Client, factor
     assert values(http, site.member, sensor, duration="PT30M", unit="kW") == [7.0, 8.0]
 
 
-async def test_delete_needs_the_delete_permission(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_delete_needs_the_delete_permission(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset)
     response = http.delete(f"/api/v3_0/sensors/{sensor}/data", headers=site.member.headers)
     assert (response.status_code, response.json()) == (403, E3)
@@ -239,7 +222,7 @@ async def test_delete_needs_the_delete_permission(http: httpx.Client, factory: F
 # --- errors in FlexMeasures' order: 401, 422 (or 404), 403 ----------------------------------------
 
 
-async def test_error_order_and_shapes(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_error_order_and_shapes(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset)
     outsider = await factory.user(await factory.account())
     assert http.post(f"/api/v3_0/sensors/{sensor}/data", json={}).json() == E2
@@ -274,7 +257,7 @@ async def test_error_order_and_shapes(http: httpx.Client, factory: Factory, site
     assert get(http, outsider, sensor, duration="PT1H", unit="kW").json() == E3
 
 
-async def test_single_number_and_numeric_strings_are_values(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_single_number_and_numeric_strings_are_values(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
     assert post(http, site.member, sensor, duration="PT15M", values=2.5, unit="kW").json() == PROCESSED
     assert post(http, site.member, sensor, start="2025-03-01T00:15:00+01:00", duration="PT15M", values=["3.5"],
@@ -283,7 +266,7 @@ async def test_single_number_and_numeric_strings_are_values(http: httpx.Client, 
 
 
 async def test_overwrite_allowed_by_setting(
-    factory: Factory, site: Site, settings: Settings, service_logs: Path
+    factory: Factory, site: Tenant, settings: Settings, service_logs: Path
 ) -> None:
     gateway = start_service("gateway", settings, service_logs, allow_data_overwrite="true")
     try:
@@ -300,7 +283,9 @@ async def test_overwrite_allowed_by_setting(
 # --- the gateway's short-lived caches (token, sensor): its own changes evict them ---------------------
 
 
-async def test_a_deleted_sensor_is_not_served_from_the_cache(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_a_deleted_sensor_is_not_served_from_the_cache(
+    http: httpx.Client, factory: Factory, site: Tenant
+) -> None:
     sensor = await factory.sensor(site.asset)
     body = {"duration": "PT30M", "values": [1, 2], "unit": "kW"}
     assert post(http, site.admin, sensor, **body).json() == PROCESSED  # the sensor is now cached
@@ -309,7 +294,7 @@ async def test_a_deleted_sensor_is_not_served_from_the_cache(http: httpx.Client,
     assert (answer.status_code, answer.json()) == (404, {"message": f"Sensor {sensor} not found", "status": 404})
 
 
-async def test_a_changed_unit_is_seen_at_once(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_a_changed_unit_is_seen_at_once(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset, unit="kW")
     assert post(http, site.admin, sensor, duration="PT15M", values=[1], unit="kW").json() == PROCESSED
     patched = http.patch(f"/api/v3_0/sensors/{sensor}", json={"unit": "EUR/MWh"}, headers=site.admin.headers)

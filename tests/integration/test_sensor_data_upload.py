@@ -11,10 +11,8 @@ from typing import Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from tests.integration.conftest import ROOT, Factory, Service, UserHandle
-from tests.integration.test_sensor_data_api import PROCESSED, Site, site, values
-
-__all__ = ["site"]  # the fixture, re-used
+from tests.integration.conftest import ROOT, Factory, Service, Tenant, UserHandle
+from tests.integration.test_sensor_data_api import PROCESSED, values
 
 UPLOAD = "path_and_files"
 
@@ -27,7 +25,7 @@ def upload(
 
 
 async def test_several_files_resampled_to_the_sensor_resolution(
-    http: httpx.Client, factory: Factory, site: Site
+    http: httpx.Client, factory: Factory, site: Tenant
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15), timezone="Europe/Amsterdam")
     five_minutely = "event_start,value\n" + "".join(
@@ -44,7 +42,7 @@ async def test_several_files_resampled_to_the_sensor_resolution(
 
 
 async def test_measured_instantly_sets_horizon_zero(
-    http: httpx.Client, factory: Factory, site: Site, pool: AsyncConnectionPool
+    http: httpx.Client, factory: Factory, site: Tenant, pool: AsyncConnectionPool
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
     csv = "t,v\n2025-03-01T00:00:00Z,1\n2025-03-01T01:00:00Z,2\n"
@@ -60,7 +58,7 @@ async def test_measured_instantly_sets_horizon_zero(
     assert row is not None and row[0] is True
 
 
-async def test_upload_errors(http: httpx.Client, factory: Factory, site: Site) -> None:
+async def test_upload_errors(http: httpx.Client, factory: Factory, site: Tenant) -> None:
     sensor = await factory.sensor(site.asset)
     bad_value = upload(http, site.member, sensor, [("ok.csv", "t,v\n2025-03-01T00:00:00Z,1\n"),
                                                   ("bad.csv", "t,v\n2025-03-01T00:00:00Z,abc\n")])  # fmt: skip
@@ -80,7 +78,7 @@ async def test_upload_errors(http: httpx.Client, factory: Factory, site: Site) -
 
 
 async def test_cli_upload_sends_files_in_chunks(
-    http: httpx.Client, gateway: Service, factory: Factory, site: Site, tmp_path: Path
+    http: httpx.Client, gateway: Service, factory: Factory, site: Tenant, tmp_path: Path
 ) -> None:
     sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(hours=1))
     csv = tmp_path / "year.csv"

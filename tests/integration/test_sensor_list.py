@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.integration.conftest import Factory
-from tests.integration.test_sensors_api import E3, e1, tenant
+from tests.integration.test_sensors_api import E3, e1
 
 URL = "/api/v3_0/sensors"
 
@@ -24,7 +24,7 @@ def get(http: httpx.Client, headers: dict[str, str], **params: Any) -> httpx.Res
 
 
 async def test_default_is_the_callers_own_account_even_for_admins(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     s1, s2 = await factory.sensor(t.asset), await factory.sensor(t.asset)
     answer = get(http, t.member.headers)
     assert ids(answer) == [s1, s2]  # a bare array, ascending id
@@ -35,7 +35,7 @@ async def test_default_is_the_callers_own_account_even_for_admins(http: httpx.Cl
 
 
 async def test_account_and_asset_errors(http: httpx.Client, factory: Factory) -> None:
-    t, other = await tenant(factory), await tenant(factory)
+    t, other = await factory.tenant(), await factory.tenant()
     assert get(http, t.member.headers, account_id=99999999).json() == {"message": "Account 99999999 not found",
                                                                        "status": 404}  # fmt: skip
     unknown_asset = get(http, t.member.headers, asset_id=99999999)
@@ -50,7 +50,7 @@ async def test_account_and_asset_errors(http: httpx.Client, factory: Factory) ->
 
 
 async def test_asset_mode_includes_all_descendants(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     child = await factory.asset(t.account, parent=t.asset)
     grandchild = await factory.asset(t.account, parent=child)
     elsewhere = await factory.asset(t.account)
@@ -68,7 +68,7 @@ async def test_consultancy_clients(http: httpx.Client, factory: Factory) -> None
     plain = await factory.user(consultancy)
     own_asset = await factory.asset(consultancy)
     own = await factory.sensor(own_asset)
-    client = await tenant(factory, consultancy=consultancy)
+    client = await factory.tenant(consultancy)
     client_sensor = await factory.sensor(client.asset)
     assert ids(get(http, consultant.headers)) == [own]
     assert ids(get(http, consultant.headers, include_consultancy_clients="true")) == [own, client_sensor]
@@ -78,7 +78,7 @@ async def test_consultancy_clients(http: httpx.Client, factory: Factory) -> None
 
 
 async def test_public_assets(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     mine = await factory.sensor(t.asset)
     public = await factory.sensor(await factory.asset(None))
     with_public = ids(get(http, t.member.headers, include_public_assets="on"))
@@ -111,7 +111,7 @@ async def test_filter_and_unit(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_pagination(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     sensors = [await factory.sensor(t.asset) for _ in range(5)]
     first = get(http, t.member.headers, page=1, per_page=2)
     assert first.json() == {"data": first.json()["data"], "num-records": 5, "filtered-records": 5, "status": 200}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import httpx
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.rules.entity_address import first_month_after
-from tests.integration.conftest import Factory, UserHandle
+from tests.integration.conftest import Factory
 
 E2 = {"message": "You could not be properly authenticated for this content or functionality.", "status": "UNAUTHORIZED"}
 E3 = {"message": "You cannot be authorized for this content or functionality.", "result": "Rejected",
@@ -28,21 +27,6 @@ def local_address(sensor_id: int) -> str:
     return f"ea1.{first_month_after(datetime.now(UTC).date())}.127.0.0.1:fm1.{sensor_id}"
 
 
-@dataclass
-class Tenant:
-    account: int
-    admin: UserHandle  # account-admin
-    member: UserHandle
-    asset: int
-
-
-async def tenant(factory: Factory, consultancy: int | None = None) -> Tenant:
-    account = await factory.account(consultancy_account_id=consultancy)
-    admin = await factory.user(account, ("account-admin",))
-    member = await factory.user(account)
-    return Tenant(account, admin, member, await factory.asset(account))
-
-
 def new_sensor(asset: int, **extra: Any) -> dict[str, Any]:
     return {"name": f"s-{uuid.uuid4().hex[:6]}", "unit": "kW", "event_resolution": "PT15M",
             "generic_asset_id": asset, **extra}  # fmt: skip
@@ -52,7 +36,7 @@ def new_sensor(asset: int, **extra: Any) -> dict[str, Any]:
 
 
 async def test_crud_round_trip(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     body = new_sensor(t.asset, timezone="Europe/Amsterdam", attributes='{"consumption_is_positive": false}')
     created = http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers)
     assert created.status_code == 201, created.text
@@ -90,7 +74,7 @@ async def test_crud_round_trip(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_defaults_and_rendering(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     created = http.post("/api/v3_0/sensors", json=new_sensor(t.asset, event_resolution="PT0M", unit="m³/h"),
                         headers=t.member.headers)  # fmt: skip
     assert created.status_code == 201, created.text  # plain members may create sensors (create-children on asset)
@@ -100,7 +84,7 @@ async def test_defaults_and_rendering(http: httpx.Client, factory: Factory) -> N
 
 
 async def test_entity_address_follows_the_request_host(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     sensor_id = await factory.sensor(t.asset)
     configured = http.get(f"/api/v3_0/sensors/{sensor_id}", headers={**t.member.headers, "Host": "www.flexmeasures.io"})
     assert configured.json()["entity_address"] == f"ea1.2021-01.io.flexmeasures:fm1.{sensor_id}"
@@ -109,7 +93,7 @@ async def test_entity_address_follows_the_request_host(http: httpx.Client, facto
 
 
 async def test_attributes_may_be_a_json_object(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     created = http.post(
         "/api/v3_0/sensors", json=new_sensor(t.asset, attributes={"b": [1, 2]}), headers=t.admin.headers
     )
@@ -117,7 +101,7 @@ async def test_attributes_may_be_a_json_object(http: httpx.Client, factory: Fact
 
 
 async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     h = t.admin.headers
 
     def post(body: Any, **kwargs: Any) -> httpx.Response:
@@ -156,7 +140,7 @@ async def test_create_errors(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_duplicate_name_is_a_422_not_a_500(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     body = new_sensor(t.asset)
     assert http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers).status_code == 201
     again = http.post("/api/v3_0/sensors", json=body, headers=t.admin.headers)
@@ -168,7 +152,7 @@ async def test_duplicate_name_is_a_422_not_a_500(http: httpx.Client, factory: Fa
 
 
 async def test_patch_errors(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     sensor_id = await factory.sensor(t.asset)
     url = f"/api/v3_0/sensors/{sensor_id}"
     for body, field, text in [
@@ -187,14 +171,14 @@ async def test_patch_errors(http: httpx.Client, factory: Factory) -> None:
 
 
 async def test_attributes_are_replaced_not_merged(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     sensor_id = await factory.sensor(t.asset, attributes={"a": 1, "b": 2})
     answer = http.patch(f"/api/v3_0/sensors/{sensor_id}", json={"attributes": '{"c": 3}'}, headers=t.admin.headers)
     assert answer.json()["attributes"] == '{"c": 3}'
 
 
 async def test_non_numeric_and_unknown_ids(http: httpx.Client, factory: Factory) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     for method in ("GET", "PATCH", "DELETE"):
         answer = http.request(
             method, "/api/v3_0/sensors/abc", headers=t.admin.headers, json={} if method == "PATCH" else None
@@ -211,7 +195,7 @@ async def test_non_numeric_and_unknown_ids(http: httpx.Client, factory: Factory)
 
 async def test_validation_comes_before_permission(http: httpx.Client, factory: Factory) -> None:
     """api.md §0.2: 401, then 422, then 403."""
-    t, stranger = await tenant(factory), await tenant(factory)
+    t, stranger = await factory.tenant(), await factory.tenant()
     sensor_id = await factory.sensor(t.asset)
     invalid = new_sensor(t.asset, unit="blorp")
     assert http.post("/api/v3_0/sensors", json=invalid).status_code == 401
@@ -228,7 +212,7 @@ async def test_validation_comes_before_permission(http: httpx.Client, factory: F
 
 
 async def test_delete_removes_the_beliefs(http: httpx.Client, factory: Factory, pool: AsyncConnectionPool) -> None:
-    t = await tenant(factory)
+    t = await factory.tenant()
     sensor_id = await factory.sensor(t.asset)
     async with pool.connection() as conn:
         row = await (await conn.execute(

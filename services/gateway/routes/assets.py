@@ -81,9 +81,9 @@ async def create_asset(request: Request[State]) -> Response:
         require_on(user, "create-children", "account" if account else "asset", owner)
         try:
             async with conn.transaction():
-                type_id = body.generic_asset_type_id or await assets.asset_type_id(conn, str(body.generic_asset_type))
-                asset_id = await assets.insert_asset(
-                    conn, name=body.name, type_id=type_id, account_id=account.id if account else None,
+                asset_id = await assets.create_asset(
+                    conn, name=body.name, asset_type=body.generic_asset_type_id or str(body.generic_asset_type),
+                    account_id=account.id if account else None,
                     parent_asset_id=body.parent_asset_id, latitude=body.latitude, longitude=body.longitude,
                     attributes=body.attributes, flex_context=body.flex_context,
                 )  # fmt: skip

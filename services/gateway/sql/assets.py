@@ -43,7 +43,7 @@ async def create_asset(
     conn: AsyncConnection[Any],
     *,
     name: str,
-    asset_type: str,
+    asset_type: int | str,
     account_id: int | None,
     parent_asset_id: int | None = None,
     latitude: float | None = None,
@@ -51,26 +51,8 @@ async def create_asset(
     attributes: dict[str, Any] | None = None,
     flex_context: dict[str, Any] | None = None,
 ) -> int:
-    """Create an asset of the type named ``asset_type`` (created if new)."""
-    return await insert_asset(
-        conn, name=name, type_id=await asset_type_id(conn, asset_type), account_id=account_id,
-        parent_asset_id=parent_asset_id, latitude=latitude, longitude=longitude, attributes=attributes,
-        flex_context=flex_context,
-    )  # fmt: skip
-
-
-async def insert_asset(
-    conn: AsyncConnection[Any],
-    *,
-    name: str,
-    type_id: int,
-    account_id: int | None,
-    parent_asset_id: int | None = None,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    attributes: dict[str, Any] | None = None,
-    flex_context: dict[str, Any] | None = None,
-) -> int:
+    """Create an asset; ``asset_type`` is a type id, or a type name (the type is created if new)."""
+    type_id = asset_type if isinstance(asset_type, int) else await asset_type_id(conn, asset_type)
     params = {
         "name": name, "type_id": type_id, "account_id": account_id,
         "parent_asset_id": parent_asset_id, "latitude": latitude, "longitude": longitude,
