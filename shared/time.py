@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
-_DURATION = re.compile(
-    r"^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$"
-)
-_NOMINAL = re.compile(r"^[-+]?P[^T]*\d[YM]")  # years or months in the date part
+import isodate
 
 
 class DurationError(ValueError):
@@ -26,17 +21,30 @@ def parse_duration(text: str, *, whole_minutes: bool = True) -> timedelta:
     Months and years are refused (they have no fixed length). With ``whole_minutes`` (the default, as
     FlexMeasures) a duration with a seconds part that is not a whole minute is refused.
     """
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        if isinstance(text, str) and _NOMINAL.match(text.strip()):
-            raise DurationError(f"Cannot parse {text} as ISO8601 duration: months and years are not supported.")
-        raise DurationError(f"Cannot parse {text} as ISO8601 duration: not a valid ISO 8601 duration.")
-    parts = {k: float(v.replace(",", ".")) for k, v in match.groupdict().items() if v and k != "sign"}
-    value = timedelta(**parts)
-    if match.group("sign") == "-":
-        value = -value
+    value = _iso_duration(text)
     if whole_minutes and (value.microseconds or value.seconds % 60):
         raise DurationError("FlexMeasures only support multiples of 1 minute.")
+    return value
+
+
+def _iso_duration(text: str) -> timedelta:
+    """isodate's reading, narrowed to what FlexMeasures accepts: no years or months (they have no fixed length),
+    no dangling ``T`` (isodate reads ``PT`` as zero), no alternative format (``P0003-06-04T12:30:05``)."""
+    if not isinstance(text, str):
+        raise DurationError(f"Cannot parse {text} as ISO8601 duration: not a valid ISO 8601 duration.")
+    cleaned = text.strip()
+    unsigned = cleaned[1:] if cleaned[:1] in ("+", "-") else cleaned
+    date_part = unsigned[1:].partition("T")[0] if unsigned.startswith("P") else ""
+    if any(digit.isdigit() and unit in "YM" for digit, unit in zip(date_part, date_part[1:], strict=False)):
+        raise DurationError(f"Cannot parse {text} as ISO8601 duration: months and years are not supported.")
+    try:
+        if cleaned.endswith("T") or "-" in unsigned or ":" in unsigned:
+            raise isodate.ISO8601Error("not FlexMeasures' form")
+        value = isodate.parse_duration(cleaned)
+        if not isinstance(value, timedelta):  # an isodate.Duration (years, months, alternative format)
+            raise isodate.ISO8601Error("not FlexMeasures' form")
+    except (isodate.ISO8601Error, ValueError):
+        raise DurationError(f"Cannot parse {text} as ISO8601 duration: not a valid ISO 8601 duration.") from None
     return value
 
 

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.ingest.handlers import Results, ingest_batch
 from shared import db, health, kafka
+from shared.retry import retrying
 from shared.service import run_until_signal
 from shared.settings import IngestSettings
 from shared.topics import INGESTED, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
@@ -36,19 +37,17 @@ MAX_ATTEMPTS = 8
 
 
 async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
-    delay = 0.2
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
+    """One transaction for the batch; a transient database failure is retried (``shared/retry.py``), at most
+    ``MAX_ATTEMPTS`` times, 0.2 s first, doubled up to 10 s apart; then the error is raised."""
+    retry = retrying(
+        on=(psycopg.OperationalError,), first_wait=0.2, max_wait=10, attempts=MAX_ATTEMPTS, what="database write",
+        logger=logger, on_retry=RETRIES.inc,
+    )  # fmt: skip
+    async for attempt in retry:
+        with attempt:
             async with pool.connection() as conn, conn.transaction():
                 return await ingest_batch(conn, records, max_values=settings.ingest_max_values)
-        except psycopg.OperationalError as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            RETRIES.inc()
-            logger.warning("database error, retrying in %.1f s (attempt %d): %s", delay, attempt, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: the last failure is raised")
 
 
 async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results: Results) -> None:

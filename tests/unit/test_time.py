@@ -42,6 +42,26 @@ def test_unparsable_durations(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("P1M", "months and years are not supported."),
+        ("P0Y", "months and years are not supported."),  # isodate reads it as zero
+        ("P1YT1H", "months and years are not supported."),
+        ("P1Y+5", "months and years are not supported."),
+        ("PT", "not a valid ISO 8601 duration."),  # isodate reads it as zero
+        ("P1DT", "not a valid ISO 8601 duration."),
+        ("P0003-06-04T12:30:05", "not a valid ISO 8601 duration."),  # isodate's alternative format
+        ("PT-1H", "not a valid ISO 8601 duration."),
+        ("pt15m", "not a valid ISO 8601 duration."),
+    ],
+)
+def test_duration_errors_keep_their_texts(text: str, reason: str) -> None:
+    with pytest.raises(DurationError) as raised:
+        parse_duration(text)
+    assert str(raised.value) == f"Cannot parse {text} as ISO8601 duration: {reason}"
+
+
 def test_format_durations() -> None:
     durations: tuple[dict[str, int], ...] = ({"minutes": 15}, {"hours": 1}, {"days": 1}, {"hours": 25}, {})
     assert [format_duration_days(timedelta(**kw)) for kw in durations] == [

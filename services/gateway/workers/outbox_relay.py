@@ -1,5 +1,6 @@
 """The outbox relay: publishes outbox rows to Kafka in id order, marking them published only once the
-broker acknowledged them. Kafka or the database down: retry with capped exponential backoff, never drop.
+broker acknowledged them. Kafka or the database down: retry with capped exponential backoff
+(``shared/retry.py``), never drop.
 
 Several gateway replicas may run a drainer. Rows are locked with ``FOR UPDATE SKIP LOCKED`` and a
 transaction-scoped advisory lock lets one drainer at a time work, so a later change of a sensor can never
@@ -20,11 +21,13 @@ from aiokafka.errors import KafkaError
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.sql import outbox
+from shared.retry import retrying, sleep_unless_set
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 MAX_BACKOFF = timedelta(seconds=30)
+TRANSIENT = (TimeoutError, KafkaError, OSError, psycopg.OperationalError)
 
 
 async def drain_once(pool: AsyncConnectionPool, producer: AIOKafkaProducer, batch: int = BATCH) -> int:
@@ -46,23 +49,17 @@ async def drain_once(pool: AsyncConnectionPool, producer: AIOKafkaProducer, batc
 
 async def run(pool: AsyncConnectionPool, producer: AIOKafkaProducer, interval: timedelta, stop: asyncio.Event) -> None:
     """Drain until ``stop`` is set: straight on while there is a backlog, else every ``interval``."""
-    failures = 0
     while not stop.is_set():
+        published = 0
+        retry = retrying(
+            on=TRANSIENT, first_wait=2 * interval.total_seconds(), max_wait=MAX_BACKOFF.total_seconds(),
+            what="outbox publish", logger=logger, stop=stop,
+        )  # fmt: skip
         try:
-            published = await drain_once(pool, producer)
-            failures = 0
-        except (TimeoutError, KafkaError, OSError, psycopg.OperationalError) as exc:
-            failures += 1
-            delay = min(interval.total_seconds() * 2**failures, MAX_BACKOFF.total_seconds())
-            logger.warning("outbox publish failed (attempt %s), retrying in %.1f s: %s", failures, delay, exc)
-            await _sleep(stop, delay)
-            continue
+            async for attempt in retry:
+                with attempt:
+                    published = await drain_once(pool, producer)
+        except TRANSIENT:
+            return  # stopped while the broker or the database was away: the rows stay for the next relay
         if published < BATCH:
-            await _sleep(stop, interval.total_seconds())
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+            await sleep_unless_set(stop, interval.total_seconds())

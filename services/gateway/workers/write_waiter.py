@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from shared.messages import BeliefsIngested, DeadLetter
+from shared.retry import retrying
 from shared.settings import Settings
 from shared.topics import INGESTED, SENSOR_DATA_DLQ, Topic
 
@@ -81,12 +82,11 @@ async def _position_at_end(consumer: AIOKafkaConsumer, settings: Settings, timeo
 
 async def _consume(consumer: AIOKafkaConsumer, waiter: Waiter, prefix: str) -> None:
     while True:
-        try:
-            batches = await consumer.getmany(timeout_ms=500)
-        except KafkaError as exc:  # the broker comes back by itself; waiting requests time out into a 202
-            logger.warning("ingested-event consumer: %s", exc)
-            await asyncio.sleep(1)
-            continue
+        # the broker comes back by itself; meanwhile waiting requests time out into a 202
+        retry = retrying(on=(KafkaError,), first_wait=0.5, max_wait=5, what="ingested-event fetch", logger=logger)
+        async for attempt in retry:
+            with attempt:
+                batches = await consumer.getmany(timeout_ms=500)
         for partition, records in batches.items():
             for record in records:
                 outcome = decode(partition.topic, record.value, prefix)
