@@ -21,4 +21,8 @@ def test_openapi_json_is_served_valid_and_complete(http: httpx.Client) -> None:
 def test_docs_page_is_served(http: httpx.Client) -> None:
     answer = http.get("/api/v3_0/docs")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
-    assert "<code>/api/v3_0/sensors/{id}</code>" in answer.text and "openapi.json" in answer.text
+    assert "SwaggerUIBundle(" in answer.text and '"/api/v3_0/openapi.json"' in answer.text
+    script = http.get("/api/v3_0/docs/static/swagger-ui-bundle.js")  # served by the gateway itself, no CDN
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "SwaggerUIBundle" in script.text
+    assert http.get("/api/v3_0/docs/static/swagger-ui.css").status_code == 200
