@@ -47,3 +47,41 @@ class InvalidBeliefs(FlexStreamError):
     """Values or event starts that cannot be stored (duplicate or out-of-range event starts, infinite values)."""
 
     reason = "invalid_beliefs"
+
+
+class TriggerRejected(FlexStreamError):
+    """A schedule trigger whose top-level fields are invalid (HTTP 422, the E1 body).
+
+    ``location_errors`` is that body's ``message``, e.g. ``{"json": {"start": ["Missing data for required field."]}}``.
+    """
+
+    reason = "invalid_trigger"
+
+    def __init__(self, location_errors: dict[str, object]) -> None:
+        super().__init__(str(location_errors))
+        self.location_errors = location_errors
+
+
+class FlexRejected(FlexStreamError):
+    """A flex-model or flex-context that cannot be scheduled (HTTP 422, the E6 body).
+
+    ``payload`` goes under ``{"message": {"json": payload}}``: a dict of field errors or a plain sentence.
+    """
+
+    reason = "invalid_flex"
+
+    def __init__(self, payload: dict[str, object] | str) -> None:
+        super().__init__(payload if isinstance(payload, str) else str(payload))
+        self.payload = payload
+
+
+class SchedulingFailed(FlexStreamError):
+    """A scheduling job that cannot be computed from its inputs (unknown prices, no power capacity, conflicting
+    constraints). ``error_class`` is the name FlexMeasures reports (``"Scheduling job failed with <class>: ..."``)."""
+
+    reason = "scheduling_failed"
+
+    def __init__(self, error_class: str, message: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message

@@ -120,3 +120,41 @@ def convert(values: np.ndarray, from_unit: str, to_unit: str, resolution: timede
             raise UnitMismatch(f"Cannot convert {from_unit} to {to_unit} for instantaneous events.")
         return values * (float(ratio.to("hour").magnitude) / hours)
     return values * (hours / float((1 / ratio).to("hour").magnitude))  # flow → stock
+
+
+def quantity_in(text: str, unit: str) -> float:
+    """The magnitude of a quantity string (``"25 kW"``, ``"90%"``, ``"0.29 EUR/kWh"``) expressed in ``unit``.
+
+    Raises ``InvalidUnit`` (with pint's reason) when the text is no quantity, ``UnitMismatch`` when its
+    dimension differs from the unit's.
+    """
+    reg = registry()
+    try:
+        quantity: pint.Quantity[float] = reg.Quantity(_prepare(text))
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError) as e:
+        raise InvalidUnit(str(e)) from None
+    target = _parse(unit)
+    if not isinstance(quantity, pint.Quantity) or not isinstance(quantity.magnitude, int | float):
+        raise InvalidUnit(f"'{text}' is not a number with a unit")
+    try:
+        return float(quantity.to(target.units).magnitude) / float(target.magnitude)
+    except pint.errors.DimensionalityError:
+        raise UnitMismatch(f"Cannot convert {text} to {unit}.") from None
+
+
+def currency_per(unit_or_quantity: str, denominator: str) -> str | None:
+    """The currency of a price per ``denominator``: ``"EUR/MWh"`` per ``MWh`` → ``"EUR"``, ``"3 kEUR/kWh"`` too.
+
+    None when the text is no price per that denominator (``"kW"``, ``"EUR/kW"`` per ``MWh``, or not parseable).
+    """
+    try:
+        quantity = registry().Quantity(_prepare(unit_or_quantity)) * _parse(denominator)
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError):
+        return None
+    dimensions = dict(quantity.dimensionality)
+    if len(dimensions) != 1:
+        return None
+    ((dimension, exponent),) = dimensions.items()
+    if exponent != 1 or not dimension.startswith("[currency_"):
+        return None
+    return str(dimension).removeprefix("[currency_").removesuffix("]")
