@@ -57,7 +57,7 @@ def check_soc_instants(model: StorageFlexModel, start: datetime, end: datetime, 
                     f"({end.isoformat()}); ask for a longer duration (the max planning horizon applies)."
                 )
                 continue
-            if segment.end <= start or segment.start > last:
+            if segment.end < start or segment.start > last:
                 continue  # a bound entirely outside the window does not apply
             first_index = max(1, math.ceil((segment.start - start) / resolution))
             if start + first_index * resolution > min(segment.end, last):
