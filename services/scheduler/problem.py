@@ -122,8 +122,8 @@ class _Site:
 
 
 def site_limits(context: FlexContext, inputs: Inputs) -> _Site:
-    capacity = np.fmax(per_slot(context.site_power_capacity, "MW", inputs, "min"), 0.0)
-    capacity = np.where(np.isnan(capacity), np.inf, capacity)
+    capacity = per_slot(context.site_power_capacity, "MW", inputs, "min")
+    capacity = np.fmax(np.where(np.isnan(capacity), np.inf, capacity), 0.0)
     consumption = np.fmin(per_slot(context.site_consumption_capacity, "MW", inputs, "min"), capacity)
     production = np.fmin(per_slot(context.site_production_capacity, "MW", inputs, "min"), capacity)
     consumption, production = np.fmax(consumption, 0.0), np.fmax(production, 0.0)
