@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Literal
 
 import numpy as np
 
 from services.scheduler import objective, precheck
-from services.scheduler.program import Array, Commitment, Device, Program, Solution
+from services.scheduler.outputs import schedule_values, to_sensor_values, to_soc_values
+from services.scheduler.program import Array, Commitment, Device, Program
 from services.scheduler.series import (
     Grid,
     Inputs,
@@ -30,8 +30,7 @@ from services.scheduler.series import (
     per_instant,
     per_slot,
 )
-from shared import units
-from shared.errors import InvalidUnit, SchedulingFailed, UnitMismatch
+from shared.errors import SchedulingFailed
 from shared.flex.context import FlexContext
 from shared.flex.process import ProcessFlexModel
 from shared.flex.quantities import SensorRef, Variable
@@ -39,7 +38,16 @@ from shared.flex.storage import StorageFlexModel
 from shared.flex.trigger import ScheduleRequest, SensorFacts
 from shared.flex.window import slot_count
 
-__all__ = ["SeriesNeed", "build", "build_fallback_inputs", "build_process_inputs", "needs", "to_sensor_values"]
+__all__ = [
+    "SeriesNeed",
+    "build",
+    "build_fallback_inputs",
+    "build_process_inputs",
+    "needs",
+    "schedule_values",
+    "to_sensor_values",
+    "to_soc_values",
+]
 
 NO_POWER_CAPACITY = "Power capacity is not defined in the sensor attributes or the flex-model."
 SOC_FIELDS = ("soc_minima", "soc_maxima", "soc_targets")
@@ -398,41 +406,3 @@ def build_process_inputs(
     return ProcessInputs(
         grid.n, grid.tau, price, process.power, slots, blocked, process.process_type, process.optimization_sense
     )
-
-
-def _consumption_is_positive(sensor: SensorFacts) -> bool:
-    value = sensor.attributes.get("consumption_is_positive", sensor.asset_attributes.get("consumption_is_positive"))
-    return value is None or bool(value)
-
-
-def to_sensor_values(request: ScheduleRequest, sensor: SensorFacts, power_mw: Array) -> list[float]:
-    """A device's power (MW, consumption positive) as the values stored on its power sensor: converted to the
-    sensor's unit, negated for power units when ``consumption_is_positive`` is true or absent, 6 decimals."""
-    if units.is_energy_unit(sensor.unit):
-        raise SchedulingFailed(
-            "UnitConversionError",
-            f"Sensor {sensor.id} has the energy unit '{sensor.unit}' and cannot receive a power schedule.",
-        )
-    try:
-        values = np.asarray(units.convert(np.asarray(power_mw, dtype=float), "MW", sensor.unit, request.resolution))
-    except (UnitMismatch, InvalidUnit) as e:
-        raise SchedulingFailed(
-            "UnitConversionError", f"Cannot store a power schedule on sensor {sensor.id}: {e}"
-        ) from None
-    if units.convertible(sensor.unit, "MW") and _consumption_is_positive(sensor):
-        values = -values
-    return [round(float(v), 6) + 0.0 for v in values]
-
-
-def to_soc_values(soc_sensor: SensorFacts, energy_mwh: Array) -> list[float]:
-    """The SoC trajectory e_0 … e_N (MWh) in the state-of-charge sensor's unit, 6 decimals."""
-    try:
-        values = np.asarray(units.convert(np.asarray(energy_mwh, dtype=float), "MWh", soc_sensor.unit, timedelta(0)))
-    except (UnitMismatch, InvalidUnit) as e:
-        raise SchedulingFailed("UnitConversionError", f"Cannot store the SoC on sensor {soc_sensor.id}: {e}") from None
-    return [round(float(v), 6) + 0.0 for v in values]
-
-
-def schedule_values(request: ScheduleRequest, sensor: SensorFacts, solution: Solution) -> list[float]:
-    """The flexible device's row of a solution, ready to store on its power sensor."""
-    return to_sensor_values(request, sensor, solution.power[0])
