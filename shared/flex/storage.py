@@ -74,7 +74,8 @@ class StorageFlexModel(BaseModel):
     producer_only: bool = False  # is_producer true and is_consumer explicitly false: never charges
 
 
-_POWER = Target("MW", number_unit="MW")
+_POWER = Target("MW")
+_ATTRIBUTE_POWER = Target("MW", number_unit="MW")  # sensor attributes may hold plain numbers in MW
 _RATIO = Target("dimensionless")
 SOC_FIELDS = ("soc-minima", "soc-maxima", "soc-targets")
 VARIABLE_FIELDS = {
@@ -301,7 +302,7 @@ def _defaults_from_attributes(
             ("site-power-capacity", sensor.flex_context),
         ):
             if source.get(name) is not None:
-                values["power_capacity"] = field(name, _POWER, source)
+                values["power_capacity"] = field(name, _ATTRIBUTE_POWER, source)
                 if name in errors:
                     errors["power-capacity"] = {f"attribute {name}": errors.pop(name)}
                 break
@@ -311,7 +312,7 @@ def _defaults_from_attributes(
     ):
         key = wire.replace("-", "_")
         if key not in values and attribute(sensor, name) is not None:
-            values[key] = field(name, _POWER, {name: attribute(sensor, name)})
+            values[key] = field(name, _ATTRIBUTE_POWER, {name: attribute(sensor, name)})
             if name in errors:
                 errors[wire] = {f"attribute {name}": errors.pop(name)}
 

@@ -170,6 +170,7 @@ COMMA = "Unsupported value type. `<class 'int'>` was provided but a quantity wit
         ({"state-of-charge": {"sensor": 8}}, {}, {"state-of-charge": ["The state-of-charge sensor 8 must be instantaneous (event resolution 0)."]}),
         ({"state-of-charge": {"sensor": 99}}, {}, {"state-of-charge": ["No sensor found with id 99."]}),
         ({"power-capacity": "1 MWh"}, {}, {"power-capacity": ["Cannot convert value `1 MWh` to 'MW'"]}),
+        ({"power-capacity": 1}, {}, {"power-capacity": [COMMA]}),
         ({"power-capacity": {"sensor": 7}}, {}, {"power-capacity": ["Cannot convert sensor 7 unit '°C' to 'MW'."]}),
         ({"charging-efficiency": "1 kW"}, {}, {"charging-efficiency": ["Cannot convert value `1 kW` to 'dimensionless'"]}),
         ({"roundtrip-efficiency": 0}, {}, {"roundtrip-efficiency": ["Must be greater than 0 and less than or equal to 1."]}),
