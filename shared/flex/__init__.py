@@ -5,7 +5,7 @@ from shared.flex.context import FlexContext
 from shared.flex.process import ProcessFlexModel
 from shared.flex.quantities import Fixed, Segment, SensorRef, Series, Variable
 from shared.flex.storage import StorageFlexModel
-from shared.flex.trigger import ScheduleRequest, SensorFacts, referenced_sensors, validate_trigger
+from shared.flex.trigger import ScheduleRequest, SensorFacts, referenced_sensors, trigger_body, validate_trigger
 
 __all__ = [
     "Fixed",
@@ -19,5 +19,6 @@ __all__ = [
     "StorageFlexModel",
     "Variable",
     "referenced_sensors",
+    "trigger_body",
     "validate_trigger",
 ]

@@ -19,7 +19,7 @@ from shared.flex.process import ProcessFlexModel, parse_process_flex_model
 from shared.flex.quantities import UNKNOWN_FIELD, FieldInvalid
 from shared.flex.storage import StorageFlexModel, parse_storage_flex_model, referenced_in_storage
 from shared.flex.window import check_soc_instants, extended_end, max_horizon
-from shared.time import DatetimeError, DurationError, parse_aware_datetime, parse_duration
+from shared.time import DatetimeError, DurationError, format_duration_hours, parse_aware_datetime, parse_duration
 
 SchedulerName = Literal["StorageScheduler", "ProcessScheduler"]
 PROCESS_ASSET_TYPES = ("process", "load")
@@ -189,3 +189,19 @@ def validate_trigger(
         storage=storage,
         process=process,
     )
+
+
+def trigger_body(request: ScheduleRequest) -> dict[str, Any]:
+    """The trigger body a request was validated from (with the request's own flex-context), so the worker can run
+    ``validate_trigger`` again against the sensors as they are when the job runs."""
+    body: dict[str, Any] = {
+        "start": request.start.isoformat(),
+        "duration": format_duration_hours(request.requested_end - request.start),
+        "flex-model": request.flex_model,
+        "flex-context": request.sent_flex_context,
+    }
+    if request.prior is not None:
+        body["prior"] = request.prior.isoformat()
+    if request.force_new_job_creation:
+        body["force_new_job_creation"] = True
+    return body

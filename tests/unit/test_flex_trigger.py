@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.flex import ScheduleRequest, referenced_sensors
+from shared.flex import ScheduleRequest, referenced_sensors, trigger_body
 from shared.flex.process import ProcessFlexModel, TimeRestriction
 from tests.unit.flex_fixtures import BATTERY, START, body, rejection, validate
 
@@ -180,3 +180,16 @@ def test_process_type_defaults_from_attributes() -> None:
 )  # fmt: skip
 def test_process_flex_model_errors(model: dict[str, Any], expected: object) -> None:
     assert rejection(body() | {"flex-model": model}, PROCESS) == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        body(prior="2024-01-01T00:00:00+00:00", force_new_job_creation=True),
+        body({"soc-targets": [{"value": 0.5, "datetime": at(5)}]}),  # the extension is recomputed, not stored
+        {k: v for k, v in body().items() if k != "duration"},
+    ],
+)
+def test_trigger_body_validates_to_the_same_request(payload: dict[str, Any]) -> None:
+    request = validate(payload)
+    assert validate(trigger_body(request)) == request

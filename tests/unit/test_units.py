@@ -3,8 +3,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from shared.errors import UnitMismatch
-from shared.units import convert, convertible, is_valid_unit
+from shared.errors import InvalidUnit, UnitMismatch
+from shared.units import convert, convertible, currency_per, is_valid_unit, quantity_in
 
 QUARTER = timedelta(minutes=15)
 
@@ -52,3 +52,27 @@ def test_offset_units_convert() -> None:
 def test_impossible_conversions_raise(source: str, target: str, resolution: timedelta | None) -> None:
     with pytest.raises(UnitMismatch):
         convert(np.array([1.0]), source, target, resolution)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [("25 kW", "MW", 0.025), ("25kW", "MW", 0.025), ("90%", "dimensionless", 0.9), ("0.29 EUR/kWh", "EUR/MWh", 290.0),
+     ("1 kEUR/MWh", "EUR/MWh", 1000.0), ("500 kWh", "MWh", 0.5)],
+)  # fmt: skip
+def test_quantity_in(text: str, unit: str, expected: float) -> None:
+    assert quantity_in(text, unit) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("text", "unit", "error"), [("1 kW", "MWh", UnitMismatch), ("x", "MW", InvalidUnit)])
+def test_quantity_in_errors(text: str, unit: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        quantity_in(text, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "denominator", "currency"),
+    [("EUR/MWh", "MWh", "EUR"), ("30 kEUR/kWh", "MWh", "EUR"), ("KRW/kW", "MW", "KRW"), ("EUR/kW", "MWh", None),
+     ("kW", "MW", None), ("EUR", "MWh", None), ("garbage", "MWh", None)],
+)  # fmt: skip
+def test_currency_per(text: str, denominator: str, currency: str | None) -> None:
+    assert currency_per(text, denominator) == currency
