@@ -10,10 +10,13 @@ segment index and segment key), so the caller can place them under the field's w
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -82,6 +85,7 @@ class Target:
     fixed: bool = True
     sensor: bool = True
     series: bool = True
+    timezone: str | None = None  # where known, segment durations may use months and years (grounded in it)
 
     @property
     def is_price(self) -> bool:
@@ -214,12 +218,10 @@ def _segment(item: object, target: Target) -> tuple[Segment, str | None]:
                 times[key] = parse_aware_datetime(item[key])
             except DatetimeError as e:
                 errors[key] = [str(e)]
-    duration: timedelta | None = None
+    duration: Nominal | None = None
     if "duration" in item:
         try:
-            duration = parse_duration(item["duration"]) if isinstance(item["duration"], str) else None
-            if duration is None:
-                errors["duration"] = ["Not a valid duration."]
+            duration = _duration(item["duration"], target)
         except DurationError as e:
             errors["duration"] = [str(e)]
     if errors:
@@ -229,8 +231,41 @@ def _segment(item: object, target: Target) -> tuple[Segment, str | None]:
     return Segment(start=start, end=end, value=value), currency
 
 
+_NOMINAL = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?P<rest>(?:\d+W)?(?:\d+D)?(?:T.+)?)$")
+
+
+@dataclass(frozen=True)
+class Nominal:
+    """A duration of whole months (years count 12) plus an absolute part."""
+
+    months: int
+    rest: timedelta
+
+    def shift(self, instant: datetime, timezone: str | None, sign: int = 1) -> datetime:
+        if not self.months:
+            return instant + sign * self.rest
+        assert timezone is not None
+        local = instant.astimezone(ZoneInfo(timezone))
+        years, month_index = divmod(local.month - 1 + sign * self.months, 12)
+        year, month = local.year + years, month_index + 1
+        day = min(local.day, calendar.monthrange(year, month)[1])
+        moved = local.replace(tzinfo=None, year=year, month=month, day=day).replace(tzinfo=ZoneInfo(timezone))
+        return moved + sign * self.rest
+
+
+def _duration(raw: object, target: Target) -> Nominal:
+    """An ISO 8601 duration; months and years only where a timezone grounds them (SoC fields of the flex-model)."""
+    if not isinstance(raw, str):
+        raise DurationError("Not a valid duration.")
+    match = _NOMINAL.match(raw.strip())
+    if target.timezone is None or match is None or not (match.group("years") or match.group("months")):
+        return Nominal(0, parse_duration(raw))
+    rest = parse_duration("P" + match.group("rest")) if match.group("rest") else timedelta(0)
+    return Nominal(12 * int(match.group("years") or 0) + int(match.group("months") or 0), rest)
+
+
 def _timing(
-    item: dict[str, Any], times: dict[str, datetime], duration: timedelta | None, target: Target
+    item: dict[str, Any], times: dict[str, datetime], duration: Nominal | None, target: Target
 ) -> tuple[datetime, datetime]:
     given = {key for key in ("datetime", "start", "end", "duration") if key in item}
     if "datetime" in given:
@@ -252,10 +287,10 @@ def _timing(
         start, end = times["start"], times["end"]
     elif "start" in times:
         assert duration is not None
-        start, end = times["start"], times["start"] + duration
+        start, end = times["start"], duration.shift(times["start"], target.timezone)
     else:
         assert duration is not None
-        start, end = times["end"] - duration, times["end"]
+        start, end = duration.shift(times["end"], target.timezone, -1), times["end"]
     if end < start or (end == start and not target.instants):
         raise FieldInvalid({"_schema": [f"The segment must end after it starts ({start.isoformat()})."]})
     return start, end

@@ -38,6 +38,8 @@ class StorageSensor(HasUnit, Protocol):
     @property
     def event_resolution(self) -> timedelta: ...
     @property
+    def timezone(self) -> str: ...
+    @property
     def attributes(self) -> dict[str, Any]: ...
     @property
     def asset_attributes(self) -> dict[str, Any]: ...
@@ -167,7 +169,9 @@ def parse_storage_flex_model(
         values["soc_max"] = _attribute_number(sensor, "max_soc_in_mwh", errors, "soc-max")
     for wire in SOC_FIELDS:
         if wire in raw:
-            target = Target("MWh", number_unit=soc_unit, instants=True, nonnegative=wire == "soc-minima")
+            target = Target(
+                "MWh", number_unit=soc_unit, instants=True, nonnegative=wire == "soc-minima", timezone=sensor.timezone
+            )
             values[wire.replace("-", "_")] = field(wire, target)
     if "state-of-charge" in raw:
         values["state_of_charge"] = _state_of_charge_sensor(raw["state-of-charge"], sensors, errors)

@@ -193,3 +193,36 @@ def test_process_flex_model_errors(model: dict[str, Any], expected: object) -> N
 def test_trigger_body_validates_to_the_same_request(payload: dict[str, Any]) -> None:
     request = validate(payload)
     assert validate(trigger_body(request)) == request
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "end"),
+    [
+        ("2024-01-31T00:00:00+01:00", "P1M", "2024-02-29T00:00:00+01:00"),  # clamped to the month's last day
+        ("2024-03-01T00:00:00+01:00", "P1M", "2024-04-01T00:00:00+02:00"),  # across the DST change, local midnight
+        ("2024-01-01T00:00:00+01:00", "P1Y1MT1H", "2025-02-01T01:00:00+01:00"),
+        ("2024-01-01T00:00:00+01:00", "PT1H", "2024-01-01T01:00:00+01:00"),
+    ],
+)
+def test_soc_segments_may_use_months_in_the_sensor_timezone(start: str, duration: str, end: str) -> None:
+    request = validate(body({"soc-maxima": [{"value": 0.5, "start": start, "duration": duration}]}))
+    assert request.storage is not None
+    (segment,) = request.storage.soc_maxima.segments  # type: ignore[union-attr]
+    assert segment.end == datetime.fromisoformat(end)
+
+
+def test_segment_end_minus_months() -> None:
+    request = validate(body({"soc-maxima": [{"value": 0.5, "end": "2024-03-31T00:00:00+01:00", "duration": "P1M"}]}))
+    assert request.storage is not None
+    (segment,) = request.storage.soc_maxima.segments  # type: ignore[union-attr]
+    assert segment.start == datetime.fromisoformat("2024-02-29T00:00:00+01:00")
+
+
+def test_flow_segments_refuse_months() -> None:
+    segment = {"value": "1 EUR/MWh", "start": START, "duration": "P1M"}
+    expected = {
+        "consumption-price": {
+            "0": {"duration": ["Cannot parse P1M as ISO8601 duration: months and years are not supported."]}
+        }
+    }
+    assert rejection(body(None, {"consumption-price": [segment]})) == expected
