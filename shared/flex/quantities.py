@@ -11,6 +11,7 @@ segment index and segment key), so the caller can place them under the field's w
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,6 +136,8 @@ def fixed_value(raw: object, target: Target) -> tuple[float, str | None]:
             value = _convert(raw, target.unit)
     else:
         raise FieldInvalid([f"Unsupported value type. `{type(raw)}` was provided but only str is supported."])
+    if not math.isfinite(value):
+        raise FieldInvalid(["Not a valid number: the value must be finite."])
     if target.nonnegative and value < 0:
         raise FieldInvalid([NOT_NEGATIVE])
     return value, currency

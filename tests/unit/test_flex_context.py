@@ -75,6 +75,8 @@ SAME_CURRENCY = "Prices must share the same monetary unit."
         ({"consumption-price": {"sensor": "3"}}, {"consumption-price": {"sensor": ["Not a valid integer."]}}),
         ({"consumption-price": {"sensor": 3, "x": 1}}, {"consumption-price": {"x": ["Unknown field."]}}),
         ({"site-power-capacity": "-1 kW"}, {"site-power-capacity": ["Must be greater than or equal to 0."]}),
+        ({"site-power-capacity": "nan kW"}, {"site-power-capacity": ["Not a valid number: the value must be finite."]}),
+        ({"site-power-capacity": "1e400 kW"}, {"site-power-capacity": ["Not a valid number: the value must be finite."]}),
         ({"site-power-capacity": {"sensor": 7}}, {"site-power-capacity": ["Cannot convert sensor 7 unit '°C' to 'MW'."]}),
         ({"site-peak-consumption-price": "-1 EUR/MW"}, {"site-peak-consumption-price": ["Must be greater than or equal to 0."]}),
         ({"site-consumption-breach-price": "1 EUR/MWh"}, {"site-consumption-breach-price": ["Cannot convert value `1 EUR/MWh` to 'EUR/MW'"]}),

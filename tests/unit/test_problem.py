@@ -410,3 +410,69 @@ def test_process_inputs() -> None:
     assert inputs.blocked.tolist() == [False, False, True, True, False, False, False, False]
     assert inputs.consumption_price.tolist() == list(range(N))
     assert (inputs.power, inputs.process_type, inputs.optimization_sense) == (2.0, "INFLEXIBLE", "MIN")
+
+
+RANDOM_FLEX_MODEL: dict[str, list[Any]] = {
+    "soc-at-start": ["0 MWh", "0.5 MWh"],
+    "soc-min": ["0 MWh", "0.2 MWh"],
+    "soc-max": ["1 MWh", "3 MWh"],
+    "soc-minima": [{"sensor": 5}, "0.1 MWh", [{"value": 0.3, "datetime": at(1)}]],
+    "soc-maxima": [{"sensor": 5}, [{"value": 0.7, "start": at(0.5), "end": at(1.5)}]],
+    "soc-targets": [{"sensor": 5}, [{"value": 0.6, "datetime": at(2)}]],
+    "power-capacity": ["1 MW", {"sensor": 2}, [{"value": "1 MW", "start": at(0), "end": at(2)}]],
+    "consumption-capacity": ["0.5 MW", {"sensor": 2}],
+    "production-capacity": ["0.5 MW", {"sensor": 8}],
+    "charging-efficiency": ["90%", {"sensor": 6}],
+    "storage-efficiency": ["99%", {"sensor": 6}],
+    "soc-gain": [["1 kW", {"sensor": 2}]],
+    "soc-usage": [[{"sensor": 8}]],
+}
+RANDOM_FLEX_CONTEXT: dict[str, list[Any]] = {
+    "consumption-price": [{"sensor": 3}, "30 EUR/MWh"],
+    "production-price": [{"sensor": 3}, "10 EUR/MWh"],
+    "site-power-capacity": ["1 MW", {"sensor": 2}],
+    "site-consumption-capacity": ["0.3 MW"],
+    "site-production-capacity": [{"sensor": 8}],
+    "site-peak-consumption": [{"sensor": 2}, "0.2 MW"],
+    "site-peak-consumption-price": ["1 EUR/kW"],
+    "site-consumption-breach-price": ["1 EUR/kW"],
+    "consumption-breach-price": ["1 EUR/kW"],
+    "soc-minima-breach-price": ["1 EUR/kWh"],
+    "relax-constraints": [True],
+    "inflexible-device-sensors": [[2, 8]],
+}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_built_programs_are_well_formed_or_fail_with_a_reason(seed: int) -> None:
+    """Random combinations of fields and of sensor data with gaps: every build either fails with a
+    ``SchedulingFailed`` or gives arrays without gaps, finite device bounds of the right sign, and prices."""
+    rng = np.random.default_rng(seed)
+    built = 0
+    for _ in range(60):
+        flex_model = {k: v[rng.integers(len(v))] for k, v in RANDOM_FLEX_MODEL.items() if rng.random() < 0.3}
+        flex_context = {k: v[rng.integers(len(v))] for k, v in RANDOM_FLEX_CONTEXT.items() if rng.random() < 0.3}
+        request = request_for(flex_model, flex_context)
+        series = {}
+        for need in problem.needs(request):
+            values = rng.uniform(0, 100, N + (need.kind == "instant"))
+            values[rng.random(values.size) < 0.2] = np.nan
+            series[need] = values
+        try:
+            program = build(request, series)
+        except SchedulingFailed as e:
+            assert e.message and e.error_class
+            continue
+        built += 1
+        device = program.devices[0]
+        for array in (device.soc_lower, device.soc_upper, device.charging_efficiency, device.gain, program.inflexible):
+            assert array.shape == (N,) and not np.isnan(array).any()
+        assert (
+            np.isfinite(device.power_lower).all() and (device.power_lower <= 0).all() <= (device.power_upper >= 0).all()
+        )
+        assert (program.site_lower <= program.site_upper).all()
+        assert program.big_m >= max(1.0, float(np.abs(device.power_upper).max()))
+        for commitment in program.commitments:
+            assert np.isfinite(commitment.up).all() and np.isfinite(commitment.down).all(), commitment.name
+            assert not np.isinf(commitment.quantity).any(), commitment.name
+    assert built > 0
