@@ -467,9 +467,8 @@ def test_built_programs_are_well_formed_or_fail_with_a_reason(seed: int) -> None
         device = program.devices[0]
         for array in (device.soc_lower, device.soc_upper, device.charging_efficiency, device.gain, program.inflexible):
             assert array.shape == (N,) and not np.isnan(array).any()
-        assert (
-            np.isfinite(device.power_lower).all() and (device.power_lower <= 0).all() <= (device.power_upper >= 0).all()
-        )
+        assert np.isfinite(device.power_lower).all() and (device.power_lower <= 0).all()
+        assert np.isfinite(device.power_upper).all() and (device.power_upper >= 0).all()
         assert (program.site_lower <= program.site_upper).all()
         assert program.big_m >= max(1.0, float(np.abs(device.power_upper).max()))
         for commitment in program.commitments:
