@@ -1,134 +1,138 @@
-"""The commitments (soft goals with prices) of one storage schedule, from per-slot arrays in internal units.
+"""Interim commitment helpers, with the same functions and signatures as ``services/scheduler/commitments.py``
+(the solver side's module, not yet on this branch): ``problem.py`` imports this module under that name, so
+switching to the real one is a one-line change, after which this module is deleted.
 
-Prices per MWh apply to energy (so they are multiplied by the slot length ``tau``), prices per MW to the height
-of a deviation ("any": the worst slot, once) or its area ("each": every slot, times ``tau``). SoC breach prices are
-per MWh: the worst shortfall costs ``ρ`` per MWh, and every instant's shortfall ``ρ·τ`` per MWh (as FlexMeasures
-documents it, independent of the resolution).
+Units as in program.py: power MW, energy MWh, prices per MWh (energy and state-of-charge breach prices) or per MW
+(peak and capacity breach prices). Quantities are ``nan`` where a commitment does not apply. The decisions follow
+the solver side's: state-of-charge breach prices with FlexMeasures 0.27.4's effective factors (the worst shortfall
+at ``ρ/τ``, every shortfall at ``ρ_j``), and the largest price of the window for commitments on the worst slot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from services.scheduler.program import Array, Commitment
-from shared.errors import SchedulingFailed
+from services.scheduler.program import Array, Commitment, Scope
+
+TIE_BREAK = 1e-4
 
 
-@dataclass(frozen=True)
-class Breach:
-    """A limit made soft by a price: ``limit`` per slot (nan: no limit), ``price`` per slot."""
-
-    limit: Array
-    price: Array
-    field: str  # the flex-context field name of the price, for error messages
-
-
-@dataclass(frozen=True)
-class ObjectiveInputs:
-    tau: float
-    consumption_price: Array  # per MWh
-    production_price: Array  # per MWh
-    prefer_charging_sooner: bool = True
-    prefer_curtailing_later: bool = True
-    peak_consumption: Breach | None = None  # limit = the peak already reached (MW)
-    peak_production: Breach | None = None
-    site_consumption: Breach | None = None  # limit = C^c (MW)
-    site_production: Breach | None = None  # limit = C^p (MW, positive)
-    device_consumption: Breach | None = None  # limit = Ĉ
-    device_production: Breach | None = None  # limit = P̂ (positive)
-    soc_minima: Breach | None = None  # limit = m (MWh), price per MWh
-    soc_maxima: Breach | None = None  # limit = M (MWh)
-
-
-def ramp(n: int, epsilon: float) -> Array:
-    """lin_j(ε) = ε·j/(N−1): 0 in the first slot, ε in the last."""
-    if n <= 1:
+def ramp(price: Array, *, scale: float = 1.0) -> Array:
+    """``lin_j(ε) = ε·j/(N − 1)``, ``ε = TIE_BREAK ×`` the spread of ``price`` (``TIE_BREAK`` when flat)."""
+    n = len(price)
+    spread = float(np.max(price) - np.min(price)) if n else 0.0
+    epsilon = TIE_BREAK * spread if spread > 0 else TIE_BREAK
+    if n < 2:
         return np.zeros(n)
-    return epsilon * np.arange(n) / (n - 1)
+    return scale * epsilon * np.arange(n) / (n - 1)
 
 
-def _epsilon(values: Array) -> float:
-    spread = float(np.nanmax(values) - np.nanmin(values)) if values.size else 0.0
-    return 1e-4 * spread if spread > 0 else 1e-4
+def first_slot_production_price_above_consumption_price(
+    consumption_price: Array, production_price: Array
+) -> int | None:
+    above = np.flatnonzero(production_price > consumption_price)
+    return int(above[0]) if above.size else None
 
 
-def tie_broken_prices(inputs: ObjectiveInputs) -> tuple[Array, Array]:
-    n = inputs.consumption_price.size
-    if not inputs.prefer_charging_sooner:
-        return inputs.consumption_price, inputs.production_price
+def effective_prices(
+    consumption_price: Array, production_price: Array, *, prefer_charging_sooner: bool = True
+) -> tuple[Array, Array]:
+    """The energy prices with the ``prefer-charging-sooner`` ramps; the ramped production price never exceeds the
+    ramped consumption price where the raw prices are in that order."""
+    if not prefer_charging_sooner:
+        return consumption_price.astype(np.float64), production_price.astype(np.float64)
+    consumption = consumption_price + ramp(consumption_price)
+    production = production_price + ramp(production_price)
+    ordered = production_price <= consumption_price
+    return consumption, np.where(ordered, np.minimum(production, consumption), production)
+
+
+def energy(consumption_price: Array, production_price: Array, tau: float) -> Commitment:
+    n = len(consumption_price)
+    return Commitment("energy", "site", "each", np.zeros(n), tau * consumption_price, tau * production_price)
+
+
+def prefer_curtailing_later(effective_consumption_price: Array, *, device: int = 0) -> Commitment:
+    kappa = ramp(effective_consumption_price, scale=0.5)
+    n = len(kappa)
+    return Commitment("prefer curtailing later", "device_power", "each", np.zeros(n), kappa, -kappa, device)
+
+
+def _window_price(price: Array) -> float:
+    if not np.any(np.isfinite(price)):
+        raise ValueError("a commitment price must be known in at least one slot")
+    return float(np.nanmax(price))
+
+
+def peak_consumption(peak: Array, price: Array) -> Commitment:
+    n = len(peak)
+    up = np.full(n, _window_price(price))
+    return Commitment("consumption peak", "site", "any", peak.astype(np.float64), up, np.zeros(n))
+
+
+def peak_production(peak: Array, price: Array) -> Commitment:
+    n = len(peak)
+    down = np.full(n, -_window_price(price))
+    return Commitment("production peak", "site", "any", -peak.astype(np.float64), np.zeros(n), down)
+
+
+def _breach(
+    name: str, scope: Scope, quantity: Array, price: Array, tau: float, *, upward: bool, device: int = 0
+) -> tuple[Commitment, Commitment]:
+    n = len(quantity)
+    zero = np.zeros(n)
+    height = np.full(n, _window_price(price))
+    area = tau * price
+    if upward:
+        return (
+            Commitment(f"any {name}", scope, "any", quantity, height, zero, device),
+            Commitment(f"all {name}", scope, "each", quantity, area, zero, device),
+        )
     return (
-        inputs.consumption_price + ramp(n, _epsilon(inputs.consumption_price)),
-        inputs.production_price + ramp(n, _epsilon(inputs.production_price)),
+        Commitment(f"any {name}", scope, "any", quantity, zero, -height, device),
+        Commitment(f"all {name}", scope, "each", quantity, zero, -area, device),
     )
 
 
-def commitments(inputs: ObjectiveInputs) -> tuple[Commitment, ...]:
-    tau = inputs.tau
-    higher = np.flatnonzero(inputs.production_price > inputs.consumption_price)
-    if higher.size:
-        j = int(higher[0])
-        raise SchedulingFailed(
-            "ValueError",
-            f"The production price ({inputs.production_price[j]:.6g}) is above the consumption price "
-            f"({inputs.consumption_price[j]:.6g}) in slot {j}: the program would be unbounded. Check both prices.",
-        )
-    consumption, production = tie_broken_prices(inputs)
-    production = np.minimum(production, consumption)  # the tie-breaker ramps must not open that gap either
-    n = consumption.size
+def site_consumption_breach(capacity: Array, price: Array, tau: float) -> tuple[Commitment, Commitment]:
+    return _breach("site consumption breach", "site", capacity.astype(np.float64), price, tau, upward=True)
+
+
+def site_production_breach(capacity: Array, price: Array, tau: float) -> tuple[Commitment, Commitment]:
+    return _breach("site production breach", "site", -capacity.astype(np.float64), price, tau, upward=False)
+
+
+def device_consumption_breach(
+    capacity: Array, price: Array, tau: float, *, device: int = 0
+) -> tuple[Commitment, Commitment]:
+    quantity = capacity.astype(np.float64)
+    return _breach("device consumption breach", "device_power", quantity, price, tau, upward=True, device=device)
+
+
+def device_production_breach(
+    capacity: Array, price: Array, tau: float, *, device: int = 0
+) -> tuple[Commitment, Commitment]:
+    quantity = -capacity.astype(np.float64)
+    return _breach("device production breach", "device_power", quantity, price, tau, upward=False, device=device)
+
+
+def soc_minima_breach(minima: Array, price: Array, tau: float, *, device: int = 0) -> tuple[Commitment, Commitment]:
+    n = len(minima)
     zero = np.zeros(n)
-    found = [Commitment("energy", "site", "each", zero.copy(), tau * consumption, tau * production)]
-    if inputs.peak_consumption is not None:
-        found.append(_any("consumption peak", "site", inputs.peak_consumption, up=True, scale=1.0))
-    peak_production = _negated(inputs.peak_production)
-    if peak_production is not None:
-        found.append(_any("production peak", "site", peak_production, up=False, scale=1.0))
-    for name, scope, breach, up in (
-        ("site consumption breach", "site", inputs.site_consumption, True),
-        ("site production breach", "site", _negated(inputs.site_production), False),
-        ("device consumption breach", "device_power", inputs.device_consumption, True),
-        ("device production breach", "device_power", _negated(inputs.device_production), False),
-    ):
-        if breach is not None:
-            found.append(_any(f"any {name}", scope, breach, up=up, scale=1.0))
-            found.append(_each(f"all {name}", scope, breach, up=up, scale=tau))
-    if inputs.soc_minima is not None:
-        found.append(_any("any soc minima", "device_energy", inputs.soc_minima, up=False, scale=1.0))
-        found.append(_each("all soc minima", "device_energy", inputs.soc_minima, up=False, scale=tau))
-    if inputs.soc_maxima is not None:
-        found.append(_any("any soc maxima", "device_energy", inputs.soc_maxima, up=True, scale=1.0))
-        found.append(_each("all soc maxima", "device_energy", inputs.soc_maxima, up=True, scale=tau))
-    if inputs.prefer_curtailing_later:
-        kappa = 0.5 * ramp(n, _epsilon(consumption))
-        found.append(Commitment("prefer curtailing later", "device_power", "each", zero.copy(), kappa, -kappa))
-    return tuple(found)
+    quantity = minima.astype(np.float64)
+    height = np.full(n, -_window_price(price) / tau)
+    return (
+        Commitment("any soc minima breach", "device_energy", "any", quantity, zero, height, device),
+        Commitment("all soc minima breach", "device_energy", "each", quantity, zero, -price.astype(np.float64), device),
+    )
 
 
-def _negated(breach: Breach | None) -> Breach | None:
-    return None if breach is None else Breach(-breach.limit, breach.price, breach.field)
-
-
-def _quantity(limit: Array) -> Array:
-    return np.where(np.isfinite(limit), limit, np.nan)
-
-
-def _each(name: str, scope: str, breach: Breach, *, up: bool, scale: float) -> Commitment:
-    price = scale * breach.price
-    zero = np.zeros_like(price)
-    return Commitment(name, scope, "each", _quantity(breach.limit), price if up else zero, zero if up else -price)  # type: ignore[arg-type]
-
-
-def _any(name: str, scope: str, breach: Breach, *, up: bool, scale: float) -> Commitment:
-    quantity = _quantity(breach.limit)
-    applies = ~np.isnan(quantity)
-    prices = breach.price[applies] if applies.any() else breach.price
-    if prices.size and float(np.nanmax(prices) - np.nanmin(prices)) > 0:
-        raise SchedulingFailed(
-            "ValueError",
-            f"'{breach.field}' must be constant over the planning window (it varies from {np.nanmin(prices):.6g} to "
-            f"{np.nanmax(prices):.6g}): it prices the single highest deviation of the window.",
-        )
-    price = np.full_like(breach.price, scale * (float(prices[0]) if prices.size else 0.0))
-    zero = np.zeros_like(price)
-    return Commitment(name, scope, "any", quantity, price if up else zero, zero if up else -price)  # type: ignore[arg-type]
+def soc_maxima_breach(maxima: Array, price: Array, tau: float, *, device: int = 0) -> tuple[Commitment, Commitment]:
+    n = len(maxima)
+    zero = np.zeros(n)
+    quantity = maxima.astype(np.float64)
+    height = np.full(n, _window_price(price) / tau)
+    return (
+        Commitment("any soc maxima breach", "device_energy", "any", quantity, height, zero, device),
+        Commitment("all soc maxima breach", "device_energy", "each", quantity, price.astype(np.float64), zero, device),
+    )

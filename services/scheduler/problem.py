@@ -17,15 +17,14 @@ from typing import Literal
 
 import numpy as np
 
-from services.scheduler import objective, precheck
+from services.scheduler import costs, precheck
 from services.scheduler.outputs import schedule_values, to_sensor_values, to_soc_values
-from services.scheduler.program import Array, Commitment, Device, Program
+from services.scheduler.program import Array, Device, Program
 from services.scheduler.series import (
     Grid,
     Inputs,
     SeriesNeed,
     fill_edges,
-    forward_fill,
     interior_gaps,
     per_instant,
     per_slot,
@@ -121,7 +120,7 @@ def _price(value: Variable | None, context: FlexContext, inputs: Inputs, field: 
 
 
 @dataclass(frozen=True)
-class _Site:
+class SiteLimits:
     capacity: Array
     consumption: Array  # C^c
     production: Array  # C^p (positive)
@@ -129,7 +128,7 @@ class _Site:
     upper: Array
 
 
-def site_limits(context: FlexContext, inputs: Inputs) -> _Site:
+def site_limits(context: FlexContext, inputs: Inputs) -> SiteLimits:
     capacity = per_slot(context.site_power_capacity, "MW", inputs, "min")
     capacity = np.fmax(np.where(np.isnan(capacity), np.inf, capacity), 0.0)
     consumption = np.fmin(per_slot(context.site_consumption_capacity, "MW", inputs, "min"), capacity)
@@ -137,7 +136,7 @@ def site_limits(context: FlexContext, inputs: Inputs) -> _Site:
     consumption, production = np.fmax(consumption, 0.0), np.fmax(production, 0.0)
     upper = capacity if context.site_consumption_breach_price is not None else consumption
     lower = -(capacity if context.site_production_breach_price is not None else production)
-    return _Site(capacity, consumption, production, lower, upper)
+    return SiteLimits(capacity, consumption, production, lower, upper)
 
 
 def inflexible_flow(context: FlexContext, inputs: Inputs) -> Array:
@@ -152,7 +151,7 @@ def inflexible_flow(context: FlexContext, inputs: Inputs) -> Array:
 
 
 @dataclass(frozen=True)
-class _Power:
+class PowerLimits:
     capacity: Array  # P̄
     consumption: Array  # Ĉ
     production: Array  # P̂
@@ -160,7 +159,7 @@ class _Power:
     upper: Array
 
 
-def device_power(request: ScheduleRequest, model: StorageFlexModel, inputs: Inputs) -> _Power:
+def device_power(request: ScheduleRequest, model: StorageFlexModel, inputs: Inputs) -> PowerLimits:
     if model.power_capacity is None:
         raise SchedulingFailed("ValueError", NO_POWER_CAPACITY)
     capacity = per_slot(model.power_capacity, "MW", inputs, "min")
@@ -182,7 +181,7 @@ def device_power(request: ScheduleRequest, model: StorageFlexModel, inputs: Inpu
         upper = np.zeros_like(upper)
     if model.consumer_only:
         lower = np.zeros_like(lower)
-    return _Power(capacity, consumption, production, lower, upper)
+    return PowerLimits(capacity, consumption, production, lower, upper)
 
 
 def _efficiency(value: Variable, inputs: Inputs, field: str) -> Array:
@@ -233,22 +232,6 @@ def _gain(model: StorageFlexModel, inputs: Inputs) -> Array:
     return total
 
 
-def _optional(value: Variable | None, unit: str, inputs: Inputs, fill: Literal["edges", "forward"]) -> Array | None:
-    if value is None:
-        return None
-    raw = per_slot(value, unit, inputs)
-    return fill_edges(raw) if fill == "edges" else forward_fill(raw)
-
-
-def _breach(limit: Array, price: Array | None, field: str) -> objective.Breach | None:
-    return None if price is None else objective.Breach(limit, np.nan_to_num(price, nan=0.0), field)
-
-
-def _commitments(inputs: objective.ObjectiveInputs) -> tuple[Commitment, ...]:
-    """The one call site of the commitment helpers (switch here when services/scheduler/commitments.py lands)."""
-    return objective.commitments(inputs)
-
-
 def build(request: ScheduleRequest, sensors: Mapping[int, SensorFacts], series: Mapping[SeriesNeed, Array]) -> Program:
     model = request.storage
     if model is None:
@@ -274,64 +257,8 @@ def build(request: ScheduleRequest, sensors: Mapping[int, SensorFacts], series: 
         gain=_gain(model, inputs),
     )
     precheck.check(device, grid, soc.targets)
-    per_mw, per_mwh = _price_unit(context, "MW"), _price_unit(context, "MWh")
-    peak_c = forward_fill(per_slot(context.site_peak_consumption, "MW", inputs))
-    peak_p = forward_fill(per_slot(context.site_peak_production, "MW", inputs))
-    targets_inputs = objective.ObjectiveInputs(
-        tau=grid.tau,
-        consumption_price=consumption_price,
-        production_price=production_price,
-        prefer_charging_sooner=model.prefer_charging_sooner,
-        prefer_curtailing_later=model.prefer_curtailing_later,
-        peak_consumption=_breach(
-            np.nan_to_num(peak_c, nan=0.0),
-            _optional(context.site_peak_consumption_price, per_mw, inputs, "edges"),
-            "site-peak-consumption-price",
-        ),
-        peak_production=_breach(
-            np.nan_to_num(peak_p, nan=0.0),
-            _optional(context.site_peak_production_price, per_mw, inputs, "edges"),
-            "site-peak-production-price",
-        ),
-        site_consumption=_breach(
-            site.consumption,
-            _optional(context.site_consumption_breach_price, per_mw, inputs, "edges"),
-            "site-consumption-breach-price",
-        ),
-        site_production=_breach(
-            site.production,
-            _optional(context.site_production_breach_price, per_mw, inputs, "edges"),
-            "site-production-breach-price",
-        ),
-        device_consumption=_breach(
-            power.consumption,
-            _optional(context.consumption_breach_price, per_mw, inputs, "edges")
-            if model.consumption_capacity_in_flex_model
-            else None,
-            "consumption-breach-price",
-        ),
-        device_production=_breach(
-            power.production,
-            _optional(context.production_breach_price, per_mw, inputs, "edges")
-            if model.production_capacity_in_flex_model
-            else None,
-            "production-breach-price",
-        ),
-        soc_minima=_breach(
-            soc.minima,
-            _optional(context.soc_minima_breach_price, per_mwh, inputs, "edges")
-            if model.soc_minima is not None
-            else None,
-            "soc-minima-breach-price",
-        ),
-        soc_maxima=_breach(
-            soc.maxima,
-            _optional(context.soc_maxima_breach_price, per_mwh, inputs, "edges")
-            if model.soc_maxima is not None
-            else None,
-            "soc-maxima-breach-price",
-        ),
-    )
+    prices_ = costs.Prices(consumption_price, production_price)
+    found = costs.commitments_for(request, model, inputs, prices_, site, power, soc)
     bounds = np.concatenate([power.lower, power.upper, inflexible])
     finite = np.abs(bounds[np.isfinite(bounds)])
     return Program(
@@ -341,7 +268,7 @@ def build(request: ScheduleRequest, sensors: Mapping[int, SensorFacts], series: 
         inflexible=inflexible,
         site_lower=site.lower,
         site_upper=site.upper,
-        commitments=_commitments(targets_inputs),
+        commitments=found,
         big_m=max(1.0, float(finite.max()) if finite.size else 1.0),
     )
 
@@ -354,6 +281,12 @@ class FallbackInputs:
     soc_targets: Array  # MWh at t_{j+1}, nan where none
     is_consumer: bool
     is_producer: bool
+
+    @property
+    def first_target(self) -> float | None:
+        """The first defined SoC target in MWh (what the fallback steers towards), None without targets."""
+        defined = self.soc_targets[~np.isnan(self.soc_targets)]
+        return float(defined[0]) if defined.size else None
 
 
 def build_fallback_inputs(

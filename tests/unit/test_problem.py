@@ -164,10 +164,24 @@ def test_soft_site_consumption_limit_becomes_a_commitment() -> None:
     assert found["all site consumption breach"].up.tolist() == [250] * N  # per MW per slot of 15 minutes
 
 
-def test_time_varying_price_on_an_any_commitment_fails() -> None:
+def test_time_varying_price_on_a_worst_slot_commitment_charges_the_largest_price() -> None:
     price = [{"value": "1 EUR/kW", "start": at(0), "end": at(1)}, {"value": "2 EUR/kW", "start": at(1), "end": at(2)}]
-    request = request_for(None, {"site-peak-consumption-price": price})
-    assert "'site-peak-consumption-price' must be constant" in failure(request).message
+    flex_context = {"site-power-capacity": "2 MW", "site-consumption-breach-price": price}
+    found = {c.name: c for c in build(request_for(None, flex_context)).commitments}
+    assert found["any site consumption breach"].up.tolist() == [2000] * N
+    assert found["all site consumption breach"].up.tolist() == [250] * 4 + [500] * 4
+
+
+def test_breach_price_sensor_without_data_fails_naming_it() -> None:
+    request = request_for(None, {"site-peak-consumption-price": {"sensor": 9}})
+    error = failure(request, {flow(9): [NAN] * N})
+    assert error.message == "'site-peak-consumption-price' is unknown for the planning window. (sensor 9)"
+
+
+def test_breach_price_gaps_keep_the_previous_price() -> None:
+    request = request_for(None, {"site-power-capacity": "1 MW", "site-consumption-breach-price": {"sensor": 9}})
+    found = {c.name: c for c in build(request, {flow(9): [NAN, 1, 1, NAN, 2, 2, NAN, NAN]}).commitments}
+    assert found["all site consumption breach"].up.tolist() == [250, 250, 250, 250, 500, 500, 500, 500]
 
 
 @pytest.mark.parametrize(
@@ -308,9 +322,9 @@ def test_soft_soc_minima_keep_hard_bounds_and_add_commitments() -> None:
     program = build(request)
     assert program.devices[0].soc_lower.tolist() == [0] * N
     found = {c.name: c for c in program.commitments}
-    any_minimum, all_minima = found["any soc minima"], found["all soc minima"]
+    any_minimum, all_minima = found["any soc minima breach"], found["all soc minima breach"]
     assert np.isnan(any_minimum.quantity[0]) and any_minimum.quantity[3] == 0.4
-    assert any_minimum.down[3] == -1000 and all_minima.down[3] == -250  # per MWh; per MWh per 15-minute slot
+    assert any_minimum.down[3] == -4000 and all_minima.down[3] == -1000  # FlexMeasures' effective factors: ρ/τ and ρ
 
 
 def test_big_m_covers_every_power_bound_and_inflexible_flow() -> None:
@@ -398,6 +412,8 @@ def test_fallback_inputs_carry_targets_and_flags() -> None:
     inputs = problem.build_fallback_inputs(request, {**SENSORS, 1: battery}, {})
     assert (inputs.is_consumer, inputs.is_producer) == (True, False)
     assert inputs.soc_targets[3] == 0.5 and np.isnan(inputs.soc_targets[0])
+    assert inputs.first_target == 0.5
+    assert problem.build_fallback_inputs(request_for(), SENSORS | {1: BATTERY}, {}).first_target is None
     assert inputs.program.n == N
 
 
