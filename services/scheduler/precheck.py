@@ -33,23 +33,19 @@ def decay_factor(eta: float) -> float:
 
 def check(device: Device, grid: Grid, targets: Array) -> None:
     """Raise ``SchedulingFailed`` listing every instant whose bounds or targets cannot be met."""
+    keep, fall, rise = _steps(device, grid)
+    lowers, uppers = device.soc_lower.tolist(), device.soc_upper.tolist()
     issues: list[str] = []
     low = high = device.soc_start
     for j in range(grid.n):
-        t = grid.slot_start(j).isoformat()
-        lower, upper = device.soc_lower[j], device.soc_upper[j]
+        lower, upper = lowers[j], uppers[j]
+        reach_low, reach_high = keep[j] * low + fall[j], keep[j] * high + rise[j]
         if lower > upper:
-            target_note = f" (soc-target {targets[j]:.6g} MWh)" if not np.isnan(targets[j]) else ""
-            issues.append(f"t={t} | soc lower bound {lower:.6g} MWh > soc upper bound {upper:.6g} MWh{target_note}")
-            low, high = _step(device, grid, j, low, high)
-            continue
-        reach_low, reach_high = _step(device, grid, j, low, high)
-        if reach_high < lower - 1e-9 or reach_low > upper + 1e-9:
-            what = f"soc-target {targets[j]:.6g} MWh" if not np.isnan(targets[j]) else f"[{lower:.6g}, {upper:.6g}] MWh"
+            issues.append(f"t={_at(grid, j)} | {_bounds_conflict(lower, upper, targets[j])}")
+            low, high = reach_low, reach_high
+        elif reach_high < lower - 1e-9 or reach_low > upper + 1e-9:
             issues.append(
-                f"t={t} | {what} at {grid.slot_start(j + 1).isoformat()} is out of reach: "
-                f"from [{low:.6g}, {high:.6g}] MWh the device can reach [{reach_low:.6g}, {reach_high:.6g}] MWh "
-                f"in one slot (power between {device.power_lower[j]:.6g} and {device.power_upper[j]:.6g} MW)"
+                f"t={_at(grid, j)} | {_unreachable(device, grid, j, targets[j], (low, high), (reach_low, reach_high))}"
             )
             low, high = max(lower, min(reach_low, upper)), min(upper, max(reach_high, lower))
         else:
@@ -61,10 +57,33 @@ def check(device: Device, grid: Grid, targets: Array) -> None:
         raise SchedulingFailed("ValueError", PREFIX + "\n".join(shown))
 
 
-def _step(device: Device, grid: Grid, j: int, low: float, high: float) -> tuple[float, float]:
-    eta_s = float(device.storage_efficiency[j])
-    factor = decay_factor(eta_s) * grid.tau
-    gain = float(device.gain[j])
-    discharge = min(0.0, float(device.power_lower[j])) / float(device.discharging_efficiency[j])
-    charge = max(0.0, float(device.power_upper[j])) * float(device.charging_efficiency[j])
-    return eta_s * low + factor * (discharge + gain), eta_s * high + factor * (charge + gain)
+def _steps(device: Device, grid: Grid) -> tuple[list[float], list[float], list[float]]:
+    """Per slot: the fraction of energy kept, and the change from full discharge and from full charge."""
+    keep = device.storage_efficiency
+    factor = np.array([decay_factor(float(eta)) for eta in keep]) * grid.tau
+    discharge = np.minimum(0.0, device.power_lower) / device.discharging_efficiency
+    charge = np.maximum(0.0, device.power_upper) * device.charging_efficiency
+    fall = factor * (discharge + device.gain)
+    rise = factor * (charge + device.gain)
+    return keep.tolist(), fall.tolist(), rise.tolist()
+
+
+def _at(grid: Grid, j: int) -> str:
+    return grid.slot_start(j).isoformat()
+
+
+def _bounds_conflict(lower: float, upper: float, target: float) -> str:
+    target_note = f" (soc-target {target:.6g} MWh)" if not np.isnan(target) else ""
+    return f"soc lower bound {lower:.6g} MWh > soc upper bound {upper:.6g} MWh{target_note}"
+
+
+def _unreachable(
+    device: Device, grid: Grid, j: int, target: float, start: tuple[float, float], reach: tuple[float, float]
+) -> str:
+    lower, upper = device.soc_lower[j], device.soc_upper[j]
+    what = f"soc-target {target:.6g} MWh" if not np.isnan(target) else f"[{lower:.6g}, {upper:.6g}] MWh"
+    return (
+        f"{what} at {grid.slot_start(j + 1).isoformat()} is out of reach: "
+        f"from [{start[0]:.6g}, {start[1]:.6g}] MWh the device can reach [{reach[0]:.6g}, {reach[1]:.6g}] MWh "
+        f"in one slot (power between {device.power_lower[j]:.6g} and {device.power_upper[j]:.6g} MW)"
+    )

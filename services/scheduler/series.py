@@ -139,10 +139,8 @@ def fill_edges(values: Array) -> Array:
 def forward_fill(values: Array) -> Array:
     """Edges as ``fill_edges``; an interior gap keeps the value before it."""
     out = fill_edges(values)
-    for j in range(1, len(out)):
-        if np.isnan(out[j]):
-            out[j] = out[j - 1]
-    return out
+    known = np.where(np.isnan(out), 0, np.arange(out.size))
+    return out[np.maximum.accumulate(known)] if out.size else out
 
 
 def interior_gaps(values: Array) -> list[int]:
