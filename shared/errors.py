@@ -61,6 +61,9 @@ class TriggerRejected(FlexStreamError):
         super().__init__(str(location_errors))
         self.location_errors = location_errors
 
+    def body(self) -> dict[str, object]:
+        return {"message": self.location_errors, "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}
+
 
 class FlexRejected(FlexStreamError):
     """A flex-model or flex-context that cannot be scheduled (HTTP 422, the E6 body).
@@ -73,6 +76,9 @@ class FlexRejected(FlexStreamError):
     def __init__(self, payload: dict[str, object] | str) -> None:
         super().__init__(payload if isinstance(payload, str) else str(payload))
         self.payload = payload
+
+    def body(self) -> dict[str, object]:
+        return {"message": {"json": self.payload}, "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}
 
 
 class SchedulingFailed(FlexStreamError):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, referenced_sensors, trigger_body
 from shared.flex.process import ProcessFlexModel, TimeRestriction
 from tests.unit.flex_fixtures import BATTERY, START, body, rejection, validate
@@ -226,3 +227,20 @@ def test_flow_segments_refuse_months() -> None:
         }
     }
     assert rejection(body(None, {"consumption-price": [segment]})) == expected
+
+
+def test_rejections_carry_the_flexmeasures_bodies() -> None:
+    with pytest.raises(TriggerRejected) as e1:
+        validate({**body(), "start": "x"})
+    assert e1.value.body() == {
+        "message": {"json": {"start": ["Not a valid datetime."]}},
+        "result": "Rejected",
+        "status": "UNPROCESSABLE_ENTITY",
+    }
+    with pytest.raises(FlexRejected) as e6:
+        validate(body({"soc-min": "-1 kWh"}))
+    assert e6.value.body() == {
+        "message": {"json": {"soc-min": ["Must be greater than or equal to 0."]}},
+        "result": "Rejected",
+        "status": "UNPROCESSABLE_ENTITY",
+    }
