@@ -31,7 +31,7 @@ from services.scheduler.series import (
 )
 from shared.errors import SchedulingFailed
 from shared.flex.context import FlexContext
-from shared.flex.process import ProcessFlexModel
+from shared.flex.process import ProcessFlexModel, ProcessType
 from shared.flex.quantities import SensorRef, Variable
 from shared.flex.storage import StorageFlexModel
 from shared.flex.trigger import ScheduleRequest, SensorFacts
@@ -313,7 +313,7 @@ class ProcessInputs:
     power: float  # in the power sensor's unit, as given
     slots: int  # ⌈duration/Δ⌉ slots to fill
     blocked: Array  # bool per slot: inside a time restriction
-    process_type: str
+    process_type: ProcessType
     optimization_sense: Literal["MIN", "MAX"]
 
 
