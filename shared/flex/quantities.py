@@ -130,7 +130,7 @@ def fixed_value(raw: object, target: Target) -> tuple[float, str | None]:
         if target.is_price:
             currency = units.currency_per(raw, target.unit[1:])
             if currency is None:
-                _raise_quantity_error(raw, f"EUR{target.unit}")
+                _raise_quantity_error(raw, target.unit)
             value = _convert(raw, f"{currency}{target.unit}")
         else:
             value = _convert(raw, target.unit)
@@ -152,9 +152,15 @@ def _convert(text: str, unit: str) -> float:
         raise FieldInvalid([f"Cannot convert value '{text}' to a valid quantity. {e}"]) from None
 
 
-def _raise_quantity_error(text: str, unit: str) -> None:
-    _convert(text, unit)  # raises the parse error for garbage
-    raise FieldInvalid([f"Cannot convert value `{text}` to '{unit}'"])
+def _raise_quantity_error(text: str, per: str) -> None:
+    """A price that is no currency per ``per`` (``"/MWh"``): garbage gets pint's reason, the rest the target."""
+    try:
+        units.quantity_in(text, "dimensionless")
+    except InvalidUnit as e:
+        raise FieldInvalid([f"Cannot convert value '{text}' to a valid quantity. {e}"]) from None
+    except UnitMismatch:
+        pass
+    raise FieldInvalid([f"Cannot convert value `{text}` to '{per}'"])
 
 
 def _sensor_reference(raw: dict[str, Any], target: Target, sensors: Mapping[int, HasUnit]) -> Parsed:

@@ -67,8 +67,10 @@ SAME_CURRENCY = "Prices must share the same monetary unit."
 @pytest.mark.parametrize(
     ("flex_context", "expected"),
     [
+        ({"consumption-price": "30 USD/MW"}, {"consumption-price": ["Cannot convert value `30 USD/MW` to '/MWh'"]}),
+        ({"consumption-price": "30 kW"}, {"consumption-price": ["Cannot convert value `30 kW` to '/MWh'"]}),
         ({"consumption-price": "1 FOO"}, {"consumption-price": ["Cannot convert value '1 FOO' to a valid quantity. 'FOO' is not defined in the unit registry"]}),
-        ({"consumption-price": "30 EUR/MW"}, {"consumption-price": ["Cannot convert value `30 EUR/MW` to 'EUR/MWh'"]}),
+        ({"consumption-price": "30 EUR/MW"}, {"consumption-price": ["Cannot convert value `30 EUR/MW` to '/MWh'"]}),
         ({"consumption-price": 30}, {"consumption-price": ["Unsupported value type. `<class 'int'>` was provided but a quantity with a unit is expected."]}),
         ({"consumption-price": True}, {"consumption-price": ["Unsupported value type. `<class 'bool'>` was provided but only dict, list, str are supported."]}),
         ({"consumption-price": {"sensor": 99}}, {"consumption-price": ["No sensor found with id 99."]}),
@@ -79,7 +81,7 @@ SAME_CURRENCY = "Prices must share the same monetary unit."
         ({"site-power-capacity": "1e400 kW"}, {"site-power-capacity": ["Not a valid number: the value must be finite."]}),
         ({"site-power-capacity": {"sensor": 7}}, {"site-power-capacity": ["Cannot convert sensor 7 unit '°C' to 'MW'."]}),
         ({"site-peak-consumption-price": "-1 EUR/MW"}, {"site-peak-consumption-price": ["Must be greater than or equal to 0."]}),
-        ({"site-consumption-breach-price": "1 EUR/MWh"}, {"site-consumption-breach-price": ["Cannot convert value `1 EUR/MWh` to 'EUR/MW'"]}),
+        ({"site-consumption-breach-price": "1 EUR/MWh"}, {"site-consumption-breach-price": ["Cannot convert value `1 EUR/MWh` to '/MW'"]}),
         ({"color": "red"}, {"color": ["Unknown field."]}),
         ({"relax-constraints": "maybe"}, {"relax-constraints": ["Not a valid boolean."]}),
         ({"inflexible-device-sensors": 2}, {"inflexible-device-sensors": ["Not a valid list."]}),
