@@ -1,5 +1,5 @@
-"""From a posted series to belief rows: the pure rules of FlexMeasures' data POST (spec: api.md §4.1,
-units-and-time.md §4.1, model.md §5). Used by the gateway to validate synchronously and by ingest to
+"""From a posted series to belief rows: the pure rules of FlexMeasures' data POST (docs/api.md,
+"Sensor data"). Used by the gateway to validate synchronously and by ingest to
 write, so both sides agree by construction.
 """
 
@@ -55,7 +55,7 @@ def _utc64(value: datetime) -> np.datetime64:
 
 
 def check_resolution(n_values: int, duration: timedelta, resolution: timedelta) -> timedelta:
-    """The step between posted values; refuses what FlexMeasures refuses (api.md §4.1 validation 3-4)."""
+    """The step between posted values; refuses what FlexMeasures refuses (FlexMeasures 0.27's resolution checks)."""
     step = duration / n_values
     if resolution > timedelta(0):
         if step <= timedelta(0) or step % resolution:

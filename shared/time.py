@@ -1,4 +1,4 @@
-"""ISO 8601 datetimes and durations the way FlexMeasures reads and writes them (spec: units-and-time.md §2-§3)."""
+"""ISO 8601 datetimes and durations the way FlexMeasures reads and writes them (FlexMeasures 0.27 behaviour)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Units as FlexMeasures understands them: pint's defaults plus currencies, ``%`` and ``‰``
-(spec: units-and-time.md §1). Only this module imports pint.
+(FlexMeasures 0.27 behaviour). Only this module imports pint.
 """
 
 from __future__ import annotations

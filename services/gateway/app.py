@@ -80,5 +80,5 @@ def create_app(settings: GatewaySettings) -> Starlette:
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         middleware=[Middleware(MetricsMiddleware)],
     )
-    app.router.redirect_slashes = False  # api.md §0.1: "/api/v3_0/sensors/" is a 404, not a redirect
+    app.router.redirect_slashes = False  # as FlexMeasures: "/api/v3_0/sensors/" is a 404, not a redirect
     return app

@@ -103,13 +103,13 @@ COPY_STAGING = (
     " FROM STDIN (FORMAT BINARY)"
 )
 
-# Unchanged-belief suppression and replacement detection (model.md §5.2). Ex-ante (horizon > 0) and
-# ex-post beliefs are compared only within their own class; the horizon of a default sensor is event end -
-# belief time. The stored beliefs are read once for the round's sensors and event window (constant bounds, so
-# TimescaleDB skips the chunks outside it) and joined to the staged rows: no index probe per row. Within a
-# round, staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is the join key back.
-# The latest stored belief at or before the new belief time is the "previous" one; when its belief time is
-# the new one's, it is the stored row with exactly this key (a replacement when the value differs).
+# Unchanged-belief suppression and replacement detection (FlexMeasures' rules, see docs/api.md). Ex-ante (horizon
+# > 0) and ex-post beliefs are compared only within their own class; the horizon of a default sensor is event end
+# - belief time. The stored beliefs are read once for the round's sensors and event window (constant bounds, so
+# TimescaleDB skips the chunks outside it) and joined to the staged rows: no index probe per row. Within a round,
+# staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is the join key back. The latest
+# stored belief at or before the new belief time is the "previous" one; when its belief time is the new one's, it
+# is the stored row with exactly this key (a replacement when the value differs).
 CLASSIFY_STAGING = """
 UPDATE staging_beliefs st
 SET previous_value = p.event_value,

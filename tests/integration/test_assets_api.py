@@ -1,4 +1,4 @@
-"""Assets: list, get and create over HTTP, with the sensor permission model (model.md §7)."""
+"""Assets: list, get and create over HTTP, with the sensor permission model (docs/api.md, "Sensors")."""
 
 from __future__ import annotations
 

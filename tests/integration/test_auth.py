@@ -1,4 +1,4 @@
-"""Authentication: POST /api/requestAuthToken (every row of api.md §1.1) and tokens on every v3_0 route."""
+"""Authentication: POST /api/requestAuthToken (docs/api.md, "Authentication") and tokens on every v3_0 route."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def _v3_operations() -> list[tuple[str, str]]:
 async def test_every_v3_route_needs_a_valid_token(
     http: httpx.Client, factory: Factory, pool: AsyncConnectionPool, method: str, path: str
 ) -> None:
-    """401 comes before everything, also before validating a (here: invalid) body (api.md §0.2)."""
+    """401 comes before everything, also before validating a (here: invalid) body (as FlexMeasures)."""
     expired: UserHandle = await factory.user(await factory.account())
     await expire(pool, expired.token)
     inactive = await factory.user(await factory.account(), active=False)

@@ -1,5 +1,5 @@
 """Reading a series straight from the database (sql/beliefs.py): the fast plan, taken when every event has one
-candidate belief, and the general plan of model.md §6 must give the same answers, in every resampling mode,
+candidate belief, and the general plan (FlexMeasures' selection) must give the same answers, in every resampling mode,
 with TimescaleDB's time_bucket and with PostgreSQL's date_bin."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who may do what over HTTP (model.md §7): one cell per (caller, operation), each with its expected status.
+"""Who may do what over HTTP (docs/api.md, "Sensors"): one cell per (caller, operation), each with its expected status.
 
 Account A is consulted by account C; B is unrelated. The sensor lives on an asset of A, except in the
 "public" rows where it lives on a public asset (no account).

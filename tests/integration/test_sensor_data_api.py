@@ -1,4 +1,4 @@
-"""Sensor data through the real gateway, broker, ingest and TimescaleDB (api.md §4, §8; model.md §5-§6).
+"""Sensor data through the real gateway, broker, ingest and TimescaleDB (docs/api.md, "Sensor data").
 
 Every POST answers after ingest stored the data (read-your-writes), so a GET right after sees it.
 """
@@ -74,7 +74,7 @@ async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: F
     # Read in W (scaling) and in kWh (flow -> stock over 15 min): nulls survive conversion.
     assert values(http, site.member, sensor, duration="PT1H", unit="W") == [4000.0, 8000.0, 500.0, None]
     assert values(http, site.member, sensor, duration="PT1H", unit="kWh") == [1.0, 2.0, 0.125, None]
-    # The reverse directions are refused (units-and-time.md §1.1).
+    # The reverse directions are refused (as FlexMeasures: a stock cannot become a flow the other way round).
     kwh = await factory.sensor(site.asset, unit="kWh", resolution=timedelta(minutes=15))
     refused = post(http, site.member, kwh, duration="PT15M", values=[1], unit="kW")
     assert refused.status_code == 422

@@ -1,4 +1,4 @@
-"""CSV uploads through the real gateway (api.md §4.3): several files, resampling, timezones, errors."""
+"""CSV uploads through the real gateway (docs/api.md, "Sensor data"): several files, resampling, timezones, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/v3_0/sensors (api.md §3.1): every parameter, both response shapes, ascending id."""
+"""GET /api/v3_0/sensors (docs/api.md, `GET /api/v3_0/sensors`): every parameter, both response shapes, ascending id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sensor CRUD against the real gateway (api.md §2-§3): success bodies field by field, every listed error."""
+"""Sensor CRUD against the real gateway (docs/api.md, "Sensors"): success bodies field by field, every listed error."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ async def test_non_numeric_and_unknown_ids(http: httpx.Client, factory: Factory)
 
 
 async def test_validation_comes_before_permission(http: httpx.Client, factory: Factory) -> None:
-    """api.md §0.2: 401, then 422, then 403."""
+    """FlexMeasures' order: 401, then 422, then 403."""
     t, stranger = await factory.tenant(), await factory.tenant()
     sensor_id = await factory.sensor(t.asset)
     invalid = new_sensor(t.asset, unit="blorp")

@@ -1,4 +1,4 @@
-"""Entity addresses (api.md §5.2): building for a request host, parsing the sensor id back out."""
+"""Entity addresses (see docs/api.md): building for a request host, parsing the sensor id back out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""permissions.may against every cell of model.md §7."""
+"""permissions.may against every cell of FlexMeasures 0.27's permission table (docs/api.md, "Sensors")."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_public_assets_and_their_sensors(kind: Kind, action: Action, who: str) -
         ("member", "read", True),  # members of U's account
         ("account-admin", "read", True),
         ("other account-admin", "read", False),
-        ("consultant", "read", False),  # model.md §7 lists only members for reading users
+        ("consultant", "read", False),  # FlexMeasures lets only members read users
         ("admin-reader", "read", True),
         ("member", "update", True),  # U itself
         ("account-admin", "update", True),

@@ -1,4 +1,4 @@
-"""CSV parsing and resampling of uploads (api.md §4.3)."""
+"""CSV parsing and resampling of uploads (docs/api.md, "Sensor data")."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from shared import db
 
 
 async def current_user(request: Request[State]) -> Principal:
-    """The caller, or E2 (401). Runs before any input validation (api.md §0.2)."""
+    """The caller, or E2 (401). Runs before any input validation (FlexMeasures' order: 401, 422, 403)."""
     token = auth.token_from(request)
     cache = request.state["principals"]
     key = auth.token_hash(token) if token else None
@@ -57,7 +57,7 @@ def account_owner(account: AccountRow) -> Owner:
 
 
 async def sensor_from_path(conn: AsyncConnection[Any], request: Request[State], *, lock: bool = False) -> SensorRow:
-    """The sensor named by the ``{id}`` path segment, or E1 at location ``path`` (api.md §3.2)."""
+    """The sensor named by the ``{id}`` path segment, or E1 at location ``path`` (as FlexMeasures' sensor routes)."""
     sensor_id = path_int(request)
     if not db.is_db_id(sensor_id):
         raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")

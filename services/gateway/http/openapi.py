@@ -139,7 +139,7 @@ def _operation(path: str, route: Route, method: str, schemas: _Schemas) -> dict[
 
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "FlexMeasures-style error body (api.md §0.4: E1-E5).",
+    "description": "FlexMeasures-style error body (E1-E5; docs/api.md, 'Conventions').",
     "properties": {
         "message": {"description": "Text, or for E1 {location: {field: [texts]}}."},
         "status": {"anyOf": [{"type": "string"}, {"type": "integer"}]},

@@ -1,4 +1,4 @@
-"""Reading request input the way FlexMeasures does (api.md §0.3): JSON only for ``application/json``,
+"""Reading request input the way FlexMeasures does (docs/api.md, "Conventions"): JSON only for ``application/json``,
 a broken JSON body is a 400, query strings as plain dicts, integer path ids."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""FlexMeasures-shaped JSON answers (spec: api.md §0.3-§0.5).
+"""FlexMeasures-shaped JSON answers (docs/api.md, "Conventions").
 
 Bodies are pretty-printed with sorted keys and ASCII escapes, as the reference does. Errors are raised
 as ``ApiError`` anywhere in the gateway and rendered by the exception handler in ``app.py``.
@@ -37,7 +37,8 @@ def _dumps(content: Any) -> str:
 
 
 def ok(body: Any, status_code: int = 200, *, with_status: bool = False) -> Response:
-    """A success answer; ``with_status`` adds the numeric ``status`` key to an object that has none (§0.3)."""
+    """A success answer; ``with_status`` adds the numeric ``status`` key to an object that
+    has none, as FlexMeasures does."""
     if with_status and isinstance(body, dict) and "status" not in body:
         body = {**body, "status": status_code}
     return FlexJSONResponse(body, status_code=status_code)

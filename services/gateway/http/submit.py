@@ -88,7 +88,8 @@ def accepted(commands: Sequence[DataCommand], *, preference_applied: bool = Fals
 
 
 def answer(outcomes: Sequence[Outcome], location: str) -> Response:
-    """FlexMeasures' answer to a write (api.md §4.1): any rejection wins, then already-received, then processed."""
+    """FlexMeasures' answer to a write (docs/api.md, "Sensor data"): any rejection wins, then already-received,
+    then processed."""
     dead = [o for o in outcomes if isinstance(o, DeadLetter)]
     if dead:
         raise validation_error({location: {"_schema": [letter.detail for letter in dead]}})

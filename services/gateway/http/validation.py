@@ -1,4 +1,4 @@
-"""Turning pydantic validation failures into FlexMeasures' E1 body (api.md §0.4).
+"""Turning pydantic validation failures into FlexMeasures' E1 body (docs/api.md, "Conventions").
 
 ``parse(Model, data, location)`` validates and raises ``ApiError`` 422 with
 ``{"message": {location: {field: [text, ...]}}, "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}``.

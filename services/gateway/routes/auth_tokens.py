@@ -1,4 +1,4 @@
-"""``POST /api/requestAuthToken`` (spec: api.md §1.1)."""
+"""``POST /api/requestAuthToken`` (docs/api.md, "Authentication")."""
 
 from __future__ import annotations
 

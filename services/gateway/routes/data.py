@@ -1,4 +1,4 @@
-"""Sensor data: post, upload, read and delete (spec: api.md §4, §8; differences: docs/api.md "Sensor data").
+"""Sensor data: post, upload, read and delete (docs/api.md, "Sensor data", with the differences from FlexMeasures).
 
 Every handler authenticates first (401), then parses and validates (422, or 404 for an unknown sensor on
 the ≥0.28 ``/sensors/<id>/data`` routes), then checks the permission (403), then acts. Writes become Kafka

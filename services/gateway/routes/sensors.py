@@ -1,4 +1,4 @@
-"""Sensor CRUD under ``/api/v3_0/sensors`` (spec: api.md §2-§3, permissions: model.md §7).
+"""Sensor CRUD under ``/api/v3_0/sensors`` (docs/api.md, "Sensors").
 
 Every handler authenticates first (401), then parses path, query and body (422; lookups of referenced
 objects included), then checks the permission (403), then acts. Changes write a ``SensorChanged`` event to
@@ -58,7 +58,7 @@ def _duplicate_name(name: str, asset_id: int) -> ApiError:
 
 
 async def _selection(conn: AsyncConnection[Any], user: Principal, q: SensorListQuery) -> SensorSelection:
-    """Resolve account/asset (404/422 when unknown) and check read access on it (403), api.md §3.1 steps 1-5."""
+    """Resolve account/asset (404/422 when unknown) and check read access on it (403), in FlexMeasures' order."""
     account = asset = None
     if q.account_id is not None:
         account = await accounts.account_by_id(conn, q.account_id)
@@ -94,7 +94,7 @@ async def list_sensors(request: Request[State]) -> Response:
             if not rows and q.page != 1:
                 raise http_error(404, NOT_FOUND)
             total = await sensors.count_sensors(conn, selection)
-    for row in rows:  # api.md §3.1 step 9: one unreadable sensor refuses the whole request
+    for row in rows:  # as FlexMeasures: one unreadable sensor refuses the whole request
         require(user, "read", row)
     data = [_render(request, row) for row in rows]
     if q.page is None:

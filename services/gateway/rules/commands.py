@@ -36,7 +36,8 @@ def is_energy_price_unit(unit: str) -> bool:
 
 
 def check_type(request_type: str | None, unit: str) -> None:
-    """The extra unit rules of the typed requests (api.md §4.1 validation 2, §4.2)."""
+    """The extra unit rules of the typed requests (FlexMeasures 0.27: meter data and prognoses
+    in units convertible to MW, prices in energy price units)."""
     if request_type is None:
         return
     if ("Meter" in request_type or "Prognosis" in request_type) and not units.convertible(unit, "MW"):
@@ -79,7 +80,7 @@ def upload_commands(
     chunk: int = UPLOAD_CHUNK,
 ) -> list[PostBeliefs]:
     """Uploaded (already resampled, sensor-unit) values as commands of at most ``chunk`` events, one belief time:
-    horizon 0 when measured instantly, else the upload time (api.md §4.3)."""
+    horizon 0 when measured instantly, else the upload time (as FlexMeasures' upload route)."""
     recorded_at = utcnow()
     return [
         PostBeliefs(

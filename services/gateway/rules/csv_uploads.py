@@ -1,4 +1,4 @@
-"""Uploaded CSV files to one series at the sensor's resolution (api.md §4.3, units-and-time.md §4.2). Pure.
+"""Uploaded CSV files to one series at the sensor's resolution (docs/api.md, "Sensor data"). Pure.
 
 A file has a header row and 2 columns (event start, value) or 3 (event start, belief time, value; the belief
 time is ignored, as in FlexMeasures). Naive timestamps are local to the sensor's timezone. For sensors with a

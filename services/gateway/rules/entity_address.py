@@ -1,4 +1,4 @@
-"""Entity addresses of sensors, ``ea1.<YYYY-MM>.<reversed host>:fm1.<sensor id>`` (spec: api.md §5.2).
+"""Entity addresses of sensors, ``ea1.<YYYY-MM>.<reversed host>:fm1.<sensor id>`` (see docs/api.md).
 
 ``build`` renders the read-only ``entity_address`` of a sensor for the host a request came in on;
 ``parse`` reads the sensor id back out of an address (the date and naming authority are not checked

@@ -1,4 +1,5 @@
-"""The one place that decides "may user U do action A on object O" (spec: model.md §7). Pure."""
+"""The one place that decides "may user U do action A on object O" (FlexMeasures 0.27's roles;
+docs/api.md, "Sensors"). Pure."""
 
 from __future__ import annotations
 

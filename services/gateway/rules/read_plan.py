@@ -1,4 +1,4 @@
-"""How a data GET reads (api.md §4.2, model.md §6, units-and-time.md §4.3-§4.4). Pure.
+"""How a data GET reads (docs/api.md, "Reads"). Pure.
 
 ``plan_read`` turns the request into the window, filters and resampling mode the SQL in ``sql/beliefs.py``
 runs; ``place_on_grid`` puts its rows on the output grid. ``http/series_body.py`` renders the answer.
@@ -54,7 +54,7 @@ class ReadPlan:
 
 
 def default_step(window: timedelta) -> timedelta:
-    """Output step for instantaneous sensors when no resolution is asked for (units-and-time.md §4.4)."""
+    """Output step for instantaneous sensors when no resolution is asked for (as FlexMeasures 0.27)."""
     if window > timedelta(weeks=16):
         return timedelta(hours=168)
     if window > timedelta(days=14):
@@ -96,7 +96,7 @@ def place_on_grid(plan: ReadPlan, offsets: Sequence[int], values: Sequence[float
     """The grid's values (NaN: none) from values at offsets (microseconds) from the window start.
 
     Data not on the grid start, start + step, ... (< end) is dropped; when resampling, so is a slot that does
-    not lie fully inside [start, end] (api.md §4.2 steps 3-4).
+    not lie fully inside [start, end] (as FlexMeasures resamples).
     """
     grid = np.full(plan.slots, np.nan)
     step = plan.step // _MICROSECOND

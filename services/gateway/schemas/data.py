@@ -1,4 +1,4 @@
-"""Input models of the sensor-data routes (api.md §4, §8) with FlexMeasures' error texts.
+"""Input models of the sensor-data routes (docs/api.md, "Sensor data") with FlexMeasures' error texts.
 
 The 0.27 routes name the sensor by entity address (``sensor``); the ≥0.28 routes take it from the path and
 drop a ``sensor`` or ``id`` sent along.

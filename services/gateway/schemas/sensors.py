@@ -1,4 +1,4 @@
-"""Sensor input models (api.md §3) and the sensor object as the API shows it (api.md §2)."""
+"""Sensor input models and the sensor object as the API shows it (docs/api.md, "Sensors")."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class SensorUpdate(BaseModel):
 
 
 class SensorOut(BaseModel):
-    """The sensor object (api.md §2); GET/PATCH add ``"status": 200``."""
+    """The sensor object (docs/api.md, "Sensors"); GET/PATCH add ``"status": 200``."""
 
     id: int
     name: str

@@ -1,11 +1,12 @@
 """Beliefs and data sources as the data routes read them. Selection and resampling happen here, in SQL.
 
-Selection (model.md §6): filters (window, prior, horizon, source) → the most recent belief per event and
-source (its probability rows collapsed to the median) → one value per event: the source with the highest
-version, then the latest belief time, then the lowest source id. Then the values are resampled to the output
-step: ``exact`` (same step: value of the event starting at the slot), ``downsample`` (mean of the events in
-the slot), ``upsample`` (each event's value copied into the slots it covers); ``rules/series_reads.py`` puts
-them on the grid. The belief horizon of a default (ex-post) sensor is event start + resolution - belief time.
+Selection (FlexMeasures 0.27's; docs/api.md, "Reads"): filters (window, prior, horizon, source) → the most
+recent belief per event and source (its probability rows collapsed to the median) → one value per event: the
+source with the highest version, then the latest belief time, then the lowest source id. Then the values are
+resampled to the output step: ``exact`` (same step: value of the event starting at the slot), ``downsample``
+(mean of the events in the slot), ``upsample`` (each event's value copied into the slots it covers);
+``rules/series_reads.py`` puts them on the grid. The belief horizon of a default (ex-post) sensor is event start
++ resolution - belief time.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SELECT id FROM found UNION ALL SELECT id FROM created
 
 
 async def user_source_id(conn: AsyncConnection[Any], user_id: int) -> int:
-    """The data source of type ``user`` of this user, created on first use (model.md §4)."""
+    """The data source of type ``user`` of this user, created on first use (as FlexMeasures does for API posts)."""
     for _ in range(2):  # a concurrent first post of the same user may win the insert: then read theirs
         row = await (await conn.execute(UPSERT_USER_SOURCE, {"user_id": user_id})).fetchone()
         if row is not None:
@@ -56,7 +57,7 @@ async def source_exists(conn: AsyncConnection[Any], source_id: int) -> bool:
     return bool(row and row[0])
 
 
-# --- reading a series (model.md §6, api.md §4.2) ------------------------------------------------------
+# --- reading a series (docs/api.md "Reads") ------------------------------------------------------------
 #
 # Two plans answer the same question. Both end in rows (offset, value, multi): ``offset`` is a slot's start
 # minus the window start in microseconds (NULL for an upsampled event that covers no slot), so Python puts
@@ -86,7 +87,7 @@ CANDIDATES = """candidates AS (
 )"""
 
 # Every (event, source, belief time) is collapsed to its median, then per event the first in the order
-# (version DESC, belief time DESC, source id) wins. That is model.md §6's "latest belief per (event, source),
+# (version DESC, belief time DESC, source id) wins. That is FlexMeasures' "latest belief per (event, source),
 # then the best source": the winner's row beats every older belief of its own source on belief time, so the
 # winning group is always its source's latest one.
 GENERAL_CHOSEN = """medians AS (

@@ -116,7 +116,7 @@ async def delete_sensor(conn: AsyncConnection[Any], id: int) -> None:
     await conn.execute(DELETE_SENSOR, {"id": id})
 
 
-# Sensor selection of GET /sensors (api.md §3.1): asset mode (the asset and all its descendants) or account
+# Sensor selection of GET /sensors (see docs/api.md): asset mode (the asset and all its descendants) or account
 # mode (the account, plus its consultancy clients when asked), optionally OR public assets; then any
 # filter term in sensor, asset or account name (case-insensitive substring); then exact unit.
 _LIST_FROM_WHERE = """
