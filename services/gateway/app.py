@@ -55,8 +55,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
-            stop_drainer = asyncio.Event()
-            drainer = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_drainer))
+            stop_relay = asyncio.Event()
+            relay = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_relay))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
             try:
                 yield State(
@@ -71,8 +71,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     general_plan_sensors=LRUCache[int, bool](GENERAL_PLAN_SENSORS),
                 )
             finally:
-                stop_drainer.set()
-                await drainer
+                stop_relay.set()
+                await relay
 
     app = Starlette(
         routes=ROUTES,

@@ -1,4 +1,4 @@
-"""SensorChanged events: written to the outbox with the change, published to Kafka by the gateway's drainer,
+"""SensorChanged events: written to the outbox with the change, published to Kafka by the gateway's relay,
 which retries (never drops) while the broker does not acknowledge."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def test_sensor_changes_reach_the_compacted_topic(
     assert events[0].sensor.unit == "MW" and events[0].sensor.event_resolution == timedelta(minutes=15)
     assert events[1].sensor.unit == "kW" and events[1].sensor.attributes == {"a": 1}
     assert events[2].sensor is None and events[2].sensor_id == sensor_id
-    # The drainer marks rows published after the broker's ack, so the mark may trail the events a little.
+    # The relay marks rows published after the broker's ack, so the mark may trail the events a little.
     deadline = time.monotonic() + 10
     while True:
         async with pool.connection() as conn:
@@ -88,7 +88,7 @@ async def test_a_refused_change_writes_no_event(
     assert rows == (1,)
 
 
-# --- the drainer on a database of its own (so the running gateway's drainer stays out of it) ------------------
+# --- the relay on a database of its own (so the running gateway's relay stays out of it) ------------------
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ async def unpublished(pool: AsyncConnectionPool) -> int:
     return int(row[0]) if row else -1
 
 
-async def test_drainer_retries_until_acked_and_keeps_order(own_pool: AsyncConnectionPool) -> None:
+async def test_relay_retries_until_acked_and_keeps_order(own_pool: AsyncConnectionPool) -> None:
     await enqueue(own_pool, 5)
     producer = FlakyProducer(failures=2)
     stop = asyncio.Event()
@@ -157,9 +157,9 @@ async def test_nothing_is_marked_published_without_an_ack(own_pool: AsyncConnect
     assert await unpublished(own_pool) == 3
 
 
-async def test_one_drainer_at_a_time(own_pool: AsyncConnectionPool) -> None:
+async def test_one_relay_at_a_time(own_pool: AsyncConnectionPool) -> None:
     await enqueue(own_pool, 2)
     async with own_pool.connection() as other_replica, other_replica.transaction():
-        assert await outbox_sql.try_drainer_lock(other_replica)
+        assert await outbox_sql.try_relay_lock(other_replica)
         assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 0
     assert await outbox.drain_once(own_pool, FlakyProducer(failures=0)) == 2

@@ -1,4 +1,4 @@
-"""The transactional outbox: rows written with a metadata change, published to Kafka by the drainer."""
+"""The transactional outbox: rows written with a metadata change, published by ``workers/outbox_relay.py``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 
 INSERT_OUTBOX = "INSERT INTO outbox (topic, key, value) VALUES (%(topic)s, %(key)s, %(value)s)"
 
-# Oldest first. SKIP LOCKED lets another replica's drainer pass over rows this one is publishing.
+# Oldest first. SKIP LOCKED lets another replica's relay pass over rows this one is publishing.
 SELECT_UNPUBLISHED = """
 SELECT id, topic, key, value FROM outbox
 WHERE published_at IS NULL
@@ -21,7 +21,7 @@ FOR UPDATE SKIP LOCKED
 
 MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE id = ANY(%(ids)s)"
 
-# One drainer at a time across replicas (transaction-scoped), so rows reach Kafka in id order.
+# One relay at a time across replicas (transaction-scoped), so rows reach Kafka in id order.
 TRY_DRAINER_LOCK = "SELECT pg_try_advisory_xact_lock(%(lock)s)"
 DRAINER_LOCK_ID = 0x4F7574626F78  # "Outbox"
 
@@ -39,7 +39,7 @@ async def enqueue(conn: AsyncConnection[Any], topic: str, key: bytes | None, val
     await conn.execute(INSERT_OUTBOX, {"topic": topic, "key": key, "value": value})
 
 
-async def try_drainer_lock(conn: AsyncConnection[Any]) -> bool:
+async def try_relay_lock(conn: AsyncConnection[Any]) -> bool:
     row = await (await conn.execute(TRY_DRAINER_LOCK, {"lock": DRAINER_LOCK_ID})).fetchone()
     return bool(row and row[0])
 

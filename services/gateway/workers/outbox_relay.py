@@ -2,8 +2,8 @@
 broker acknowledged them. Kafka or the database down: retry with capped exponential backoff
 (``shared/retry.py``), never drop.
 
-Several gateway replicas may run a drainer. Rows are locked with ``FOR UPDATE SKIP LOCKED`` and a
-transaction-scoped advisory lock lets one drainer at a time work, so a later change of a sensor can never
+Several gateway replicas may run a relay. Rows are locked with ``FOR UPDATE SKIP LOCKED`` and a
+transaction-scoped advisory lock lets one relay at a time work, so a later change of a sensor can never
 overtake an earlier one on the (compacted) topic. A crash after the broker acked but before the commit
 publishes those rows again: consumers see at-least-once delivery, keyed by sensor id.
 """
@@ -31,9 +31,9 @@ TRANSIENT = (TimeoutError, KafkaError, OSError, psycopg.OperationalError)
 
 
 async def drain_once(pool: AsyncConnectionPool, producer: AIOKafkaProducer, batch: int = BATCH) -> int:
-    """Publish up to ``batch`` unpublished rows; returns how many were published (0: none, or another drainer)."""
+    """Publish up to ``batch`` unpublished rows; returns how many were published (0: none, or another relay)."""
     async with pool.connection() as conn, conn.transaction():
-        if not await outbox.try_drainer_lock(conn):
+        if not await outbox.try_relay_lock(conn):
             return 0
         rows = await outbox.lock_unpublished(conn, batch)
         if not rows:
