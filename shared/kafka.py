@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -62,6 +63,28 @@ async def open_consumer(
         yield consumer
     finally:
         await consumer.stop()
+
+
+async def all_partitions(consumer: AIOKafkaConsumer, timeout: float = 30) -> list[TopicPartition]:
+    """For a consumer without a group, subscribed to its topics: every partition of them, once assigned."""
+    names = consumer.subscription()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while {tp.topic for tp in consumer.assignment()} != names:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no partition metadata for {sorted(names)} within {timeout} s")
+        await asyncio.sleep(0.05)
+    return sorted(consumer.assignment())
+
+
+async def position_at_end(consumer: AIOKafkaConsumer, timeout: float = 30) -> list[TopicPartition]:
+    """For a consumer without a group, subscribed to its topics: seek to the end of every partition and resolve
+    those offsets now (not lazily at the first fetch), so that every record produced after this returns is read.
+    Returns the partitions."""
+    partitions = await all_partitions(consumer, timeout)
+    await consumer.seek_to_end(*partitions)
+    for partition in partitions:
+        await consumer.position(partition)
+    return partitions
 
 
 async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[str]:

@@ -40,7 +40,7 @@ async def test_posted_command_becomes_rows_and_an_ingested_event(
         horizon=timedelta(0),
     )
     async with kafka.open_consumer(settings, [INGESTED], None, auto_offset_reset="latest") as consumer:
-        await consumer.getmany(timeout_ms=1000)  # join at the end of the topic before producing
+        await kafka.position_at_end(consumer)  # at the end of every partition before producing
         async with kafka.open_producer(settings) as producer:
             await producer.send_and_wait(
                 SENSOR_DATA.full_name(settings.topic_prefix), SENSOR_DATA.encode(command), key=key_for(sensor)

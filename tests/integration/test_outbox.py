@@ -104,16 +104,20 @@ async def own_pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
 
 
 class FlakyProducer:
-    """Stands in for AIOKafkaProducer: the first ``failures`` sends are never acknowledged."""
+    """Stands in for AIOKafkaProducer: the first ``failures`` sends fail. With ``unreachable`` they raise, as
+    aiokafka's ``send`` does while it cannot reach the broker; otherwise they are enqueued but never acknowledged."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, *, unreachable: bool = False) -> None:
         self.failures = failures
+        self.unreachable = unreachable
         self.acked: list[tuple[str, bytes, bytes | None]] = []
 
     async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures > 0:
             self.failures -= 1
+            if self.unreachable:
+                raise KafkaConnectionError("broker unreachable")
             future.set_exception(KafkaConnectionError("broker down"))
         else:
             self.acked.append((topic, value, key))
@@ -135,7 +139,7 @@ async def unpublished(pool: AsyncConnectionPool) -> int:
 
 async def test_relay_retries_until_acked_and_keeps_order(own_pool: AsyncConnectionPool) -> None:
     await enqueue(own_pool, 5)
-    producer = FlakyProducer(failures=2)
+    producer = FlakyProducer(failures=2, unreachable=True)
     stop = asyncio.Event()
     task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))
     try:
@@ -146,8 +150,28 @@ async def test_relay_retries_until_acked_and_keeps_order(own_pool: AsyncConnecti
         stop.set()
         await task
     assert producer.failures == 0
-    assert [value for _, value, _ in producer.acked][-5:] == [f"value-{i}".encode() for i in range(5)]
+    # every row exactly once, in id order: no duplicates, nothing overtaken while the broker was away
+    assert producer.acked == [("topic", f"value-{i}".encode(), str(i).encode()) for i in range(5)]
     assert await unpublished(own_pool) == 0
+
+
+async def test_unacknowledged_rows_are_sent_again_in_order(own_pool: AsyncConnectionPool) -> None:
+    """Sends the broker never acknowledged make the whole batch go again (at-least-once): the last complete
+    pass holds every row once, in id order."""
+    await enqueue(own_pool, 5)
+    producer = FlakyProducer(failures=1)  # the first row's send is never acknowledged
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))
+    try:
+        async with asyncio.timeout(20):
+            while await unpublished(own_pool):
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+    values = [value for _, value, _ in producer.acked]
+    rows = [f"value-{i}".encode() for i in range(5)]
+    assert values == rows[1:] + rows  # the failed pass (rows 1-4 acked, row 0 not), then every row once
 
 
 async def test_nothing_is_marked_published_without_an_ack(own_pool: AsyncConnectionPool) -> None:

@@ -16,10 +16,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from shared import kafka
 from shared.messages import BeliefsIngested, DeadLetter
 from shared.retry import retrying
 from shared.settings import Settings
@@ -64,22 +65,6 @@ def decode(topic: str, value: bytes | None, prefix: str) -> Outcome | None:
     return None
 
 
-async def _position_at_end(consumer: AIOKafkaConsumer, settings: Settings, timeout: float = 30) -> list[TopicPartition]:
-    """Subscribe without a group (every partition is ours) and resolve the end offsets before returning."""
-    names = {topic.full_name(settings.topic_prefix) for topic in WATCHED}
-    consumer.subscribe(topics=sorted(names))
-    deadline = asyncio.get_running_loop().time() + timeout
-    while {tp.topic for tp in consumer.assignment()} != names:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"no partition metadata for {sorted(names)} within {timeout} s")
-        await asyncio.sleep(0.05)
-    partitions = sorted(consumer.assignment())
-    await consumer.seek_to_end(*partitions)
-    for partition in partitions:
-        await consumer.position(partition)  # resolve the end offsets now, not lazily at the first fetch
-    return partitions
-
-
 async def _consume(consumer: AIOKafkaConsumer, waiter: Waiter, prefix: str) -> None:
     while True:
         # the broker comes back by itself; meanwhile waiting requests time out into a 202
@@ -109,7 +94,8 @@ async def open_waiter(settings: Settings) -> AsyncIterator[Waiter]:
     waiter = Waiter()
     task: asyncio.Task[None] | None = None
     try:
-        partitions = await _position_at_end(consumer, settings)
+        consumer.subscribe(topics=sorted(topic.full_name(settings.topic_prefix) for topic in WATCHED))
+        partitions = await kafka.position_at_end(consumer)
         logger.info("waiting for ingested events", extra={"partitions": len(partitions)})
         task = asyncio.create_task(_consume(consumer, waiter, settings.topic_prefix))
         yield waiter
