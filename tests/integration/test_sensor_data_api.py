@@ -5,6 +5,8 @@ Every POST answers after ingest stored the data (read-your-writes), so a GET rig
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import httpx
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from services.gateway.http.submit import ACCEPTED_MESSAGE
 from shared.settings import Settings
 from tests.integration.conftest import Factory, Tenant, UserHandle, start_service
 from tests.integration.test_sensors_api import E2, E3, e1
@@ -60,6 +63,31 @@ async def test_post_0_27_form_and_read_back_both_forms(http: httpx.Client, facto
         "resolution": "PT15M", **PROCESSED,
     }  # fmt: skip
     assert values(http, site.member, sensor, duration="PT1H", unit="kW") == [1.0, 2.0, None, 4.0]
+
+
+async def test_prefer_respond_async_answers_202_and_the_data_is_stored_after(
+    http: httpx.Client, factory: Factory, site: Tenant
+) -> None:
+    """The 202 path through the real gateway, broker and ingest: ``Prefer: respond-async`` (and ``?wait=false``)
+    answer as soon as the command is durable, with its id; ingest stores it anyway."""
+    sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
+    body = {"start": START, "duration": "PT30M", "values": [1, 2], "unit": "kW"}
+    headers = {**site.member.headers, "Prefer": "respond-async"}
+    response = http.post(f"/api/v3_0/sensors/{sensor}/data", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.headers["Preference-Applied"] == "respond-async"
+    answer = response.json()
+    assert (answer["status"], answer["message"]) == ("ACCEPTED", ACCEPTED_MESSAGE)
+    assert uuid.UUID(answer["command_id"]) and "command_ids" not in answer
+    later = {**body, "start": "2025-03-01T00:30:00+01:00"}
+    second = http.post(
+        f"/api/v3_0/sensors/{sensor}/data", params={"wait": "false"}, json=later, headers=site.member.headers
+    )
+    assert second.status_code == 202 and second.json()["command_id"] != answer["command_id"], second.text
+    deadline = time.monotonic() + 30
+    while (stored := values(http, site.member, sensor, duration="PT1H", unit="kW")) != [1.0, 2.0, 1.0, 2.0]:
+        assert time.monotonic() < deadline, f"not stored within 30 s: {stored}"
+        time.sleep(0.2)
 
 
 async def test_unit_conversion_on_post_and_on_get(http: httpx.Client, factory: Factory, site: Tenant) -> None:
