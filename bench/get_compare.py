@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,19 +41,66 @@ def worktree(ref: str, folder: Path) -> Path:
     return folder
 
 
-async def compare(before: Path, after: Path, requests: int) -> list[str]:
-    url = make_conninfo(os.environ.get("FLEXSTREAM_DATABASE_URL", harness.DEFAULT_DATABASE_URL), dbname=DATABASE)
+@contextmanager
+def checkouts(before: str, after: str | None) -> Iterator[tuple[Path, Path]]:
+    """``before`` (and ``after``, else this checkout as it is) checked out with ``git worktree`` in a temporary
+    folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="flexstream-compare-") as tmp:
+        folders = [worktree(before, Path(tmp) / "before")]
+        try:
+            if after:
+                folders.append(worktree(after, Path(tmp) / "after"))
+            yield folders[0], folders[1] if after else harness.ROOT
+        finally:
+            for folder in folders:
+                subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=harness.ROOT, check=False)
+
+
+def comparison_arguments(description: str | None) -> argparse.ArgumentParser:
+    """``--before`` and ``--after``, and logging to stderr as the comparisons log."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", default="HEAD", help="git ref of the gateway to compare with (default HEAD)")
+    parser.add_argument("--after", help="git ref of the other gateway (default: this checkout as it is)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return parser
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    database_url: str
+    old: harness.Service  # the gateway of ``before``
+    new: harness.Service  # the gateway of ``after``
+
+
+@asynccontextmanager
+async def side_by_side(database: str, before: Path, after: Path, port: int | None = None) -> AsyncIterator[SideBySide]:
+    """Its own database ``database`` (a ``flexstream_bench*`` name: dropped and re-created) and topic prefix, one
+    ingest and two gateways (the ``before`` and ``after`` checkouts); stopped, and the topics deleted, afterwards.
+    ``port`` is the first of three ports to use (default: free ones)."""
+    url = make_conninfo(os.environ.get("FLEXSTREAM_DATABASE_URL", harness.DEFAULT_DATABASE_URL), dbname=database)
     os.environ["FLEXSTREAM_DATABASE_URL"] = url
     settings = harness.bench_settings()
     harness.reset_database(url)
     await harness.ensure_topics(settings)
+    ports = [port, port + 1, port + 2] if port else [None, None, None]
     services: list[harness.Service] = []
     try:
-        services.append(harness.start_service("ingest", settings, ingest_group=f"{settings.topic_prefix}ingest"))
-        services.append(harness.start_service("gateway", settings, root=before))
-        services.append(harness.start_service("gateway", settings, root=after))
-        old, new = services[1], services[2]
-        async with AsyncConnectionPool(url, open=False) as pool:
+        group = f"{settings.topic_prefix}ingest"
+        services.append(harness.start_service("ingest", settings, port=ports[0], ingest_group=group))
+        services.append(harness.start_service("gateway", settings, root=before, port=ports[1]))
+        services.append(harness.start_service("gateway", settings, root=after, port=ports[2]))
+        yield SideBySide(url, services[1], services[2])
+    finally:
+        for service in reversed(services):
+            service.stop()
+        await harness.delete_topics(settings)
+
+
+async def compare(before: Path, after: Path, requests: int) -> list[str]:
+    async with side_by_side(DATABASE, before, after) as run:
+        old, new = run.old, run.new
+        async with AsyncConnectionPool(run.database_url, open=False) as pool:
             await pool.open()
             fx = await harness.create_fixtures(pool, 2)
         year = workloads.year_values(seed=7)
@@ -72,10 +121,6 @@ async def compare(before: Path, after: Path, requests: int) -> list[str]:
                 p50, p95 = (1000 * float(np.percentile(seconds, q)) for q in (50, 95))
                 lines.append(f"GET year @PT1H, {case:23s} {label:6s} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
         return lines
-    finally:
-        for service in reversed(services):
-            service.stop()
-        await harness.delete_topics(settings)
 
 
 async def alternate(old_url: str, new_url: str, token: str, sensor_id: int, requests: int) -> dict[str, list[float]]:
@@ -108,22 +153,11 @@ async def alternate(old_url: str, new_url: str, token: str, sensor_id: int, requ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="HEAD", help="git ref of the gateway to compare with (default HEAD)")
-    parser.add_argument("--after", help="git ref of the other gateway (default: this checkout as it is)")
+    parser = comparison_arguments(__doc__)
     parser.add_argument("--requests", type=int, default=30, help="GETs per gateway and case (default 30)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="flexstream-get-compare-") as tmp:
-        folders = [worktree(args.before, Path(tmp) / "before")]
-        try:
-            if args.after:
-                folders.append(worktree(args.after, Path(tmp) / "after"))
-            lines = asyncio.run(compare(folders[0], folders[1] if args.after else harness.ROOT, args.requests))
-        finally:
-            for folder in folders:
-                subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=harness.ROOT, check=False)
+    with checkouts(args.before, args.after) as (before, after):
+        lines = asyncio.run(compare(before, after, args.requests))
     header = f"before = {args.before}, after = {args.after or 'this checkout'}; {args.requests} GETs each, alternating"
     print("\n".join([header, *lines]), flush=True)  # noqa: T201
     return 0

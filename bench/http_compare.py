@@ -13,14 +13,9 @@ before comparing; every replacement is listed. Prints one line per request and t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import re
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from bench import harness
-from bench.get_compare import worktree
+from bench.get_compare import checkouts, comparison_arguments, side_by_side
 from services.gateway import auth
 from services.gateway.sql import accounts, assets, sensors
 
@@ -286,23 +280,14 @@ async def provision(pool: AsyncConnectionPool) -> World:
 
 
 async def compare(before: Path, after: Path, port: int) -> tuple[list[str], int]:
-    url = make_conninfo(os.environ.get("FLEXSTREAM_DATABASE_URL", harness.DEFAULT_DATABASE_URL), dbname=DATABASE)
-    os.environ["FLEXSTREAM_DATABASE_URL"] = url
-    settings = harness.bench_settings()
-    harness.reset_database(url)
-    await harness.ensure_topics(settings)
-    services: list[harness.Service] = []
-    try:
-        services.append(harness.start_service("ingest", settings, port=port, ingest_group=f"{settings.topic_prefix}i"))
-        services.append(harness.start_service("gateway", settings, root=before, port=port + 1))
-        services.append(harness.start_service("gateway", settings, root=after, port=port + 2))
-        async with AsyncConnectionPool(url, open=False) as pool:
+    async with side_by_side(DATABASE, before, after, port) as run:
+        async with AsyncConnectionPool(run.database_url, open=False) as pool:
             await pool.open()
             world = await provision(pool)
         lines, differences = [], 0
         async with (
-            httpx.AsyncClient(base_url=services[1].url, timeout=60) as old,
-            httpx.AsyncClient(base_url=services[2].url, timeout=60) as new,
+            httpx.AsyncClient(base_url=run.old.url, timeout=60) as old,
+            httpx.AsyncClient(base_url=run.new.url, timeout=60) as new,
         ):
             seed = {"start": START, "duration": "PT6H", "values": series(24), "unit": "kW"}
             # the read sensor's data: six hours through one gateway, a correction of one hour through the other
@@ -333,30 +318,14 @@ async def compare(before: Path, after: Path, port: int) -> tuple[list[str], int]
                     lines.append(f"    before: {shown[0][0]} {shown[0][1]} {shown[0][2][:400]!r}")
                     lines.append(f"    after:  {shown[1][0]} {shown[1][1]} {shown[1][2][:400]!r}")
         return lines, differences
-    finally:
-        for service in reversed(services):
-            service.stop()
-        await harness.delete_topics(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="HEAD", help="git ref of the gateway to compare with (default HEAD)")
-    parser.add_argument("--after", help="git ref of the other gateway (default: this checkout as it is)")
+    parser = comparison_arguments(__doc__)
     parser.add_argument("--port", type=int, default=18100, help="first of three ports to use (default 18100)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="flexstream-http-compare-") as tmp:
-        folders = [worktree(args.before, Path(tmp) / "before")]
-        try:
-            if args.after:
-                folders.append(worktree(args.after, Path(tmp) / "after"))
-            after = folders[1] if args.after else harness.ROOT
-            lines, differences = asyncio.run(compare(folders[0], after, args.port))
-        finally:
-            for folder in folders:
-                subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=harness.ROOT, check=False)
+    with checkouts(args.before, args.after) as (before, after):
+        lines, differences = asyncio.run(compare(before, after, args.port))
     header = f"before = {args.before}, after = {args.after or 'this checkout'}: {len(lines)} lines"
     print("\n".join([header, *lines, f"{differences} of {len(cases())} requests answered differently"]))  # noqa: T201
     return 1 if differences else 0

@@ -137,18 +137,23 @@ async def unpublished(pool: AsyncConnectionPool) -> int:
     return int(row[0]) if row else -1
 
 
-async def test_relay_retries_until_acked_and_keeps_order(own_pool: AsyncConnectionPool) -> None:
-    await enqueue(own_pool, 5)
-    producer = FlakyProducer(failures=2, unreachable=True)
+async def relay_until_published(pool: AsyncConnectionPool, producer: FlakyProducer) -> None:
+    """Run the relay (20 ms interval) until the outbox holds no unpublished row (20 s at most), then stop it."""
     stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))
+    task = asyncio.create_task(outbox.run(pool, producer, timedelta(milliseconds=20), stop))
     try:
         async with asyncio.timeout(20):
-            while await unpublished(own_pool):
+            while await unpublished(pool):
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
         await task
+
+
+async def test_relay_retries_until_acked_and_keeps_order(own_pool: AsyncConnectionPool) -> None:
+    await enqueue(own_pool, 5)
+    producer = FlakyProducer(failures=2, unreachable=True)
+    await relay_until_published(own_pool, producer)
     assert producer.failures == 0
     # every row exactly once, in id order: no duplicates, nothing overtaken while the broker was away
     assert producer.acked == [("topic", f"value-{i}".encode(), str(i).encode()) for i in range(5)]
@@ -160,15 +165,7 @@ async def test_unacknowledged_rows_are_sent_again_in_order(own_pool: AsyncConnec
     pass holds every row once, in id order."""
     await enqueue(own_pool, 5)
     producer = FlakyProducer(failures=1)  # the first row's send is never acknowledged
-    stop = asyncio.Event()
-    task = asyncio.create_task(outbox.run(own_pool, producer, timedelta(milliseconds=20), stop))
-    try:
-        async with asyncio.timeout(20):
-            while await unpublished(own_pool):
-                await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await task
+    await relay_until_published(own_pool, producer)
     values = [value for _, value, _ in producer.acked]
     rows = [f"value-{i}".encode() for i in range(5)]
     assert values == rows[1:] + rows  # the failed pass (rows 1-4 acked, row 0 not), then every row once
