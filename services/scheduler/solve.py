@@ -25,9 +25,9 @@ from services.scheduler.program import Array, Commitment, Program, Solution, Sta
 
 IntArray = npt.NDArray[np.int64]
 
-SIMULTANEITY_TOLERANCE = 1e-7
+SIMULTANEITY_TOLERANCE = 1e-6
 """MW: charging and discharging the same device in one slot counts as simultaneous above this (HiGHS' default
-primal feasibility tolerance), relative to ``max(1, big_m)``."""
+MIP feasibility tolerance), relative to ``max(1, big_m)``."""
 
 MIP_RELATIVE_GAP = 1e-7
 """HiGHS' default (1e-4) would stop up to 0.01 % above the optimum, more than the tie-breakers weigh."""
@@ -281,18 +281,16 @@ def _add_any(b: _Builder, program: Program, layout: _Layout, c: Commitment) -> N
         b.add_entries(rows, np.full(m, col, dtype=np.int64), -1.0)
 
 
-def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> int:
+def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> None:
     """Add ``σ[d,j]`` with ``p⁺ ≤ M⁺σ`` and ``−p⁻ ≤ M⁻(1 − σ)`` wherever a device can go both ways.
 
     ``M⁺``/``M⁻`` are the slot's own power bounds (tighter than one big M, same integer feasible set); the
-    program's ``big_m`` only stands in for an infinite bound. Returns the number of binaries.
+    program's ``big_m`` only stands in for an infinite bound.
     """
     first_col = h.getNumCol()
-    first_row = h.getNumRow()
     rows: list[IntArray] = []
     cols: list[IntArray] = []
     vals: list[Array] = []
-    row_lower: list[Array] = []
     row_upper: list[Array] = []
     n_sigma = 0
     for k, d in enumerate(program.devices):
@@ -303,33 +301,32 @@ def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> int:
         big_up = np.where(np.isfinite(d.power_upper[both]), d.power_upper[both], program.big_m)
         big_down = np.where(np.isfinite(d.power_lower[both]), -d.power_lower[both], program.big_m)
         sigma = first_col + n_sigma + np.arange(m, dtype=np.int64)
-        charge_rows = first_row + 2 * n_sigma + np.arange(m, dtype=np.int64)
+        charge_rows = 2 * n_sigma + np.arange(m, dtype=np.int64)
         discharge_rows = charge_rows + m
         rows += [charge_rows, charge_rows, discharge_rows, discharge_rows]
         cols += [layout.charge[k] + both, sigma, layout.discharge[k] + both, sigma]
         vals += [np.ones(m), -big_up, -np.ones(m), big_down]
-        row_lower += [np.full(m, -np.inf), np.full(m, -np.inf)]
         row_upper += [np.zeros(m), big_down]
         n_sigma += m
     if not n_sigma:
-        return 0
+        return
     no_entries = np.zeros(n_sigma, dtype=np.int32)
     h.addCols(n_sigma, np.zeros(n_sigma), np.zeros(n_sigma), np.ones(n_sigma), 0, no_entries, no_entries, np.zeros(0))
-    r, c, v = _concat_int(rows) - first_row, _concat_int(cols), _concat(vals)
+    r, c, v = _concat_int(rows), _concat_int(cols), _concat(vals)
     order = np.lexsort((c, r))
-    r, c, v = r[order], c[order], v[order]
     starts = np.zeros(2 * n_sigma, dtype=np.int32)
     np.cumsum(np.bincount(r, minlength=2 * n_sigma)[:-1], out=starts[1:])
-    h.addRows(2 * n_sigma, _concat(row_lower), _concat(row_upper), r.size, starts, c.astype(np.int32), v)
+    lower = np.full(2 * n_sigma, -np.inf)
+    h.addRows(2 * n_sigma, lower, _concat(row_upper), r.size, starts, c[order].astype(np.int32), v[order])
     h.changeColsIntegrality(
         n_sigma,
         np.arange(first_col, first_col + n_sigma, dtype=np.int32),
         np.full(n_sigma, highspy.HighsVarType.kInteger),
     )
-    return n_sigma
 
 
 def _simultaneous(program: Program, layout: _Layout, x: Array) -> bool:
+    """Whether ``x`` charges and discharges some device at once in some slot."""
     tol = SIMULTANEITY_TOLERANCE * max(1.0, program.big_m)
     n = program.n
     return any(
@@ -360,6 +357,9 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
     problem = _invalid(program)
     if problem:
         return Solution("error", empty, empty, float("nan"), f"invalid program: {problem}")
+    if program.n == 0:
+        start = np.array([[d.soc_start] for d in program.devices]).reshape(len(program.devices), 1)
+        return Solution("optimal", empty, start, 0.0, "no slots to schedule")
     builder, layout = _build(program)
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
@@ -392,7 +392,7 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
 
     info = h.getInfo()
     outcome = solution_status(status)
-    if status == _M.kModelEmpty or (outcome in ("optimal", "time_limit") and info.primal_solution_status == 2):
+    if status == _M.kModelEmpty or (status in (_M.kOptimal, _M.kTimeLimit) and info.primal_solution_status == 2):
         power, energy = _schedule(program, layout, np.asarray(h.getSolution().col_value))
         objective = builder.offset if status == _M.kModelEmpty else float(info.objective_function_value)
         message = ""
