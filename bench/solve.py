@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.solve [--runs 15]
 
-Prints the median and the slowest of ``--runs`` solves (10 s time limit each) per case: 48 hours and 7 days, with equal consumption and
-production prices (LP only), with a lower production price, and with negative prices that make the LP relaxation
-charge and discharge at once (so the MILP runs).
+Prints the median and the slowest of ``--runs`` solves (10 s time limit each) per case: 48 hours and 7 days,
+with equal consumption and production prices (LP only), with a lower production price, and with six hours of
+negative prices a day, more than the battery can absorb, so the LP relaxation charges and discharges at once and
+the MILP runs.
 """
 
 from __future__ import annotations
