@@ -77,7 +77,7 @@ class Program:
     site_lower: Array  # MW, -inf where unbounded
     site_upper: Array  # MW, +inf where unbounded
     commitments: tuple[Commitment, ...] = field(default=())
-    big_m: float = 1.0  # the constant that ties σ to p⁺/p⁻: max(1, every |power bound| and |inflexible flow|)
+    big_m: float = 1.0  # max(1, every |power bound| and |inflexible flow|): ties σ to p⁺/p⁻ where a bound is infinite
 
 
 Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error", "fallback"]

@@ -191,6 +191,26 @@ def test_time_limit_without_a_schedule() -> None:
     assert "time limit" in solution.message
 
 
+def test_time_limit_during_the_milp_keeps_the_best_schedule_or_none() -> None:
+    # A week of daily negative-price mornings for two batteries behind one connection needs the MILP, which takes
+    # far longer than 0.3 s to prove optimal on this kind of machine (more than 10 s when measured).
+    n = 672
+    prices = np.where((np.arange(n) / 4) % 24 < 6, -60.0, 60.0) + np.sin(np.arange(n) / 7)
+    first = battery(n, soc_upper=np.full(n, 2.0), charging_efficiency=np.full(n, 0.95))
+    second = battery(n, soc_upper=np.full(n, 3.0), charging_efficiency=np.full(n, 0.9), sensor_id=2)
+    energy = energy_cost(list(prices), list(prices - 5), tau=0.25)
+    made = program(first, second, commitments=(energy,), tau=0.25, site_upper=np.full(n, 1.5))
+    solution = solve(made, time_limit=0.3)
+    assert solution.status == "time_limit"
+    assert solution.used_milp
+    if solution.power.size:  # the best schedule found so far, flagged
+        assert "best schedule found" in solution.message
+        assert np.all(solution.energy >= -1e-6)
+        assert np.all(solution.power.sum(axis=0) <= 1.5 + 1e-6)
+    else:
+        assert "before any schedule was found" in solution.message
+
+
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
