@@ -20,8 +20,8 @@ import numpy.typing as npt
 
 from services.scheduler.program import Array
 from shared.errors import ProcessDoesNotFit
+from shared.flex.process import ProcessType
 
-ProcessType = Literal["INFLEXIBLE", "SHIFTABLE", "BREAKABLE"]
 Sense = Literal["MIN", "MAX"]
 Mask = npt.NDArray[np.bool_]
 
@@ -42,11 +42,14 @@ def schedule_process(
     power: float,
     slots: int,
     process_type: ProcessType,
-    blocked: Mask,
+    blocked: Mask | Array,
     sense: Sense = "MIN",
 ) -> Array:
-    """``power`` in the ``slots`` chosen slots, 0 elsewhere. Raises ``ProcessDoesNotFit`` when there is no room."""
+    """``power`` in the ``slots`` chosen slots, 0 elsewhere. Raises ``ProcessDoesNotFit`` when there is no room.
+
+    ``blocked`` is true (or non-zero) in the slots inside a time restriction."""
     n = len(price)
+    blocked = np.asarray(blocked, dtype=np.bool_)
     if blocked.shape != (n,):
         raise ValueError("the blocked-slot mask must have one entry per slot")
     schedule = np.zeros(n)

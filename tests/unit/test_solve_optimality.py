@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from services.scheduler import commitments
+from services.scheduler import commitments, problem
 from services.scheduler.program import Array, Commitment, Device, Program
 from services.scheduler.solve import solve
+from shared.errors import SchedulingFailed
+from tests.unit.test_problem import RANDOM_FLEX_CONTEXT, RANDOM_FLEX_MODEL, N, build, request_for
 
 TOLERANCE = 1e-6
 SEEDS = range(240)
@@ -341,3 +343,21 @@ def test_the_generated_instances_cover_every_path() -> None:
     assert statuses == {"optimal", "infeasible"}
     assert any(milp for _, milp in outcomes)
     assert any(status == "optimal" and not milp for status, milp in outcomes)
+
+
+def test_programs_built_from_requests() -> None:
+    """Programs that ``problem.build`` makes from random flex-models, flex-contexts and sensor data (the problem
+    builder's own random fields) solve to the reference's optimum too."""
+    rng = np.random.default_rng(7)
+    statuses = []
+    for _ in range(80):
+        flex_model = {k: v[rng.integers(len(v))] for k, v in RANDOM_FLEX_MODEL.items() if rng.random() < 0.3}
+        flex_context = {k: v[rng.integers(len(v))] for k, v in RANDOM_FLEX_CONTEXT.items() if rng.random() < 0.3}
+        request = request_for(flex_model, flex_context)
+        series = {need: rng.uniform(1, 100, N + (need.kind == "instant")) for need in problem.needs(request)}
+        try:
+            program = build(request, series)
+        except SchedulingFailed:
+            continue
+        statuses.append(_check(program)[0])
+    assert statuses.count("optimal") >= 20, statuses
