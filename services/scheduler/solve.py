@@ -32,6 +32,10 @@ MIP feasibility tolerance), relative to ``max(1, big_m)``."""
 MIP_RELATIVE_GAP = 1e-7
 """HiGHS' default (1e-4) would stop up to 0.01 % above the optimum, more than the tie-breakers weigh."""
 
+MIP_HEURISTICS_OFF = ("mip_heuristic_run_rins", "mip_heuristic_run_rens")
+"""Sub-MIP heuristics that cost more than they find here: without them HiGHS spends about half the CPU time on the
+MILPs of negative-price weeks (measured with highspy 1.16 on this project's benchmark programs)."""
+
 _M = highspy.HighsModelStatus
 
 
@@ -385,6 +389,8 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
     if status == _M.kOptimal and _simultaneous(program, layout, np.asarray(h.getSolution().col_value)):
         extending = time.perf_counter()
         _add_binaries(h, program, layout)
+        for heuristic in MIP_HEURISTICS_OFF:
+            h.setOptionValue(heuristic, False)
         h.setOptionValue("time_limit", max(float(time_limit) - (time.perf_counter() - started), 0.0))
         build_seconds += time.perf_counter() - extending
         used_milp = True
