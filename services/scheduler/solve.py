@@ -161,6 +161,11 @@ def _invalid(program: Program) -> str:
     for c in program.commitments:
         if c.scope != "site" and not 0 <= c.device < len(program.devices):
             return f"commitment {c.name!r} names device {c.device}, which does not exist"
+        if c.quantity.shape != (n,) or c.up.shape != (n,) or c.down.shape != (n,):
+            return f"commitment {c.name!r} must have {n} quantities and prices"
+        defined = np.isfinite(c.quantity)
+        if not (np.isfinite(c.up[defined]).all() and np.isfinite(c.down[defined]).all()):
+            return f"commitment {c.name!r} has no price in a slot where it applies"
     return ""
 
 

@@ -234,6 +234,13 @@ def test_a_broken_program_is_an_error_result() -> None:
     assert "charging_efficiency" in solution.message
 
 
+def test_a_commitment_without_a_price_where_it_applies_is_an_error_result() -> None:
+    unpriced = Commitment("peak", "site", "each", np.zeros(2), np.array([np.nan, 1.0]), np.zeros(2))
+    solution = solve(program(battery(2), commitments=(unpriced,)))
+    assert solution.status == "error"
+    assert "'peak' has no price" in solution.message
+
+
 def test_an_empty_window() -> None:
     solution = solve(program(battery(0, soc_start=2.0), commitments=()))
     assert solution.status == "optimal"
