@@ -403,7 +403,13 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
 
     info = h.getInfo()
     outcome = solution_status(status)
-    if status == _M.kModelEmpty or (status in (_M.kOptimal, _M.kTimeLimit) and info.primal_solution_status == 2):
+    usable = status == _M.kOptimal or (
+        # Stopped early: keep the best solution only if it is one (the LP's may charge and discharge at once).
+        status == _M.kTimeLimit
+        and info.primal_solution_status == 2
+        and (used_milp or not _simultaneous(program, layout, np.asarray(h.getSolution().col_value)))
+    )
+    if status == _M.kModelEmpty or usable:
         power, energy = _schedule(program, layout, np.asarray(h.getSolution().col_value))
         objective = builder.offset if status == _M.kModelEmpty else float(info.objective_function_value)
         message = ""
