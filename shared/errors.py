@@ -91,3 +91,12 @@ class SchedulingFailed(FlexStreamError):
         super().__init__(message)
         self.error_class = error_class
         self.message = message
+
+
+class ProcessDoesNotFit(SchedulingFailed):
+    """A process needs more (contiguous) slots than the planning window leaves outside its time restrictions."""
+
+    reason = "process_does_not_fit"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ProcessDoesNotFit", message)

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-# The helpers' module: switch to ``from services.scheduler import commitments`` when it is on this branch.
-from services.scheduler import objective as commitments
+from services.scheduler import commitments
 from services.scheduler.program import Array, Commitment
 from services.scheduler.series import Inputs, forward_fill, per_slot
 from shared.errors import SchedulingFailed

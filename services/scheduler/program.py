@@ -77,15 +77,19 @@ class Program:
     site_lower: Array  # MW, -inf where unbounded
     site_upper: Array  # MW, +inf where unbounded
     commitments: tuple[Commitment, ...] = field(default=())
-    big_m: float = 1.0  # the constant that ties σ to p⁺/p⁻: max(1, every |power bound| and |inflexible flow|)
+    big_m: float = 1.0  # max(1, every |power bound| and |inflexible flow|): ties σ to p⁺/p⁻ where a bound is infinite
+
+
+Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error", "fallback"]
 
 
 @dataclass(frozen=True)
 class Solution:
     """``status`` is ``"optimal"``, ``"time_limit"`` (``power`` holds the best solution found, if any),
-    ``"infeasible"`` or ``"unbounded"``/``"error"`` (then ``power`` is empty and ``message`` says why)."""
+    ``"infeasible"`` or ``"unbounded"``/``"error"`` (then ``power`` is empty and ``message`` says why), or
+    ``"fallback"`` for the rule-based schedule that replaces an infeasible one (no optimisation)."""
 
-    status: Literal["optimal", "time_limit", "infeasible", "unbounded", "error"]
+    status: Status
     power: Array  # shape (len(devices), n), MW, consumption positive
     energy: Array  # shape (len(devices), n + 1), MWh, e[d,0] … e[d,n]
     objective: float
