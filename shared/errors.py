@@ -100,3 +100,9 @@ class ProcessDoesNotFit(SchedulingFailed):
 
     def __init__(self, message: str) -> None:
         super().__init__("ProcessDoesNotFit", message)
+
+
+class InvalidStatusSpecs(FlexStreamError):
+    """A sensor's ``status_specs`` attribute (or its knowledge-horizon parameters) cannot be read."""
+
+    reason = "invalid_status_specs"

@@ -38,6 +38,7 @@ class GatewaySettings(Settings):
     sensor_cache_ttl: timedelta = timedelta(seconds=2)  # how long the data routes reuse a loaded sensor
     write_wait: timedelta = timedelta(seconds=10)  # read-your-writes wait before answering 202
     allow_data_overwrite: bool = False  # FLEXMEASURES_ALLOW_DATA_OVERWRITE
+    server_timezone: str = "UTC"  # FLEXMEASURES_TIMEZONE: how the status route writes staleness_since
     hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}
     outbox_interval: timedelta = timedelta(seconds=1)
     db_pool_max: int = 20
@@ -69,4 +70,7 @@ class SchedulerSettings(WorkerSettings):
 class StatsSettings(WorkerSettings):
     stats_app_id: str = "flexstream-stats"
     stats_data_dir: str = "/tmp/flexstream-stats"
+    stats_batch_max: int = 500  # events per transaction of aggregate updates
+    stats_batch_wait: float = 0.05  # seconds to wait for a batch to fill
+    stats_lag_interval: float = 2.0  # seconds between two measurements of the lag gauge
     health_port: int = 8003

@@ -235,9 +235,11 @@ async def write(conn: AsyncConnection[Any], rejected: Sequence[int]) -> None:
 
 DELETE_SENSOR_BELIEFS = "DELETE FROM timed_beliefs WHERE sensor_id = %(sensor_id)s"
 DELETE_SENSOR_STATS = "DELETE FROM sensor_stats WHERE sensor_id = %(sensor_id)s"
+DELETE_SENSOR_STATS_DAILY = "DELETE FROM sensor_stats_daily WHERE sensor_id = %(sensor_id)s"
 
 
 async def delete_beliefs(conn: AsyncConnection[Any], sensor_id: int) -> int:
     cur = await conn.execute(DELETE_SENSOR_BELIEFS, {"sensor_id": sensor_id})
-    await conn.execute(DELETE_SENSOR_STATS, {"sensor_id": sensor_id})
+    await conn.execute(DELETE_SENSOR_STATS, {"sensor_id": sensor_id})  # the stats agree at once
+    await conn.execute(DELETE_SENSOR_STATS_DAILY, {"sensor_id": sensor_id})
     return cur.rowcount

@@ -1,30 +1,36 @@
-"""The stats service: a faust-streaming app over ``flexstream.ingested.v1``.
-
-Not built yet: maintaining the per-sensor, per-source aggregates in ``sensor_stats`` (and recomputing a
-bucket when beliefs are replaced or deleted) is the subject of a later issue. For now the agent decodes
-each ``BeliefsIngested`` event with the shared model and logs it, so the faust app, its consumer group,
-health page and metrics are real. The topic carries raw bytes: no faust.Record copies of our models.
+"""The stats service: a faust-streaming app over ``flexstream.ingested.v1`` that keeps the per-sensor,
+per-source aggregates of the stats route in ``sensor_stats_daily`` (one row per UTC day) and
+``sensor_stats`` (all time), recomputed from ``timed_beliefs`` for the days each event touched
+(``agents.py``). The topic carries raw bytes decoded with the shared models: no faust.Record copies.
+Faust's exactly-once mode is not used; the sink is idempotent instead.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from pydantic import ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.stats import agents, lag
 from shared import db
 from shared.settings import StatsSettings
 from shared.topics import INGESTED
 
-logger = logging.getLogger(__name__)
 
-EVENTS = Counter("flexstream_stats_ingested_events_total", "BeliefsIngested events received", ["valid"])
+def health_body(kafka_lag: int | None, db_ok: bool) -> tuple[dict[str, Any], int]:
+    """``/health``: 200 when the broker and the database answer, 503 (naming what is down) otherwise."""
+    healthy = kafka_lag is not None and db_ok
+    body = {
+        "service": "stats", "status": "ok" if healthy else "degraded",
+        "kafka": "ok" if kafka_lag is not None else "down", "db": "ok" if db_ok else "down", "lag": kafka_lag,
+    }  # fmt: skip
+    return body, 200 if healthy else 503
 
 
 def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
+    group = f"{settings.topic_prefix}{settings.stats_app_id}"  # the app id is the consumer group
+    topic_name = INGESTED.full_name(settings.topic_prefix)
     options: dict[str, Any] = {
         "broker": f"kafka://{settings.kafka_bootstrap}",
         "store": "memory://",
@@ -36,34 +42,25 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
         "web_port": settings.health_port,
         "datadir": settings.stats_data_dir,
         "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": 1.0,  # seconds; the lag counts from the committed offsets
+        # A killed worker's partitions go to its replacement after this many seconds (faust's default: 60).
+        "broker_session_timeout": 10.0,
     }
     options.update(overrides)
-    app = faust.App(f"{settings.topic_prefix}{settings.stats_app_id}", **options)  # app id = consumer group
-    ingested = app.topic(INGESTED.full_name(settings.topic_prefix), value_type=bytes, key_type=bytes)
+    app = faust.App(group, **options)
+    ingested = app.topic(topic_name, value_type=bytes, key_type=bytes)
+    agents.register(app, ingested, settings)
 
-    @app.agent(ingested)
-    async def record_ingested(stream: Any) -> Any:
-        async for value in stream:
-            try:
-                event = INGESTED.decode(value)
-            except ValidationError as exc:
-                EVENTS.labels("false").inc()
-                logger.warning("invalid ingested event: %s", exc.errors()[:3])
-                continue
-            EVENTS.labels("true").inc()
-            logger.info(
-                "ingested event received (aggregation not implemented yet)",
-                extra={"command_id": str(event.command_id), "sensor_id": event.sensor_id, "outcome": event.outcome},
-            )
-            yield event
+    @app.timer(interval=settings.stats_lag_interval)  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        await lag.probe(settings.kafka_bootstrap, topic_name, group)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        kafka_ok = app.consumer is not None and bool(app.consumer.assignment())
-        db_ok = await db.reachable(db.database_url(settings))
-        body = {"service": "stats", "status": "ok" if kafka_ok and db_ok else "degraded",
-                "kafka": "ok" if kafka_ok else "unavailable", "db": "ok" if db_ok else "unavailable"}  # fmt: skip
-        return web.json(body, status=200 if kafka_ok and db_ok else 503)
+        body, status = health_body(
+            await lag.probe(settings.kafka_bootstrap, topic_name, group), await db.reachable(db.database_url(settings))
+        )
+        return web.json(body, status=status)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

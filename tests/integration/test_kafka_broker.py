@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
@@ -17,7 +18,7 @@ from shared import kafka
 from shared.messages import BeliefsIngested
 from shared.settings import Settings
 from shared.topics import INGESTED, Topic, key_for
-from tests.integration.conftest import start_service
+from tests.integration.conftest import Service, start_service
 
 
 async def own_topic(settings: Settings) -> Topic[bytes]:
@@ -62,6 +63,13 @@ async def _collect(
     return records
 
 
+def _consumed_everything(service: Service) -> bool:
+    metrics = httpx.get(f"{service.url}/metrics").text
+    valid = 'flexstream_stats_ingested_events_total{valid="true"} '
+    counted = any(line.startswith(valid) and float(line.split()[-1]) >= 1 for line in metrics.splitlines())
+    return counted and httpx.get(f"{service.url}/health").json().get("lag") == 0
+
+
 async def test_faust_app_joins_its_group_and_processes(
     settings: Settings, service_logs: Path, topics: list[str]
 ) -> None:
@@ -74,7 +82,7 @@ async def test_faust_app_joins_its_group_and_processes(
                 INGESTED.full_name(settings.topic_prefix), INGESTED.encode(event), key=key_for(7)
             )
         deadline = time.monotonic() + 60
-        while str(event.command_id) not in service.logs():
+        while not _consumed_everything(service):  # the event was decoded and its offset committed
             assert time.monotonic() < deadline, service.logs()[-3000:]
             await asyncio.sleep(0.5)
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

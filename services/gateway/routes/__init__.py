@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, sensors
+from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, sensors, stats
 
 ROUTES: list[BaseRoute] = [
     *monitoring.ROUTES,
@@ -17,5 +17,6 @@ ROUTES: list[BaseRoute] = [
     *docs.ROUTES,
     *assets.ROUTES,
     *data.ROUTES,
+    *stats.ROUTES,
     *sensors.ROUTES,
 ]
