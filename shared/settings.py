@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,15 @@ class GatewaySettings(Settings):
     hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}
     outbox_interval: timedelta = timedelta(seconds=1)
     db_pool_max: int = 20
+
+    @field_validator("server_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
 
 
 class WorkerSettings(Settings):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -39,6 +40,7 @@ from tests.processes import free_port
 
 DAY0 = datetime(2025, 3, 1, tzinfo=UTC)
 RESOLUTION = timedelta(minutes=15)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the sensors' timezone
 PRIORS = [DAY0 + timedelta(days=10, hours=h) for h in range(3)]  # a few belief times, so posts can replace
 
 ORACLE = """
@@ -178,6 +180,27 @@ async def _both(settings: Settings, sensor: int, start: datetime | None, end: da
         return served, await cur.fetchall()
 
 
+def assert_served_over_http(
+    world: World, client: httpx.Client, sensor: int, start: datetime | None, end: datetime | None
+) -> None:
+    """The stats route renders the same numbers (times in the sensor's timezone)."""
+    params = {k: v.isoformat() for k, v in (("event_start_time", start), ("event_end_time", end)) if v is not None}
+    response = client.get(f"/api/v3_0/sensors/{sensor}/stats", params=params, headers=world.member.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.pop("status") == 200
+    _, direct = run(_both(world.settings, sensor, start, end))
+    assert sorted(int(key.rsplit("(ID: ", 1)[1][:-1]) for key in body) == [row[0] for row in direct]
+    by_source = {int(key.rsplit("(ID: ", 1)[1][:-1]): value for key, value in body.items()}
+    for source, count, total, low, high, first, last, recorded in direct:
+        served = by_source[source]
+        assert (served["Number of values"], served["Min value"], served["Max value"]) == (count, low, high)
+        assert math.isclose(served["Sum over values"], total, rel_tol=1e-9, abs_tol=1e-9)
+        assert served["First event start"] == first.astimezone(AMSTERDAM).isoformat()
+        assert served["Last event end"] == (last + RESOLUTION).astimezone(AMSTERDAM).isoformat()
+        assert served["Last recorded"] == recorded.astimezone(AMSTERDAM).isoformat()
+
+
 def assert_matches(settings: Settings, sensor: int, start: datetime | None, end: datetime | None) -> int:
     """The served stats equal the direct SQL aggregation; returns the number of sources."""
     served, direct = run(_both(settings, sensor, start, end))
@@ -244,6 +267,9 @@ def test_stats_equal_the_direct_aggregation(world: World, stats: Service) -> Non
         assert_matches(world.settings, sensor, None, None)
         for start, end in chosen:
             assert_matches(world.settings, sensor, start, end)
+        with httpx.Client(base_url=world.gateway.url, timeout=30) as client:
+            for start, end in [(None, None), *chosen[:2]]:
+                assert_served_over_http(world, client, sensor, start, end)
 
     check()
     assert examples >= 3

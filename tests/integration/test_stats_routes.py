@@ -162,3 +162,27 @@ async def test_status_errors(http: httpx.Client, factory: Factory, pool: AsyncCo
     assert (status_of(http, stranger, bad).status_code, status_of(http, stranger, bad).json()) == (403, E3)
     assert http.get(f"/api/v3_0/sensors/{bad}/status").status_code == 401
     assert status_of(http, member, 987654321).json() == e1("path", "id", "No sensor found with id 987654321.")
+
+
+async def test_deleting_a_sensor_removes_its_aggregates(
+    http: httpx.Client, factory: Factory, stats: Service, pool: AsyncConnectionPool
+) -> None:
+    member, asset = await _member(factory)
+    admin = await factory.user(member.account_id, ("account-admin",))
+    sensor = await factory.sensor(asset)
+    post(http, member, sensor, "2025-03-01T00:00:00+01:00", [1.0, 2.0])
+    wait_until_caught_up(stats)
+
+    async def rows() -> tuple[int, int]:
+        async with pool.connection() as conn:
+            counts = []
+            for table in ("sensor_stats", "sensor_stats_daily"):
+                cur = await conn.execute(f"SELECT count(*) FROM {table} WHERE sensor_id = %s", (sensor,))
+                row = await cur.fetchone()
+                assert row is not None
+                counts.append(int(row[0]))
+        return counts[0], counts[1]
+
+    assert await rows() == (1, 1)
+    assert http.delete(f"/api/v3_0/sensors/{sensor}", headers=admin.headers).status_code == 204
+    assert await rows() == (0, 0)

@@ -8,9 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from services.gateway.rules import sensor_status as s
 from shared.errors import InvalidStatusSpecs
+from shared.settings import GatewaySettings
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -202,3 +204,9 @@ def test_entry_writes_durations_in_english_and_the_since_time_in_the_server_time
     }  # fmt: skip
     empty = s.entry(s.Status(None, None, True, None, "no data recorded"), tz=AMS, **common)
     assert (empty["staleness"], empty["staleness_since"], empty["source_type"]) == (None, None, None)
+
+
+def test_the_server_timezone_setting_is_checked_at_start() -> None:
+    assert GatewaySettings(server_timezone="Asia/Seoul").server_timezone == "Asia/Seoul"
+    with pytest.raises(ValidationError, match="unknown timezone"):
+        GatewaySettings(server_timezone="Mars/Olympus")
