@@ -13,6 +13,7 @@ import httpx
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from services.gateway.sql import stats as stats_sql
 from shared import kafka
 from shared.messages import PostBeliefs
 from shared.settings import Settings
@@ -186,3 +187,36 @@ async def test_deleting_a_sensor_removes_its_aggregates(
     assert await rows() == (1, 1)
     assert http.delete(f"/api/v3_0/sensors/{sensor}", headers=admin.headers).status_code == 204
     assert await rows() == (0, 0)
+
+
+async def test_latest_event_per_source_type_at_any_clock(
+    http: httpx.Client, factory: Factory, stats: Service, pool: AsyncConnectionPool, settings: Settings
+) -> None:
+    """The status route's read (sql/stats.py) with a chosen ``now``, against the rule written directly in SQL:
+    the latest event start among the beliefs formed by then, per source type."""
+    member, asset = await _member(factory)
+    sensor = await factory.sensor(asset, resolution=timedelta(minutes=15))
+    post(http, member, sensor, "2025-03-01T00:00:00Z", [1.0, 2.0, 3.0], prior="2025-03-01T06:00:00Z")
+    post(http, member, sensor, "2025-03-01T10:00:00Z", [4.0], prior="2025-03-02T00:00:00Z")  # same day, known later
+    post(http, member, sensor, "2025-03-03T00:00:00Z", [5.0], prior="2025-03-04T00:00:00Z")
+    forecaster = await _forecaster(pool)
+    async with kafka.open_producer(settings) as producer:
+        starts = [datetime(2025, 3, 5, h, tzinfo=UTC) for h in (1, 2)]
+        command = PostBeliefs(sensor_id=sensor, source_id=forecaster, event_starts=starts, values=[1, 2],
+                              prior=datetime(2025, 3, 1, 12, tzinfo=UTC))  # fmt: skip
+        await producer.send_and_wait(SENSOR_DATA.full_name(settings.topic_prefix), SENSOR_DATA.encode(command),
+                                     key=key_for(sensor))  # fmt: skip
+    post(http, member, sensor, "2025-03-01T00:00:00Z", [None])
+    wait_until_caught_up(stats)
+    direct = """
+        SELECT ds.type, max(tb.event_start) FROM timed_beliefs tb JOIN data_sources ds ON ds.id = tb.source_id
+        WHERE tb.sensor_id = %s AND tb.belief_time <= %s GROUP BY ds.type"""
+    for hour in (0, 6, 11, 12, 24, 47, 72, 100):
+        now = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=hour)
+        async with pool.connection() as conn:
+            served = await stats_sql.latest_by_source_type(conn, sensor, now, ("user", "forecaster"))
+        async with pool.connection() as conn:
+            rows = await (await conn.execute(direct, (sensor, now))).fetchall()
+        expected: dict[str, datetime] = {row[0]: row[1] for row in rows}
+        assert served == expected, now
+    assert served == {"user": datetime(2025, 3, 3, tzinfo=UTC), "forecaster": starts[-1]}

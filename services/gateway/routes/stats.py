@@ -52,6 +52,7 @@ async def get_status(request: Request[State]) -> Response:
         sensor = await sensor_from_path(conn, request)
         require(user, "read", sensor)
         inputs = await stats.status_inputs(conn, sensor.id)
+    async with request.state["pool"].connection() as conn:  # a fresh transaction: one snapshot for the reads
         latest = await stats.latest_by_source_type(conn, sensor.id, now, sensor_status.SOURCE_TYPES)
     if inputs is None:  # deleted between the two queries
         raise unprocessable("path", "id", f"No sensor found with id {sensor.id}.")

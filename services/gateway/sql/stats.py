@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 
 from shared.stats_buckets import BUCKET, plan_window
@@ -109,28 +110,37 @@ async def status_inputs(conn: AsyncConnection[Any], sensor_id: int) -> StatusInp
         return await cur.fetchone()
 
 
-# Per source type, the start of the most recent event among the beliefs formed by ``now``: the latest day
-# holding such a belief comes from the aggregates (first_belief_time), the event from that day's rows.
-SELECT_LATEST_BY_SOURCE_TYPE = """
-WITH latest AS (
-    SELECT ds.type, max(d.bucket) AS bucket
-    FROM sensor_stats_daily d JOIN data_sources ds ON ds.id = d.source_id
-    WHERE d.sensor_id = %(sensor_id)s AND d.first_belief_time <= %(now)s AND ds.type = ANY(%(types)s)
-    GROUP BY ds.type
-)
-SELECT l.type, (
-    SELECT max(tb.event_start)
-    FROM timed_beliefs tb JOIN data_sources ds ON ds.id = tb.source_id
-    WHERE tb.sensor_id = %(sensor_id)s AND ds.type = l.type AND tb.belief_time <= %(now)s
-      AND tb.event_start >= l.bucket AND tb.event_start < l.bucket + %(bucket)s
-) AS last_event_start
-FROM latest l
+# Per source type, the latest day holding a belief formed by ``now`` (from the aggregates' first_belief_time),
+# then the latest event among that day's beliefs formed by then (event_start bounded by constants, so
+# TimescaleDB reads the one chunk). Both in one REPEATABLE READ transaction: one snapshot.
+SELECT_LATEST_DAYS = """
+SELECT ds.type, max(d.bucket) AS bucket
+FROM sensor_stats_daily d JOIN data_sources ds ON ds.id = d.source_id
+WHERE d.sensor_id = %(sensor_id)s AND d.first_belief_time <= %(now)s AND ds.type = ANY(%(types)s)
+GROUP BY ds.type
+"""
+
+SELECT_LATEST_EVENT = """
+SELECT max(tb.event_start)
+FROM timed_beliefs tb JOIN data_sources ds ON ds.id = tb.source_id
+WHERE tb.sensor_id = %(sensor_id)s AND tb.event_start >= %(lo)s AND tb.event_start < %(hi)s
+  AND tb.belief_time <= %(now)s AND ds.type = %(type)s
 """
 
 
 async def latest_by_source_type(
     conn: AsyncConnection[Any], sensor_id: int, now: datetime, types: tuple[str, ...]
 ) -> dict[str, datetime]:
-    params = {"sensor_id": sensor_id, "now": now, "types": list(types), "bucket": BUCKET}
-    cur = await conn.execute(SELECT_LATEST_BY_SOURCE_TYPE, params)
-    return {str(row[0]): row[1] for row in await cur.fetchall() if row[1] is not None}
+    """Per source type, the start of the most recent event among the beliefs formed by ``now``."""
+    latest: dict[str, datetime] = {}
+    fresh = conn.info.transaction_status == TransactionStatus.IDLE  # else the caller's transaction decides
+    async with conn.transaction():
+        if fresh:
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur = await conn.execute(SELECT_LATEST_DAYS, {"sensor_id": sensor_id, "now": now, "types": list(types)})
+        for source_type, day in await cur.fetchall():
+            params = {"sensor_id": sensor_id, "lo": day, "hi": day + BUCKET, "now": now, "type": source_type}
+            row = await (await conn.execute(SELECT_LATEST_EVENT, params)).fetchone()
+            if row is not None and row[0] is not None:
+                latest[str(source_type)] = row[0]
+    return latest
