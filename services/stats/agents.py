@@ -4,7 +4,6 @@ the recomputation is idempotent, so the replay changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from services.stats import aggregates, sql
 from shared import db
 from shared.messages import BeliefsIngested
+from shared.retry import retrying
 from shared.settings import StatsSettings
 from shared.topics import INGESTED
 
@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 EVENTS = Counter("flexstream_stats_ingested_events_total", "BeliefsIngested events received", ["valid"])
 BATCH_SECONDS = Histogram("flexstream_stats_batch_seconds", "Time to store the aggregates of one batch")
-RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 10 s: an event is never skipped, the lag shows
+RETRIES = Counter("flexstream_stats_retries_total", "Transient database failures retried")
+MAX_ATTEMPTS = 8
 
 
 def decode(values: Sequence[bytes]) -> list[BeliefsIngested]:
@@ -59,15 +60,16 @@ async def store(pool: AsyncConnectionPool, events: Sequence[BeliefsIngested]) ->
 
 
 async def store_with_retry(pool: AsyncConnectionPool, events: Sequence[BeliefsIngested]) -> None:
-    """``store``, retried while the database is unavailable (a bug still crashes the worker)."""
-    for attempt in range(1_000_000):
-        try:
+    """``store``; a transient database failure is retried (``shared/retry.py``) at most ``MAX_ATTEMPTS`` times,
+    0.2 s first, doubled up to 10 s apart. Then the error is raised and the worker stops unacknowledged, so
+    its restart replays the batch."""
+    retry = retrying(
+        on=(psycopg.OperationalError,), first_wait=0.2, max_wait=10, attempts=MAX_ATTEMPTS,
+        what="stats aggregate update", logger=logger, on_retry=RETRIES.inc,
+    )  # fmt: skip
+    async for attempt in retry:
+        with attempt:
             await store(pool, events)
-            return
-        except psycopg.OperationalError as exc:
-            delay = RETRY_DELAYS[attempt] if attempt < len(RETRY_DELAYS) else 10.0
-            logger.warning("database unavailable, retrying the stats batch in %s s: %s", delay, exc)
-            await asyncio.sleep(delay)
 
 
 def register(app: App, topic: TopicT, settings: StatsSettings) -> None:
