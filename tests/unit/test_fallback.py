@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 
+from services.scheduler import problem
 from services.scheduler.commitments import energy
 from services.scheduler.fallback import fallback
 from services.scheduler.program import Device, Program
+from tests.unit.flex_fixtures import BATTERY, SENSORS, START, body, validate
 
 
 def one_battery(n: int = 4, **changes: object) -> Program:
@@ -88,3 +91,17 @@ def test_only_one_device() -> None:
     program = one_battery()
     with pytest.raises(ValueError, match="exactly one device"):
         fallback(replace(program, devices=program.devices * 2), None, is_consumer=True, is_producer=True)
+
+
+def test_the_problem_builders_fallback_inputs() -> None:
+    battery = replace(BATTERY, attributes={"is_consumer": True})
+    target_at = (datetime.fromisoformat(START) + timedelta(hours=1)).isoformat()
+    model = {"soc-targets": [{"value": 0.5, "datetime": target_at}], "power-capacity": "1 MW"}
+    request = validate(body(model), battery)
+    inputs = problem.build_fallback_inputs(request, {**SENSORS, 1: battery}, {})
+    solution = fallback(
+        inputs.program, inputs.first_target, is_consumer=inputs.is_consumer, is_producer=inputs.is_producer
+    )
+    # From 0 towards 0.5 MWh at 1 MW in quarter hours: two slots (0.5 MWh), then idle.
+    np.testing.assert_allclose(solution.power[0], [1, 1, 0, 0, 0, 0, 0, 0])
+    assert solution.energy[0, -1] == pytest.approx(0.5)

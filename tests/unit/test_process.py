@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
+
 import numpy as np
 import pytest
 
+from services.scheduler import problem
 from services.scheduler.process import Mask, schedule_process
+from services.scheduler.series import SeriesNeed
 from shared.errors import ProcessDoesNotFit
+from tests.unit.flex_fixtures import BATTERY, SENSORS, START, body, validate
 
 PRICES = np.array([5.0, 3.0, 1.0, 4.0, 1.0, 2.0])
 FREE = np.zeros(6, dtype=bool)
@@ -82,3 +88,27 @@ def test_prices_must_be_known_where_the_process_may_run() -> None:
     # Blocked slots need no price, and the inflexible process ignores prices.
     schedule_process(prices, power=1.0, slots=2, process_type="BREAKABLE", blocked=blocked(3))
     schedule_process(prices, power=1.0, slots=2, process_type="INFLEXIBLE", blocked=FREE)
+
+
+def test_schedules_the_problem_builders_process_inputs() -> None:
+    process = replace(BATTERY, asset_type="process")
+    blocked_from = (datetime.fromisoformat(START) + timedelta(minutes=30)).isoformat()
+    model = {
+        "duration": "PT40M",
+        "power": 2,
+        "process-type": "SHIFTABLE",
+        "time-restrictions": [{"start": blocked_from, "duration": "PT20M"}],
+    }
+    request = validate({**body(None, {"consumption-price": {"sensor": 3}}), "flex-model": model}, process)
+    prices = np.array([8.0, 1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 6.0])
+    inputs = problem.build_process_inputs(request, {**SENSORS, 1: process}, {SeriesNeed(3, "flow"): prices})
+    schedule = schedule_process(
+        inputs.consumption_price,
+        power=inputs.power,
+        slots=inputs.slots,
+        process_type=inputs.process_type,
+        blocked=inputs.blocked,
+        sense=inputs.optimization_sense,
+    )
+    # Three slots, slots 2 and 3 blocked: the cheapest run left is 4–6 (1 + 1 + 5), not 5–7.
+    np.testing.assert_allclose(schedule, [0, 0, 0, 0, 2, 2, 2, 0])
