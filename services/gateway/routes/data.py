@@ -36,7 +36,7 @@ from services.gateway.schemas.data import (
     SensorDataOut,
 )
 from services.gateway.schemas.fields import to_bool
-from services.gateway.sql import beliefs
+from services.gateway.sql import data_sources
 from services.gateway.sql.sensors import SensorRow, sensor_by_id
 from services.gateway.state import State
 from shared import db, units
@@ -122,7 +122,7 @@ async def _user_source(request: Request[State], user: Principal) -> int:
     source_id = sources.get(user.user_id)
     if source_id is None:
         async with request.state["pool"].connection() as conn:
-            source_id = sources[user.user_id] = await beliefs.user_source_id(conn, user.user_id)
+            source_id = sources[user.user_id] = await data_sources.user_source_id(conn, user.user_id)
     return source_id
 
 
@@ -217,7 +217,7 @@ async def _read(
         plan = read_plan.plan_read(q, sensor.id, sensor.event_resolution)
     except (commands.CommandRejected, read_plan.ReadRejected) as exc:
         raise unprocessable(location, "_schema", str(exc)) from None
-    if q.source is not None and not (db.is_db_id(q.source) and await beliefs.source_exists(conn, q.source)):
+    if q.source is not None and not (db.is_db_id(q.source) and await data_sources.source_exists(conn, q.source)):
         raise unprocessable(location, "source", f"No data source found with id {q.source}.")
     require(user, "read", sensor)
     values, found = await read_series(
