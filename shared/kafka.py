@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 
+from shared.retry import retrying
 from shared.settings import Settings
 from shared.topics import ALL_TOPICS, Topic
 
@@ -85,6 +88,47 @@ async def position_at_end(consumer: AIOKafkaConsumer, timeout: float = 30) -> li
     for partition in partitions:
         await consumer.position(partition)
     return partitions
+
+
+@asynccontextmanager
+async def following(
+    settings: Settings, topics: Iterable[Topic[Any]], handle: Callable[[ConsumerRecord[bytes, bytes]], None]
+) -> AsyncIterator[list[TopicPartition]]:
+    """Follow ``topics`` from their end, without a consumer group (every partition is read), calling ``handle`` on
+    each record in a background task; a broker away is waited out (``shared/retry.py``). The consumer sits at the
+    end of every partition before this yields (the partitions), so no record produced afterwards is missed."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    task: asyncio.Task[None] | None = None
+    try:
+        consumer.subscribe(topics=sorted(topic.full_name(settings.topic_prefix) for topic in topics))
+        partitions = await position_at_end(consumer)
+        task = asyncio.create_task(_follow(consumer, handle))
+        yield partitions
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await consumer.stop()
+
+
+async def _follow(consumer: AIOKafkaConsumer, handle: Callable[[ConsumerRecord[bytes, bytes]], None]) -> None:
+    while True:
+        retry = retrying(on=(KafkaError,), first_wait=0.5, max_wait=5, what="fetch", logger=logger)
+        async for attempt in retry:
+            with attempt:
+                batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            for record in records:
+                handle(record)
 
 
 async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[str]:

@@ -22,6 +22,7 @@ from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
 from services.gateway.workers import outbox_relay
+from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka
 from shared.settings import GatewaySettings
@@ -48,10 +49,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         await kafka.ensure_topics(settings)
+        sensors = TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds())
         async with (
             db.open_pool(settings, name="gateway") as pool,
             kafka.open_producer(settings) as producer,
             open_waiter(settings) as waiter,
+            evicting_changed_sensors(settings, sensors),
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
@@ -66,7 +69,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     waiter=waiter,
                     timescale=timescale,
                     principals=TTLCache[bytes, Principal](CACHE_ENTRIES, settings.auth_cache_ttl.total_seconds()),
-                    sensors=TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds()),
+                    sensors=sensors,
                     user_sources=LRUCache[int, int](CACHE_ENTRIES),
                     general_plan_sensors=LRUCache[int, bool](GENERAL_PLAN_SENSORS),
                 )

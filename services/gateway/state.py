@@ -29,6 +29,6 @@ class State(TypedDict):
     waiter: Waiter  # read-your-writes: completes when ingest reports on a command
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
     principals: TTLCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
-    sensors: TTLCache[int, SensorRow]  # for the data routes, loaded within sensor_cache_ttl
+    sensors: TTLCache[int, SensorRow]  # for the data routes, within sensor_cache_ttl; evicted on sensor events
     user_sources: LRUCache[int, int]  # user id → that user's data source id (never changes once created)
     general_plan_sensors: LRUCache[int, bool]  # sensors whose reads need the general SQL plan (sql/beliefs.py)

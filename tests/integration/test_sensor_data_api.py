@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.http.submit import ACCEPTED_MESSAGE
 from shared.settings import Settings
-from tests.integration.conftest import Factory, Tenant, UserHandle, start_service
+from tests.integration.conftest import Factory, Service, Tenant, UserHandle, start_service
 from tests.integration.test_sensors_api import E2, E3, e1
 
 PROCESSED = {"message": "Request has been processed.", "status": "PROCESSED"}
@@ -320,6 +320,30 @@ async def test_a_deleted_sensor_is_not_served_from_the_cache(
     assert http.delete(f"/api/v3_0/sensors/{sensor}", headers=site.admin.headers).status_code == 204
     answer = post(http, site.admin, sensor, **body)
     assert (answer.status_code, answer.json()) == (404, {"message": f"Sensor {sensor} not found", "status": 404})
+
+
+async def test_a_sensor_deleted_through_another_gateway_leaves_the_cache(
+    factory: Factory, site: Tenant, settings: Settings, service_logs: Path, ingest: Service
+) -> None:
+    """Two gateways caching sensors for 10 minutes: a DELETE through one reaches the other's cache through the
+    sensor events (outbox relay → flexstream.sensor-events.v1 → sensor_cache_evictor), long before the TTL."""
+    gateways = [start_service("gateway", settings, service_logs, sensor_cache_ttl="PT10M") for _ in range(2)]
+    try:
+        with httpx.Client(base_url=gateways[0].url) as first, httpx.Client(base_url=gateways[1].url) as second:
+            sensor = await factory.sensor(site.asset)
+            assert get(second, site.admin, sensor, duration="PT15M", unit="kW").status_code == 200  # now cached
+            assert first.delete(f"/api/v3_0/sensors/{sensor}", headers=site.admin.headers).status_code == 204
+            deadline = time.monotonic() + 20
+            while (answer := get(second, site.admin, sensor, duration="PT15M", unit="kW")).status_code == 200:
+                assert time.monotonic() < deadline, "the other gateway still serves the deleted sensor"
+                time.sleep(0.2)
+            assert (answer.status_code, answer.json()) == (
+                404,
+                {"message": f"Sensor {sensor} not found", "status": 404},
+            )
+    finally:
+        for gateway in gateways:
+            gateway.stop()
 
 
 async def test_a_changed_unit_is_seen_at_once(http: httpx.Client, factory: Factory, site: Tenant) -> None:

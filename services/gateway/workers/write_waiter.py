@@ -9,20 +9,17 @@ reports on that command. Events nobody waits for are skipped, so several gateway
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from shared import kafka
 from shared.messages import BeliefsIngested, DeadLetter
-from shared.retry import retrying
 from shared.settings import Settings
 from shared.topics import INGESTED, SENSOR_DATA_DLQ, Topic
 
@@ -65,43 +62,16 @@ def decode(topic: str, value: bytes | None, prefix: str) -> Outcome | None:
     return None
 
 
-async def _consume(consumer: AIOKafkaConsumer, waiter: Waiter, prefix: str) -> None:
-    while True:
-        # the broker comes back by itself; meanwhile waiting requests time out into a 202
-        retry = retrying(on=(KafkaError,), first_wait=0.5, max_wait=5, what="ingested-event fetch", logger=logger)
-        async for attempt in retry:
-            with attempt:
-                batches = await consumer.getmany(timeout_ms=500)
-        for partition, records in batches.items():
-            for record in records:
-                outcome = decode(partition.topic, record.value, prefix)
-                if outcome is not None:
-                    waiter.resolve(outcome)
-
-
 @asynccontextmanager
 async def open_waiter(settings: Settings) -> AsyncIterator[Waiter]:
     """A started ``Waiter`` whose consumer already sits at the end of every watched partition."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    await consumer.start()
     waiter = Waiter()
-    task: asyncio.Task[None] | None = None
-    try:
-        consumer.subscribe(topics=sorted(topic.full_name(settings.topic_prefix) for topic in WATCHED))
-        partitions = await kafka.position_at_end(consumer)
+
+    def resolve(record: ConsumerRecord[bytes, bytes]) -> None:
+        outcome = decode(record.topic, record.value, settings.topic_prefix)
+        if outcome is not None:
+            waiter.resolve(outcome)
+
+    async with kafka.following(settings, WATCHED, resolve) as partitions:
         logger.info("waiting for ingested events", extra={"partitions": len(partitions)})
-        task = asyncio.create_task(_consume(consumer, waiter, settings.topic_prefix))
         yield waiter
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await consumer.stop()
