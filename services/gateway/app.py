@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from services.gateway.http.metrics import MetricsMiddleware
 from services.gateway.http.responses import ApiError, http_error
+from services.gateway.http.server_version import VersionHeaderMiddleware
 from services.gateway.routes import ROUTES
 from services.gateway.rules.permissions import Principal
 from services.gateway.sql import beliefs
@@ -81,7 +82,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[Middleware(MetricsMiddleware), Middleware(VersionHeaderMiddleware)],
     )
     app.router.redirect_slashes = False  # as FlexMeasures: "/api/v3_0/sensors/" is a 404, not a redirect
     return app

@@ -232,6 +232,7 @@ async def test_delete_is_ordered_after_earlier_writes(http: httpx.Client, factor
     assert posted.headers["preference-applied"] == "respond-async"
     deleted = http.delete(f"/api/v3_0/sensors/{sensor}/data", headers=site.admin.headers)
     assert (deleted.status_code, deleted.content) == (204, b"")
+    assert deleted.headers["content-type"] == "application/json"  # clients parse every answer as JSON
     assert values(http, site.member, sensor, duration="PT30M", unit="kW") == [None, None]
     # delete -> post -> get: the new data.
     assert http.delete(f"/api/v3_0/sensors/{sensor}/data", headers=site.admin.headers).status_code == 204

@@ -69,6 +69,7 @@ async def test_crud_round_trip(http: httpx.Client, factory: Factory) -> None:
 
     deleted = http.delete(f"/api/v3_0/sensors/{sensor_id}", headers=t.admin.headers)
     assert deleted.status_code == 204 and deleted.content == b""
+    assert deleted.headers["content-type"] == "application/json"  # clients parse every answer as JSON
     gone = http.get(f"/api/v3_0/sensors/{sensor_id}", headers=t.admin.headers)
     assert gone.status_code == 422 and gone.json() == e1("path", "id", f"No sensor found with id {sensor_id}.")
 

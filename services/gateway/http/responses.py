@@ -45,7 +45,9 @@ def ok(body: Any, status_code: int = 200, *, with_status: bool = False) -> Respo
 
 
 def no_content() -> Response:
-    return Response(status_code=204)
+    """204 with an empty body, still typed ``application/json`` as FlexMeasures answers it (clients parse every
+    answer as JSON; an empty JSON answer reads as null)."""
+    return Response(status_code=204, media_type="application/json")
 
 
 class ApiError(Exception):

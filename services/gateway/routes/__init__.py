@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, sensors, stats
+from services.gateway.routes import accounts, assets, auth_tokens, data, docs, monitoring, sensors, service, stats, users
 
 ROUTES: list[BaseRoute] = [
     *monitoring.ROUTES,
+    *service.ROUTES,
     *auth_tokens.ROUTES,
     *docs.ROUTES,
+    *accounts.ROUTES,
+    *users.ROUTES,
     *assets.ROUTES,
     *data.ROUTES,
     *stats.ROUTES,

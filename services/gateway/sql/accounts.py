@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 INSERT_ACCOUNT = """
@@ -87,3 +87,77 @@ async def all_accounts(conn: AsyncConnection[Any]) -> list[AccountRow]:
     async with conn.cursor(row_factory=class_row(AccountRow)) as cur:
         await cur.execute(SELECT_ACCOUNTS)
         return await cur.fetchall()
+
+
+# --- the accounts API (GET /api/v3_0/accounts, /accounts/<id>) and account objects in user bodies ------
+
+
+def contains_pattern(term: str) -> str:
+    """An ILIKE pattern matching text that contains ``term`` literally (``%`` and ``_`` included)."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account as the API shows it, with its account roles (``{"id", "name"}``, by id) and counts."""
+
+    id: int
+    name: str
+    consultancy_account_id: int | None
+    account_roles: list[dict[str, Any]]
+    user_count: int
+    asset_count: int
+
+
+_ACCOUNT_VIEW = """
+SELECT a.id, a.name, a.consultancy_account_id,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('id', r.id, 'name', r.name) ORDER BY r.id)
+                 FROM account_role_links l JOIN account_roles r ON r.id = l.role_id WHERE l.account_id = a.id),
+                '[]'::jsonb) AS account_roles,
+       (SELECT count(*) FROM users u WHERE u.account_id = a.id) AS user_count,
+       (SELECT count(*) FROM generic_assets g WHERE g.account_id = a.id) AS asset_count
+FROM accounts a
+WHERE a.id = ANY(%(ids)s::integer[])
+  AND (cardinality(%(patterns)s::text[]) = 0 OR a.name ILIKE ANY(%(patterns)s::text[]))
+"""
+
+ACCOUNT_SORT_COLUMNS = {"id": "id", "name": "name", "assets": "asset_count", "users": "user_count"}
+
+
+def _accounts_query(sort_by: str | None, descending: bool, paged: bool) -> sql.Composed:
+    order: sql.Composable = sql.SQL("id")
+    if sort_by is not None:
+        direction = sql.SQL("DESC" if descending else "ASC")
+        order = sql.SQL("{} {}, id").format(sql.Identifier(ACCOUNT_SORT_COLUMNS[sort_by]), direction)
+    tail = sql.SQL(" LIMIT %(limit)s OFFSET %(offset)s" if paged else "")
+    return sql.SQL("SELECT * FROM (" + _ACCOUNT_VIEW + ") v ORDER BY {order}{tail}").format(order=order, tail=tail)
+
+
+async def account_views(
+    conn: AsyncConnection[Any],
+    ids: list[int],
+    *,
+    terms: tuple[str, ...] = (),
+    sort_by: str | None = None,
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[AccountView]:
+    """The accounts among ``ids`` whose name contains any of the terms (all without terms), by id unless sorted."""
+    patterns = [contains_pattern(term) for term in terms]
+    params = {"ids": ids, "patterns": patterns, "limit": limit, "offset": offset}
+    async with conn.cursor(row_factory=class_row(AccountView)) as cur:
+        await cur.execute(_accounts_query(sort_by, descending, limit is not None), params)
+        return await cur.fetchall()
+
+
+COUNT_ACCOUNTS = """
+SELECT count(*) FROM accounts a WHERE a.id = ANY(%(ids)s::integer[])
+  AND (cardinality(%(patterns)s::text[]) = 0 OR a.name ILIKE ANY(%(patterns)s::text[]))
+"""
+
+
+async def count_accounts(conn: AsyncConnection[Any], ids: list[int], terms: tuple[str, ...] = ()) -> int:
+    patterns = [contains_pattern(term) for term in terms]
+    row = await (await conn.execute(COUNT_ACCOUNTS, {"ids": ids, "patterns": patterns})).fetchone()
+    return int(row[0]) if row else 0

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
+
+from services.gateway.sql.accounts import contains_pattern
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,98 @@ async def all_users(conn: AsyncConnection[Any], account_id: int | None = None) -
     async with conn.cursor(row_factory=class_row(UserRow)) as cur:
         await cur.execute(SELECT_USERS, {"account_id": account_id})
         return await cur.fetchall()
+
+
+# --- the users API (GET /api/v3_0/users, /users/<id>) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as the users API shows it (no password); roles ordered by id."""
+
+    id: int
+    email: str
+    username: str
+    active: bool
+    account_id: int
+    timezone: str
+    last_login_at: datetime | None
+    last_seen_at: datetime | None
+    role_ids: list[int]
+    role_names: list[str]
+
+
+_USER_VIEW = """
+SELECT u.id, u.email, u.username, u.active, u.account_id, u.timezone, u.last_login_at, u.last_seen_at,
+       coalesce(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), ARRAY[]::integer[]) AS role_ids,
+       coalesce(array_agg(r.name ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), ARRAY[]::text[]) AS role_names
+FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id
+"""
+
+SELECT_USER_VIEW = _USER_VIEW + "WHERE u.id = %(id)s GROUP BY u.id"
+
+
+async def user_view(conn: AsyncConnection[Any], id: int) -> UserView | None:
+    async with conn.cursor(row_factory=class_row(UserView)) as cur:
+        await cur.execute(SELECT_USER_VIEW, {"id": id})
+        return await cur.fetchone()
+
+
+# Selection of GET /users: the given accounts, active users unless asked otherwise; every search term must
+# match the email, username or account name (as FlexMeasures' user search).
+_USERS_WHERE = """
+WHERE u.account_id = ANY(%(account_ids)s::integer[]) AND (%(include_inactive)s OR u.active)
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(%(patterns)s::text[]) AS p(pattern)
+      WHERE NOT (u.email ILIKE p.pattern OR u.username ILIKE p.pattern
+                 OR EXISTS (SELECT 1 FROM accounts acc WHERE acc.id = u.account_id AND acc.name ILIKE p.pattern)))
+"""
+
+USER_SORT_COLUMNS = {"username": "username", "email": "email", "lastLogin": "last_login_at", "lastSeen": "last_seen_at"}
+
+COUNT_USERS = "SELECT count(*) FROM users u " + _USERS_WHERE
+
+
+@dataclass(frozen=True)
+class UserSelection:
+    account_ids: list[int]
+    include_inactive: bool = False
+    terms: tuple[str, ...] = ()
+    sort_by: str | None = None  # a key of USER_SORT_COLUMNS
+    descending: bool = False
+
+    def params(self) -> dict[str, Any]:
+        patterns = [contains_pattern(term) for term in self.terms]
+        return {"account_ids": self.account_ids, "include_inactive": self.include_inactive, "patterns": patterns}
+
+
+def _users_query(selection: UserSelection, paged: bool) -> sql.Composed:
+    order: sql.Composable = sql.SQL("u.id")
+    if selection.sort_by is not None:
+        column = sql.Identifier("u", USER_SORT_COLUMNS[selection.sort_by])
+        direction = sql.SQL("DESC" if selection.descending else "ASC")
+        order = sql.SQL("{} {} NULLS LAST, u.id").format(column, direction)
+    tail = sql.SQL(" LIMIT %(limit)s OFFSET %(offset)s" if paged else "")
+    return sql.SQL(_USER_VIEW + _USERS_WHERE + "GROUP BY u.id ORDER BY {order}{tail}").format(order=order, tail=tail)
+
+
+async def select_users(
+    conn: AsyncConnection[Any], selection: UserSelection, *, limit: int | None = None, offset: int = 0
+) -> list[UserView]:
+    params = {**selection.params(), "limit": limit, "offset": offset}
+    async with conn.cursor(row_factory=class_row(UserView)) as cur:
+        await cur.execute(_users_query(selection, limit is not None), params)
+        return await cur.fetchall()
+
+
+async def count_users(conn: AsyncConnection[Any], selection: UserSelection) -> int:
+    row = await (await conn.execute(COUNT_USERS, selection.params())).fetchone()
+    return int(row[0]) if row else 0
+
+
+SELECT_USER_TIMEZONE = "SELECT timezone FROM users WHERE id = %(id)s"
+
+
+async def user_timezone(conn: AsyncConnection[Any], id: int) -> str | None:
+    row = await (await conn.execute(SELECT_USER_TIMEZONE, {"id": id})).fetchone()
+    return str(row[0]) if row else None
