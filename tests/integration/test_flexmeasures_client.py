@@ -146,6 +146,11 @@ async def test_sensor_data(
         await client.post_measurements(sensor, start=start + timedelta(hours=2), duration="PT15M", values=[7],
                                        unit="MW")  # fmt: skip
 
+    with pytest.raises(ValueError, match="Deleting part of a sensor's data"):  # 422: FlexStream deletes all or nothing
+        await client.delete_sensor_data(sensor, confirm_first=False, source=1, start=start)
+    kept = await client.get_sensor_data(sensor, start=start, duration="PT30M", unit="MW", resolution="PT15M")
+    assert kept["values"] == [1.0, 2.0]
+
     await client.delete_sensor_data(sensor, confirm_first=False)
     emptied = await client.get_sensor_data(sensor, start=start, duration="PT30M", unit="MW", resolution="PT15M")
     assert emptied["values"] == [None, None]

@@ -247,10 +247,28 @@ async def get_sensor_data_by_id(request: Request[State]) -> Response:
 # --- deleting -------------------------------------------------------------------------------------
 
 
+# Newer FlexMeasures releases (0.33) delete part of the data by these keys, and flexmeasures-client sends them to
+# any server; FlexStream deletes all or nothing, so it refuses them rather than delete more than was asked for.
+PARTIAL_DELETE_KEYS = ("source", "start", "until")
+PARTIAL_DELETE_TEXT = (
+    "Deleting part of a sensor's data (by source, start or until) is not supported; send no filters to delete "
+    "all of its data."
+)
+
+
+def check_delete_body(body: dict[str, Any]) -> None:
+    """E1 for any key in the body of a data deletion: it takes none."""
+    if body:
+        raise validation_error(
+            {"json": {k: [PARTIAL_DELETE_TEXT if k in PARTIAL_DELETE_KEYS else "Unknown field."] for k in body}}
+        )
+
+
 async def delete_sensor_data(request: Request[State]) -> Response:
     """Delete every belief of the sensor, after every write sent before (204 once done)."""
     user = await current_user(request)
     sensor = await _sensor_in_path(request, "path")
+    check_delete_body(await json_object(request))
     require(user, "delete", sensor)
     return await submit(request, [commands.delete_command(sensor.id)], "path")
 
