@@ -100,6 +100,15 @@ def http_error(status_code: int, message: str) -> ApiError:
     return ApiError(status_code, {"message": message, "status": status_code})
 
 
+def page_not_found() -> ApiError:
+    """E4 404 for a page past the last one of a paginated list (the framework's text)."""
+    return http_error(
+        404,
+        "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
+        "and try again.",
+    )
+
+
 def bad_json() -> ApiError:
     return http_error(400, "The browser (or proxy) sent a request that this server could not understand.")
 

@@ -16,9 +16,8 @@ from starlette.responses import Response
 from services.gateway.http.guards import current_user, require_on
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import path_int, query
-from services.gateway.http.responses import http_error, ok
+from services.gateway.http.responses import http_error, ok, page_not_found
 from services.gateway.http.validation import parse
-from services.gateway.routes.users import NOT_FOUND
 from services.gateway.rules.permissions import Owner, Principal
 from services.gateway.schemas.users import (
     AccountListQuery,
@@ -56,7 +55,7 @@ async def list_accounts(request: Request[State]) -> Response:
         if q.page is None:
             return ok([account_json(a) for a in rows])
         if not rows and q.page != 1:
-            raise http_error(404, NOT_FOUND)
+            raise page_not_found()
         total = await accounts.count_accounts(conn, ids, terms)
     body = {"data": [account_page_item(a) for a in rows], "num-records": total, "filtered-records": total}
     return ok(body, with_status=True)

@@ -25,7 +25,7 @@ from services.gateway.http.guards import (
 )
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, query
-from services.gateway.http.responses import ApiError, http_error, no_content, ok, unprocessable
+from services.gateway.http.responses import ApiError, http_error, no_content, ok, page_not_found, unprocessable
 from services.gateway.http.validation import parse
 from services.gateway.rules import sensor_events
 from services.gateway.rules.permissions import Principal
@@ -41,11 +41,6 @@ from services.gateway.schemas.sensors import (
 from services.gateway.sql import accounts, assets, sensors
 from services.gateway.sql.sensors import SensorRow, SensorSelection
 from services.gateway.state import State
-
-NOT_FOUND = (
-    "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
-    "and try again."
-)
 
 
 def _render(request: Request[State], row: SensorRow) -> dict[str, Any]:
@@ -92,7 +87,7 @@ async def list_sensors(request: Request[State]) -> Response:
         else:
             rows = await sensors.select_sensors(conn, selection, limit=q.per_page, offset=(q.page - 1) * q.per_page)
             if not rows and q.page != 1:
-                raise http_error(404, NOT_FOUND)
+                raise page_not_found()
             total = await sensors.count_sensors(conn, selection)
     for row in rows:  # as FlexMeasures: one unreadable sensor refuses the whole request
         require(user, "read", row)

@@ -18,18 +18,13 @@ from starlette.responses import Response
 from services.gateway.http.guards import account_owner, current_user, require_on
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import path_int, query
-from services.gateway.http.responses import http_error, ok
+from services.gateway.http.responses import http_error, ok, page_not_found
 from services.gateway.http.validation import parse
 from services.gateway.rules.permissions import Owner, Principal, may
 from services.gateway.schemas.users import UserListItem, UserListQuery, UserOut, UserPage, user_json, user_list_item
 from services.gateway.sql import accounts, users
 from services.gateway.sql.users import UserSelection
 from services.gateway.state import State
-
-NOT_FOUND = (
-    "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
-    "and try again."
-)
 
 
 async def readable_account_ids(conn: AsyncConnection[Any], user: Principal) -> list[int]:
@@ -60,7 +55,7 @@ async def list_users(request: Request[State]) -> Response:
         else:
             rows = await users.select_users(conn, selection, limit=q.per_page, offset=(q.page - 1) * q.per_page)
             if not rows and q.page != 1:
-                raise http_error(404, NOT_FOUND)
+                raise page_not_found()
             unfiltered = await users.count_users(conn, UserSelection(selection.account_ids, q.include_inactive))
             filtered = await users.count_users(conn, selection)
         account_rows = {a.id: a for a in await accounts.account_views(conn, sorted({r.account_id for r in rows}))}
