@@ -199,3 +199,14 @@ async def test_delete(http: httpx.Client, factory: Factory) -> None:
     assert http.get(f"/api/v3_0/assets/{child}", headers=t.admin.headers).status_code == 404
     assert http.get(f"/api/v3_0/sensors/{sensor}", headers=t.admin.headers).status_code == 422
     assert http.delete(url, headers=t.admin.headers).status_code == 404
+
+
+async def test_asset_types(http: httpx.Client, factory: Factory) -> None:
+    t = await factory.tenant()
+    await factory.asset(t.account, asset_type="heat pump")
+    listed = http.get("/api/v3_0/assets/types", headers=t.member.headers)
+    assert listed.status_code == 200
+    names = [item["name"] for item in listed.json()]
+    assert "heat pump" in names and len(names) == len(set(names))
+    assert [item["id"] for item in listed.json()] == sorted(item["id"] for item in listed.json())
+    assert http.get("/api/v3_0/assets/types").json() == E2

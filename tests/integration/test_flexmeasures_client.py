@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from flexmeasures_client import FlexMeasuresClient
 
@@ -60,10 +59,12 @@ async def test_versions_user_and_account(client: FlexMeasuresClient, account_adm
 
 
 async def test_asset_and_sensor_life_cycle(
-    client: FlexMeasuresClient, account_admin: UserHandle, factory: Factory, http: httpx.Client
+    client: FlexMeasuresClient, account_admin: UserHandle, factory: Factory
 ) -> None:
-    existing = await factory.asset(account_admin.account_id)
-    type_id = http.get(f"/api/v3_0/assets/{existing}", headers=account_admin.headers).json()["generic_asset_type_id"]
+    existing = await factory.asset(account_admin.account_id, asset_type="building")
+    types = await client.get_asset_types()
+    assert all(set(t) == {"id", "name", "description"} for t in types)
+    type_id = next(t["id"] for t in types if t["name"] == "building")
 
     site = await client.add_asset(
         name="site", account_id=account_admin.account_id, latitude=52.0, longitude=4.3,

@@ -21,7 +21,14 @@ from services.gateway.http.responses import ApiError, http_error, no_content, ok
 from services.gateway.http.validation import parse
 from services.gateway.rules import sensor_events
 from services.gateway.rules.permissions import Owner, Principal
-from services.gateway.schemas.assets import AssetCreate, AssetListQuery, AssetOut, AssetUpdate, asset_json
+from services.gateway.schemas.assets import (
+    AssetCreate,
+    AssetListQuery,
+    AssetOut,
+    AssetTypeListItem,
+    AssetUpdate,
+    asset_json,
+)
 from services.gateway.sql import accounts, assets
 from services.gateway.sql.accounts import AccountRow
 from services.gateway.sql.assets import AssetRow
@@ -39,6 +46,14 @@ async def list_assets(request: Request[State]) -> Response:
         rows = await assets.select_assets(conn, account.id, q.include_public)
         relations = await assets.asset_relations(conn, [row.id for row in rows])
     return ok([asset_json(row, relations[row.id]) for row in rows])
+
+
+async def list_asset_types(request: Request[State]) -> Response:
+    """Every asset type, by id (FlexMeasures serves this from 0.28 on; clients need the ids to create assets)."""
+    await current_user(request)
+    async with request.state["pool"].connection() as conn:
+        types = await assets.asset_types(conn)
+    return ok([{"id": t.id, "name": t.name, "description": t.description} for t in types])
 
 
 async def _asset_body(conn: AsyncConnection[Any], asset_id: int) -> dict[str, Any]:
@@ -193,6 +208,9 @@ ROUTES = [
     )),
     ApiRoute("/api/v3_0/assets", create_asset, methods=["POST"], doc=RouteDoc(
         "Create an asset", tag=_TAG, body=AssetCreate, response=AssetOut, success=201, errors=(400, 401, 403, 422),
+    )),
+    ApiRoute("/api/v3_0/assets/types", list_asset_types, methods=["GET"], doc=RouteDoc(
+        "List the asset types", tag=_TAG, response=list[AssetTypeListItem], errors=(401,),
     )),
     ApiRoute("/api/v3_0/assets/{id}", get_asset, methods=["GET"], doc=RouteDoc(
         "Get an asset", tag=_TAG, response=AssetOut, errors=(401, 403, 404, 422),

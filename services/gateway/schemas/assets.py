@@ -102,6 +102,12 @@ class AssetTypeOut(BaseModel):
     name: str
 
 
+class AssetTypeListItem(BaseModel):
+    id: int
+    name: str
+    description: str | None
+
+
 class OwnerOut(BaseModel):
     id: int
     name: str

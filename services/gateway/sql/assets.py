@@ -233,3 +233,19 @@ DELETE_ASSET = "DELETE FROM generic_assets WHERE id = %(id)s"
 async def delete_asset(conn: AsyncConnection[Any], id: int) -> None:
     """Delete the asset; its descendants, their sensors and (by trigger) those sensors' beliefs go with it."""
     await conn.execute(DELETE_ASSET, {"id": id})
+
+
+@dataclass(frozen=True)
+class AssetTypeRow:
+    id: int
+    name: str
+    description: str | None
+
+
+SELECT_ASSET_TYPES = "SELECT id, name, description FROM generic_asset_types ORDER BY id"
+
+
+async def asset_types(conn: AsyncConnection[Any]) -> list[AssetTypeRow]:
+    async with conn.cursor(row_factory=class_row(AssetTypeRow)) as cur:
+        await cur.execute(SELECT_ASSET_TYPES)
+        return await cur.fetchall()
