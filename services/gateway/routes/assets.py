@@ -146,7 +146,8 @@ async def _check_references(conn: AsyncConnection[Any], body: AssetUpdate) -> No
 async def _check_new_parent(conn: AsyncConnection[Any], asset: AssetRow, parent_id: int) -> None:
     """A new parent must be in the asset's account and must not be the asset or one of its descendants."""
     parent = await assets.asset_by_id(conn, parent_id)
-    assert parent is not None  # checked by _check_references
+    if parent is None:  # deleted since the body was checked
+        raise unprocessable("json", "parent_asset_id", f"Parent GenericAsset with id {parent_id} doesn't exist.")
     if parent.account_id != asset.account_id:
         raise unprocessable("json", "parent_asset_id", "The parent asset belongs to another account.")
     if parent_id in await assets.subtree_ids(conn, asset.id):
@@ -164,12 +165,12 @@ async def update_asset(request: Request[State]) -> Response:
         if asset is None:
             raise _unknown_asset(asset_id)
         require_on(user, "update", "asset", asset_owner(asset))
-        if (parent_id := changes.get("parent_asset_id")) is not None:
-            await _check_new_parent(conn, asset, parent_id)
         try:
             async with conn.transaction():
                 if not await assets.lock_asset(conn, asset_id):
                     raise _unknown_asset(asset_id)
+                if (parent_id := changes.get("parent_asset_id")) is not None:
+                    await _check_new_parent(conn, asset, parent_id)
                 await assets.update_asset(conn, asset_id, changes)
         except UniqueViolation:
             name = changes.get("name", asset.name)
