@@ -1,6 +1,6 @@
 """A day-resolution read (``resolution=P1D``) over days holding several posts: belief times, two sources, nulls,
-a post in kWh to a MW sensor. Each day's value is the mean of the values chosen per event (model.md §6: the
-latest belief per event and source, then the best source), computed here independently of the SQL.
+a post in kWh to a MW sensor. Each day's value is the mean of the values chosen per event (docs/api.md, "Reads":
+the latest belief per event and source, then the best source), computed here independently of the SQL.
 
 FlexMeasures 0.27.4 answers [6.0, null] for these beliefs instead of [20.5, 7.0]: once the chosen values
 come from more than one source it averages each source separately and labels each average with that source's

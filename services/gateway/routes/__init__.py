@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import accounts, assets, auth_tokens, data, docs, monitoring, sensors, service, stats, users
+from services.gateway.routes import (
+    accounts,
+    assets,
+    auth_tokens,
+    data,
+    docs,
+    monitoring,
+    sensors,
+    service,
+    stats,
+    users,
+)
 
 ROUTES: list[BaseRoute] = [
     *monitoring.ROUTES,

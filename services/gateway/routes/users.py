@@ -1,9 +1,9 @@
 """Users under ``/api/v3_0/users``: list and get (read side; users are created with the CLI).
 
-Who sees what (FlexMeasures 0.27, model.md §7): without ``account_id`` the list covers every account the caller
-may read (their own; a consultant's client accounts; all of them for ``admin`` and ``admin-reader``); with
-``account_id`` that account, given *read* on it. ``GET /users/<id>`` needs *read* on the user: members of the
-user's account (consultants may not). Unknown ids answer 404 as in FlexMeasures.
+Who sees what, as FlexMeasures 0.27 (docs/api.md, "Users and accounts"): without ``account_id`` the list covers
+every account the caller may read (their own; a consultant's client accounts; all of them for ``admin`` and
+``admin-reader``); with ``account_id`` that account, given *read* on it. ``GET /users/<id>`` needs *read* on the
+user: members of the user's account (consultants may not). Unknown ids answer 404 as in FlexMeasures.
 """
 
 from __future__ import annotations
