@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, sensors, stats
+from services.gateway.routes import assets, auth_tokens, data, docs, monitoring, schedules, sensors, stats
 
 ROUTES: list[BaseRoute] = [
     *monitoring.ROUTES,
@@ -18,5 +18,6 @@ ROUTES: list[BaseRoute] = [
     *assets.ROUTES,
     *data.ROUTES,
     *stats.ROUTES,
+    *schedules.ROUTES,
     *sensors.ROUTES,
 ]
