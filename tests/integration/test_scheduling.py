@@ -19,7 +19,10 @@ import pytest
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from shared import kafka
+from shared.messages import TriggerSchedule
 from shared.settings import Settings
+from shared.topics import SCHEDULE_TRIGGERS, key_for
 from tests.integration.conftest import Factory, Service, UserHandle, start_service
 from tests.integration.test_sensors_api import E2, E3, e1
 
@@ -351,3 +354,21 @@ async def test_fallback_redirect_answers_303_when_configured(
         "StorageScheduler was used.",
     }  # fmt: skip
     assert response.headers["location"] == f"{redirecting.url}/api/v3_0/sensors/{battery}/schedules/{fallback}"
+
+
+async def test_a_trigger_older_than_the_job_ttl_fails_unrun(
+    settings: Settings, http: httpx.Client, factory: Factory, site: Site, pool: AsyncConnectionPool
+) -> None:
+    battery = await factory.sensor(site.asset, unit="kW")
+    job = await _job_row(pool, battery, "queued", created_at=datetime.now(UTC) - timedelta(days=2))
+    message = TriggerSchedule(job_id=uuid.UUID(job), sensor_id=battery, start=T0, duration=timedelta(hours=1),
+                              body={"start": START, "flex-model": BATTERY})  # fmt: skip
+    async with kafka.open_producer(settings) as producer:
+        topic = SCHEDULE_TRIGGERS.full_name(settings.topic_prefix)
+        await producer.send_and_wait(topic, SCHEDULE_TRIGGERS.encode(message), key=key_for(battery))
+    response = schedule(http, site.user, battery, job)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(
+        "No known schedule for this time period. Scheduling job failed with JobExpired: "
+        "The job waited longer than 24 h (FLEXSTREAM_JOB_TTL) in the queue and was not run; trigger it again. StorageScheduler was used."
+    )

@@ -107,3 +107,28 @@ async def test_a_solve_that_hits_its_time_limit_ends_flagged_or_failed_never_stu
                    "time limit of 0 s." in response.json()["message"]  # fmt: skip
     finally:
         assert scheduler.stop() == 0
+
+
+async def test_a_job_waiting_for_a_stopped_ingest_fails_with_a_reason_after_the_wait(
+    own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    account = await factory.account()
+    user = await factory.user(account)
+    asset = await factory.asset(account)
+    battery = await factory.sensor(asset, unit="kW")
+    prices = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    scheduler = start_service("scheduler", own, service_logs, scheduler_ingest_wait="PT1S")
+    try:
+        with httpx.Client(base_url=stack["gateway"].url, timeout=30) as http:
+            assert stack["ingest"].stop() == 0
+            post_data(http, user, prices, "PT2H", [50, 10], "EUR/MWh")
+            body = {"flex-model": BATTERY, "flex-context": {"consumption-price": {"sensor": prices}}}
+            job = job_of(trigger(http, user, battery, duration="PT2H", **body))
+            response = schedule(http, user, battery, job, timeout=30)
+        assert response.status_code == 400, response.text
+        message = response.json()["message"]
+        assert message.startswith("No known schedule for this time period. Scheduling job failed with IngestBehind: ")
+        assert "has not been stored within 1 s" in message and "trigger the schedule again" in message
+    finally:
+        stack["ingest"] = start_service("ingest", own, service_logs)
+        assert scheduler.stop() == 0
