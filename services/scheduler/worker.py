@@ -147,8 +147,8 @@ async def _start(
     if state.status == "failed":
         return state
     if state.status == "queued" and datetime.now(UTC) - state.created_at > ctx.settings.job_ttl:
-        hours = ctx.settings.job_ttl.total_seconds() / 3600
-        message = f"The job waited longer than {hours:g} h (FLEXSTREAM_JOB_TTL) in the queue and was not run; trigger it again"
+        ttl = f"{ctx.settings.job_ttl.total_seconds() / 3600:g} h (FLEXSTREAM_JOB_TTL)"
+        message = f"The job waited longer than {ttl} in the queue and was not run; trigger it again"
         await sql.mark_failed(conn, trigger.job_id, "JobExpired", message)
         return replace(state, status="failed", error_class="JobExpired", error_message=message)
     if state.status == "started":
