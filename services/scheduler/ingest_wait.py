@@ -31,11 +31,16 @@ def behind(marks: Mapping[int, int], committed: Mapping[int, int]) -> dict[int, 
     return {p: mark - max(committed.get(p, 0), 0) for p, mark in marks.items() if committed.get(p, -1) < mark}
 
 
+class Stopping(Exception):
+    """The service is stopping while a job waits: the job is left as it is and its trigger uncommitted."""
+
+
 class IngestProgress:
-    def __init__(self, admin: AIOKafkaAdminClient, group: str, topic: str) -> None:
+    def __init__(self, admin: AIOKafkaAdminClient, group: str, topic: str, stop: asyncio.Event) -> None:
         self._admin = admin
         self._group = group
         self._topic = topic
+        self._stop = stop
 
     async def committed(self, partitions: list[int]) -> dict[int, int]:
         offsets = await self._admin.list_consumer_group_offsets(
@@ -44,7 +49,8 @@ class IngestProgress:
         return {tp.partition: meta.offset for tp, meta in offsets.items()}
 
     async def wait_for(self, marks: Mapping[int, int], timeout: float) -> float:
-        """Return the seconds waited once ingest's committed offsets reach ``marks``; IngestBehind after ``timeout``."""
+        """Return the seconds waited once ingest's committed offsets reach ``marks``; IngestBehind after ``timeout``,
+        Stopping when the service is asked to stop meanwhile."""
         if not marks:
             return 0.0
         began = time.monotonic()
@@ -56,7 +62,9 @@ class IngestProgress:
             if time.monotonic() - began > timeout:
                 raise IngestBehind(
                     f"Sensor data posted before this schedule was triggered has not been stored within {timeout:g} s "
-                    f"(ingest is {sum(lag.values())} records behind); trigger the schedule again once it has caught up."
+                    f"(ingest is {sum(lag.values())} records behind); trigger the schedule again once it has caught up"
                 )
+            if self._stop.is_set():
+                raise Stopping
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)

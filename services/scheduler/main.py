@@ -21,7 +21,7 @@ from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from services.scheduler.ingest_wait import IngestProgress
+from services.scheduler.ingest_wait import IngestProgress, Stopping
 from services.scheduler.worker import Context, run_job
 from shared import db, health, kafka, units
 from shared.service import run_until_signal
@@ -47,7 +47,7 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             ) as consumer,
         ):
             ingest = IngestProgress(admin, f"{settings.topic_prefix}{settings.ingest_group}",
-                                    SENSOR_DATA.full_name(settings.topic_prefix))  # fmt: skip
+                                    SENSOR_DATA.full_name(settings.topic_prefix), stop)  # fmt: skip
             ctx = Context(settings, pool, producer, ingest)
             checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
             server = asyncio.create_task(
@@ -94,7 +94,10 @@ async def run_partition(
     for record in records:
         if stop.is_set():
             return  # the rest stays uncommitted and is delivered again
-        await handle(ctx, record.value, record.offset)
+        try:
+            await handle(ctx, record.value, record.offset)
+        except Stopping:
+            return  # the job stays started; its trigger is delivered again
         await commit(consumer, tp, record.offset + 1)
 
 

@@ -132,3 +132,33 @@ async def test_a_job_waiting_for_a_stopped_ingest_fails_with_a_reason_after_the_
     finally:
         stack["ingest"] = start_service("ingest", own, service_logs)
         assert scheduler.stop() == 0
+
+
+async def test_a_scheduler_stopped_while_a_job_waits_exits_at_once_and_leaves_the_job_to_its_successor(
+    own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    account = await factory.account()
+    user = await factory.user(account)
+    asset = await factory.asset(account)
+    battery = await factory.sensor(asset, unit="kW")
+    prices = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    scheduler = start_service("scheduler", own, service_logs, scheduler_ingest_wait="PT120S")
+    with httpx.Client(base_url=stack["gateway"].url, timeout=30) as http:
+        assert stack["ingest"].stop() == 0
+        post_data(http, user, prices, "PT2H", [50, 10], "EUR/MWh")
+        body = {"flex-model": {**BATTERY, "soc-targets": target(2, 30)},
+                "flex-context": {"consumption-price": {"sensor": prices}}}  # fmt: skip
+        job = job_of(trigger(http, user, battery, duration="PT2H", **body))
+        await _until_started(pool, job)
+        stopping = time.monotonic()
+        assert scheduler.stop(timeout=10) == 0  # SIGTERM: no waiting out the 120 s
+        assert time.monotonic() - stopping < 10 and (await _status(pool, job))[0] == "started"
+
+        stack["ingest"] = start_service("ingest", own, service_logs)
+        successor = start_service("scheduler", own, service_logs)
+        try:
+            response = schedule(http, user, battery, job, timeout=60)
+            assert response.status_code == 200, response.text
+            assert response.json()["values"] == [0.0] * 4 + [20.0] * 4
+        finally:
+            assert successor.stop() == 0
