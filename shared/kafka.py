@@ -12,11 +12,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
 from shared.retry import retrying
 from shared.settings import Settings
-from shared.topics import ALL_TOPICS, Topic
+from shared.topics import ALL_TOPICS, Topic, key_for
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +172,9 @@ async def ping(settings: Settings) -> bool:
         return False
     finally:
         await admin.close()
+
+
+def partition_for(sensor_id: int, partitions: int) -> int:
+    """The partition a record keyed by ``sensor_id`` goes to: what aiokafka's (and Java's) default partitioner
+    computes from the key, for a topic with ``partitions`` partitions."""
+    return int((murmur2(key_for(sensor_id)) & 0x7FFFFFFF) % partitions)

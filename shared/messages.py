@@ -144,6 +144,15 @@ class BeliefsIngested(Message):
 
 
 class TriggerSchedule(Message):
+    """Compute the schedule of job ``job_id`` (its row was created, queued, by the gateway).
+
+    ``body`` is the trigger's JSON body as sent; ``flex_context`` the flex-context the gateway validated (the
+    asset tree's stored one merged with the body's), so the worker computes what was accepted even if the stored
+    flex-context changes meanwhile. ``data_offsets`` holds, per partition of ``flexstream.sensor-data.v1``, the
+    end offset when the trigger was accepted: the worker waits until ingest has committed that far, so every
+    value whose POST was answered before the trigger is in the database when the inputs are read.
+    """
+
     type: Literal["TriggerSchedule"] = "TriggerSchedule"
     job_id: UUID
     sensor_id: int
@@ -152,9 +161,23 @@ class TriggerSchedule(Message):
     prior: AwareDatetime | None = None
     flex_model: dict[str, Any] = Field(default_factory=dict)
     flex_context: dict[str, Any] = Field(default_factory=dict)
+    body: dict[str, Any] | None = Field(default=None, description="The trigger's JSON body as sent.")
+    data_offsets: dict[int, int] = Field(
+        default_factory=dict, description="Partition → end offset of the sensor-data topic at trigger time."
+    )
+    triggered_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class ScheduleComputed(Message):
+    """The outcome of one scheduling job: everything a device needs to act without calling HTTP.
+
+    ``status="finished"``: ``values[i]`` is the power of the event starting at ``start + i·resolution``, in
+    ``unit`` (the power sensor's unit) and with that sensor's sign convention — exactly what ``GET
+    /api/v3_0/sensors/<id>/schedules/<job_id>`` returns once ingest has stored it. ``status="failed"``: ``error``
+    says why (``error_class`` is FlexMeasures' exception name); when the solver found the problem infeasible,
+    ``fallback_job_id`` names the job that carries the fallback schedule (published as its own message).
+    """
+
     type: Literal["ScheduleComputed"] = "ScheduleComputed"
     job_id: UUID
     sensor_id: int
@@ -163,7 +186,30 @@ class ScheduleComputed(Message):
     resolution: timedelta | None = None
     values: list[float] = Field(default_factory=list)
     unit: str | None = None
+    consumption_positive: bool = Field(
+        default=False,
+        description="True when positive values mean consumption; false (the default convention of power sensors) "
+        "when consumption is negative, as the values are stored.",
+    )
     error: str | None = None
+    error_class: str | None = Field(
+        default=None, description="E.g. UnknownPricesException, InfeasibleProblemException."
+    )
+    belief_time: AwareDatetime | None = Field(default=None, description="Belief time of the stored schedule.")
+    scheduler: str | None = Field(
+        default=None, description="StorageScheduler, StorageFallbackScheduler or ProcessScheduler."
+    )
+    time_limit_hit: bool = Field(
+        default=False, description="The solver stopped at its time limit; values are the best schedule found."
+    )
+    fallback_job_id: UUID | None = None
+    soc_sensor_id: int | None = Field(default=None, description="The state-of-charge sensor, when one was given.")
+    soc_start: AwareDatetime | None = Field(default=None, description="Instant of soc_values[0] (the schedule start).")
+    soc_values: list[float] = Field(
+        default_factory=list, description="State of charge at start + i·resolution, i = 0…len(values), in soc_unit."
+    )
+    soc_unit: str | None = None
+    computed_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 # --- flexstream.sensor-events.v1 (compacted) ------------------------------------------------------

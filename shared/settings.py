@@ -43,6 +43,11 @@ class GatewaySettings(Settings):
     hosts_and_auth_start: dict[str, str] = {"flexmeasures.io": "2021-01"}
     outbox_interval: timedelta = timedelta(seconds=1)
     db_pool_max: int = 20
+    planning_horizon: timedelta = timedelta(hours=48)  # FLEXMEASURES_PLANNING_HORIZON: default duration, GET cap
+    max_planning_horizon_steps: int | None = 2520  # FLEXMEASURES_MAX_PLANNING_HORIZON, in steps of the sensor
+    job_cache_ttl: timedelta = timedelta(hours=1)  # FLEXMEASURES_JOB_CACHE_TTL: identical triggers, same job
+    planning_ttl: timedelta = timedelta(days=7)  # FLEXMEASURES_PLANNING_TTL: how long a job can be read
+    fallback_redirect: bool = False  # FLEXMEASURES_FALLBACK_REDIRECT: 303 to the fallback job instead of its result
 
     @field_validator("server_timezone")
     @classmethod
@@ -75,6 +80,12 @@ class IngestSettings(WorkerSettings):
 class SchedulerSettings(WorkerSettings):
     scheduler_group: str = "flexstream-scheduler"
     health_port: int = 8002
+    scheduler_time_limit: timedelta = timedelta(seconds=30)  # per solve; then the best schedule found, or failure
+    scheduler_ingest_wait: timedelta = timedelta(seconds=60)  # how long a job waits for ingest to catch up
+    job_ttl: timedelta = timedelta(days=1)  # FLEXMEASURES_JOB_TTL: a job queued longer than this fails unrun
+    ingest_group: str = "flexstream-ingest"  # whose committed offsets say which sensor data is stored
+    planning_horizon: timedelta = timedelta(hours=48)
+    max_planning_horizon_steps: int | None = 2520
 
 
 class StatsSettings(WorkerSettings):

@@ -23,9 +23,10 @@ from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
 from services.gateway.workers import outbox_relay
+from services.gateway.workers.data_offsets import open_data_offsets
 from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
-from shared import db, kafka
+from shared import db, kafka, units
 from shared.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         await kafka.ensure_topics(settings)
         sensors = TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds())
+        await asyncio.to_thread(units.registry)  # the unit registry takes seconds to build: not in the first request
         async with (
             db.open_pool(settings, name="gateway") as pool,
             kafka.open_producer(settings) as producer,
             open_waiter(settings) as waiter,
             evicting_changed_sensors(settings, sensors),
+            open_data_offsets(settings, producer) as data_offsets,
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
@@ -68,6 +71,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     pool=pool,
                     producer=producer,
                     waiter=waiter,
+                    data_offsets=data_offsets,
                     timescale=timescale,
                     principals=TTLCache[bytes, Principal](CACHE_ENTRIES, settings.auth_cache_ttl.total_seconds()),
                     sensors=sensors,

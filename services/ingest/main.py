@@ -11,19 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import Counter, Histogram
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.ingest.handlers import Results, ingest_batch
+from services.ingest.schedules import decode_schedules, store_schedules
 from shared import db, health, kafka
 from shared.retry import retrying
 from shared.service import run_until_signal
 from shared.settings import IngestSettings
-from shared.topics import INGESTED, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
+from shared.topics import INGESTED, SCHEDULES, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +35,21 @@ RECORDS = Counter("flexstream_ingest_records_total", "Sensor-data records consum
 BELIEFS = Counter("flexstream_ingest_beliefs_written_total", "Belief rows inserted or replaced")
 DEAD = Counter("flexstream_ingest_dead_letters_total", "Records sent to the DLQ", ["reason"])
 RETRIES = Counter("flexstream_ingest_retries_total", "Transient failures retried")
+SCHEDULES_STORED = Counter("flexstream_ingest_schedules_total", "Computed schedules stored as beliefs")
 BATCH_SECONDS = Histogram("flexstream_ingest_batch_seconds", "Time to write one batch (DB transaction)")
 
 MAX_ATTEMPTS = 8
+SCHEDULES_GROUP_SUFFIX = "-schedules"  # computed schedules have a consumer group of their own
+T = TypeVar("T")
 
 
 async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
-    """One transaction for the batch; a transient database failure is retried (``shared/retry.py``), at most
+    """One transaction for the batch (``with_retry``)."""
+    return await with_retry(pool, lambda conn: ingest_batch(conn, records, max_values=settings.ingest_max_values))
+
+
+async def with_retry(pool: AsyncConnectionPool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction; a transient database failure is retried (``shared/retry.py``), at most
     ``MAX_ATTEMPTS`` times, 0.2 s first, doubled up to 10 s apart; then the error is raised."""
     retry = retrying(
         on=(psycopg.OperationalError,), first_wait=0.2, max_wait=10, attempts=MAX_ATTEMPTS, what="database write",
@@ -46,7 +58,7 @@ async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settin
     async for attempt in retry:
         with attempt:
             async with pool.connection() as conn, conn.transaction():
-                return await ingest_batch(conn, records, max_values=settings.ingest_max_values)
+                return await work(conn)
     raise AssertionError("unreachable: the last failure is raised")
 
 
@@ -83,13 +95,14 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             fetch_min_bytes=settings.ingest_fetch_min_bytes,
             fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
         ) as consumer,
+        kafka.open_consumer(settings, [SCHEDULES], f"{settings.ingest_group}{SCHEDULES_GROUP_SUFFIX}") as schedules,
     ):
         checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
-        topic = SENSOR_DATA.full_name(settings.topic_prefix)
-        logger.info("ingest consuming", extra={"topic": topic, "group": settings.ingest_group})
+        schedule_loop = asyncio.create_task(store_schedules_until(schedules, pool, stop))
+        logger.info("ingest consuming", extra={"topic": SENSOR_DATA.name, "group": settings.ingest_group})
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)
@@ -106,7 +119,24 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
         finally:
             stop.set()
+            await schedule_loop
             await server
+
+
+async def store_schedules_until(consumer: AIOKafkaConsumer, pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
+    """Store computed schedules as they come (their own consumer: no batching delay), offsets committed after the
+    database commit. A failure stops the service, uncommitted, like a failure of the data loop."""
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500)
+            schedules = decode_schedules([record for part in batches.values() for record in part])
+            if schedules:
+                SCHEDULES_STORED.inc(len(schedules))
+                await with_retry(pool, partial(store_schedules, messages=schedules))
+            if batches:
+                await consumer.commit()
+    finally:
+        stop.set()
 
 
 def main() -> None:

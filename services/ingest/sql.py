@@ -243,3 +243,75 @@ async def delete_beliefs(conn: AsyncConnection[Any], sensor_id: int) -> int:
     await conn.execute(DELETE_SENSOR_STATS, {"sensor_id": sensor_id})  # the stats agree at once
     await conn.execute(DELETE_SENSOR_STATS_DAILY, {"sensor_id": sensor_id})
     return cur.rowcount
+
+
+# --- schedules (flexstream.schedules.v1) --------------------------------------------------------------------
+
+UPSERT_SCHEDULER_SOURCE = """
+WITH found AS (
+    SELECT id FROM data_sources
+    WHERE name = 'Seita' AND type = 'scheduler' AND user_id IS NULL AND model = %(model)s
+      AND version = %(version)s AND attributes_hash IS NULL
+), created AS (
+    INSERT INTO data_sources (name, type, model, version)
+    SELECT 'Seita', 'scheduler', %(model)s, %(version)s WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT ON CONSTRAINT data_sources_identity_key DO UPDATE SET type = data_sources.type
+    RETURNING id
+)
+SELECT id FROM found UNION ALL SELECT id FROM created
+"""
+
+
+async def scheduler_source_id(conn: AsyncConnection[Any], model: str, version: str) -> int:
+    """The scheduler's data source (name ``Seita``, type ``scheduler``), created on first use."""
+    row = await (await conn.execute(UPSERT_SCHEDULER_SOURCE, {"model": model, "version": version})).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+# A re-run of the same job (same belief time) overwrites its own beliefs; FOR KEY SHARE keeps the sensor alive.
+UPSERT_SCHEDULE_BELIEFS = """
+INSERT INTO timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)
+SELECT s.id, t.event_start, %(source_id)s, %(belief_time)s, 0.5, t.event_value
+FROM (SELECT id FROM sensors WHERE id = %(sensor_id)s FOR KEY SHARE) s,
+     unnest(%(starts)s::timestamptz[], %(values)s::double precision[]) AS t (event_start, event_value)
+ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
+DO UPDATE SET event_value = EXCLUDED.event_value
+"""
+
+
+async def store_schedule_beliefs(
+    conn: AsyncConnection[Any],
+    sensor_id: int,
+    source_id: int,
+    belief_time: datetime,
+    starts: Sequence[datetime],
+    values: Sequence[float],
+) -> int:
+    """Store one belief per event; 0 rows when the sensor no longer exists."""
+    params = {"sensor_id": sensor_id, "source_id": source_id, "belief_time": belief_time, "starts": list(starts),
+              "values": list(values)}  # fmt: skip
+    cur = await conn.execute(UPSERT_SCHEDULE_BELIEFS, params)
+    return cur.rowcount
+
+
+MARK_JOB_FINISHED = """
+UPDATE schedule_jobs
+SET status = 'finished', finished_at = now(), data_source_id = %(source_id)s, belief_time = %(belief_time)s,
+    time_limit_hit = %(time_limit_hit)s, scheduler = %(scheduler)s, error_class = NULL, error_message = NULL
+WHERE id = %(job_id)s AND status <> 'finished'
+"""
+
+
+async def mark_job_finished(
+    conn: AsyncConnection[Any],
+    job_id: UUID,
+    source_id: int,
+    belief_time: datetime,
+    *,
+    scheduler: str,
+    time_limit_hit: bool,
+) -> None:
+    params = {"job_id": job_id, "source_id": source_id, "belief_time": belief_time, "scheduler": scheduler,
+              "time_limit_hit": time_limit_hit}  # fmt: skip
+    await conn.execute(MARK_JOB_FINISHED, params)

@@ -1,23 +1,32 @@
-"""The scheduler's consumer loop.
+"""The scheduler's consumer loop: one job per ``TriggerSchedule``, the offset committed once its outcome is durable.
 
-Not built yet: the storage scheduler itself (problem construction from prices and constraints, the
-highspy LP, job status, publishing ``ScheduleComputed``) is the subject of a later issue. For now the
-service consumes ``flexstream.schedule-triggers.v1``, validates each message against the shared model,
-logs it and commits, so the topic, the consumer group and the service's health and metrics are real.
+A consumer group on ``flexstream.schedule-triggers.v1`` (scale-out by partition). The partitions a process owns
+run side by side, each one record at a time, in order; a record's offset is committed only after
+``worker.run_job`` returned (the outcome is in the database or on ``flexstream.schedules.v1``), so a scheduler
+that dies mid-job leaves its trigger uncommitted and the partition's next owner (a restarted process, or another
+replica after the rebalance) runs the job again.
+A database or broker failure crashes the process, uncommitted, for the same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from shared import db, health, kafka
+from services.scheduler.ingest_wait import IngestProgress, Stopping
+from services.scheduler.worker import Context, run_job
+from shared import db, health, kafka, units
 from shared.service import run_until_signal
 from shared.settings import SchedulerSettings
-from shared.topics import SCHEDULE_TRIGGERS
+from shared.topics import SCHEDULE_TRIGGERS, SENSOR_DATA
 
 logger = logging.getLogger(__name__)
 
@@ -26,36 +35,90 @@ TRIGGERS = Counter("flexstream_scheduler_triggers_total", "Schedule triggers rec
 
 async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     await kafka.ensure_topics(settings)
-    async with (
-        db.open_pool(settings, name="scheduler") as pool,
-        kafka.open_consumer(settings, [SCHEDULE_TRIGGERS], settings.scheduler_group) as consumer,
-    ):
-        checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
-        server = asyncio.create_task(
-            health.serve(health.health_app("scheduler", checks), settings.health_host, settings.health_port, stop)
-        )
+    await asyncio.to_thread(units.registry)  # the unit registry takes seconds to build: not in the first job
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        async with (
+            db.open_pool(settings, name="scheduler") as pool,
+            kafka.open_producer(settings, linger_ms=0) as producer,  # one message per job: send at once
+            kafka.open_consumer(
+                settings, [SCHEDULE_TRIGGERS], settings.scheduler_group, max_poll_records=50
+            ) as consumer,
+        ):
+            ingest = IngestProgress(admin, f"{settings.topic_prefix}{settings.ingest_group}",
+                                    SENSOR_DATA.full_name(settings.topic_prefix), stop)  # fmt: skip
+            ctx = Context(settings, pool, producer, ingest)
+            checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
+            server = asyncio.create_task(
+                health.serve(health.health_app("scheduler", checks), settings.health_host, settings.health_port, stop)
+            )
+            logger.info("scheduler consuming", extra={"group": settings.scheduler_group})
+            try:
+                await consume(consumer, ctx, stop)
+            finally:
+                stop.set()
+                await server
+    finally:
+        await admin.close()
+
+
+async def consume(consumer: AIOKafkaConsumer, ctx: Context, stop: asyncio.Event) -> None:
+    """Partitions run side by side, each in order: a partition with a batch in hand is paused until the batch is
+    done, so its next records wait in Kafka. A failed partition task stops the service (after the others finish
+    their job in hand); nothing it did not finish is committed."""
+    busy: dict[TopicPartition, asyncio.Task[None]] = {}
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            for tp, records in batches.items():
+                consumer.pause(tp)
+                busy[tp] = asyncio.create_task(run_partition(consumer, ctx, tp, records, stop))
+            for tp, task in list(busy.items()):
+                if task.done():
+                    del busy[tp]
+                    task.result()  # a failure ends the loop (and the service)
+                    if tp in consumer.assignment():
+                        consumer.resume(tp)
+            if not batches and busy:
+                await asyncio.wait(busy.values(), timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        if busy:
+            await asyncio.wait(busy.values())
+
+
+async def run_partition(
+    consumer: AIOKafkaConsumer, ctx: Context, tp: TopicPartition, records: list[Any], stop: asyncio.Event
+) -> None:
+    for record in records:
+        if stop.is_set():
+            return  # the rest stays uncommitted and is delivered again
         try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        try:
-                            trigger = SCHEDULE_TRIGGERS.decode(record.value)
-                        except ValidationError as exc:
-                            TRIGGERS.labels("false").inc()
-                            logger.warning("invalid schedule trigger at offset %s: %s", record.offset, exc.errors()[:3])
-                            continue
-                        TRIGGERS.labels("true").inc()
-                        logger.info(
-                            "received schedule trigger (scheduling not implemented yet)",
-                            extra={"job_id": str(trigger.job_id), "sensor_id": trigger.sensor_id,
-                                   "partition": record.partition, "offset": record.offset},
-                        )  # fmt: skip
-                if batches:
-                    await consumer.commit()
-        finally:
-            stop.set()
-            await server
+            await handle(ctx, record.value, record.offset)
+        except Stopping:
+            return  # the job stays started; its trigger is delivered again
+        await commit(consumer, tp, record.offset + 1)
+
+
+async def commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    """Commit one partition's offset. After a rebalance took the partition away the commit fails: the new owner
+    then runs the job again, which is harmless (the same schedule is stored once more)."""
+    try:
+        await consumer.commit({tp: OffsetAndMetadata(offset, "")})
+    except (CommitFailedError, IllegalStateError) as exc:
+        logger.warning("offset commit refused (partition reassigned?): %s", exc, extra={"partition": tp.partition})
+
+
+async def handle(ctx: Context, value: bytes | None, offset: int) -> None:
+    try:
+        trigger = SCHEDULE_TRIGGERS.decode(value)
+    except ValidationError as exc:
+        TRIGGERS.labels("false").inc()
+        logger.warning("invalid schedule trigger at offset %s: %s", offset, exc.errors()[:3])
+        return
+    TRIGGERS.labels("true").inc()
+    await run_job(ctx, trigger)
 
 
 def main() -> None:

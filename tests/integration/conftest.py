@@ -100,6 +100,14 @@ def gateway(settings: Settings, service_logs: Path, ingest: Service) -> Iterator
 
 
 @pytest.fixture(scope="session")
+def scheduler(settings: Settings, service_logs: Path, ingest: Service) -> Iterator[Service]:
+    """The scheduler service (with ingest running, which stores the schedules it computes)."""
+    service = start_service("scheduler", settings, service_logs)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
 def http(gateway: Service) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url, timeout=30) as client:
         yield client

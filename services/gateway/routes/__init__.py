@@ -16,6 +16,7 @@ from services.gateway.routes import (
     data,
     docs,
     monitoring,
+    schedules,
     sensors,
     service,
     stats,
@@ -32,5 +33,6 @@ ROUTES: list[BaseRoute] = [
     *assets.ROUTES,
     *data.ROUTES,
     *stats.ROUTES,
+    *schedules.ROUTES,
     *sensors.ROUTES,
 ]

@@ -1,0 +1,265 @@
+"""Scheduling: trigger a job and read its schedule (spec: api.md §7; differences: docs/api.md "Scheduling").
+
+The trigger validates synchronously with the same code the scheduler re-runs (``shared.flex``), creates the job
+row (queued), produces ``TriggerSchedule`` to ``flexstream.schedule-triggers.v1`` keyed by sensor id and answers
+with the job id. Reading a schedule follows the job's state; a job is "finished" only once ingest has stored its
+beliefs (docs/architecture.md, "Scheduler"), so a finished job always has its values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from aiokafka.errors import KafkaError
+from psycopg import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.http.guards import current_user, require, sensor_from_path
+from services.gateway.http.openapi import ApiRoute, RouteDoc
+from services.gateway.http.request_input import json_object, query
+from services.gateway.http.responses import ApiError, http_error, ok, processed, unprocessable, validation_error
+from services.gateway.sql import jobs
+from services.gateway.sql.sensors import SensorRow
+from services.gateway.state import State
+from shared.errors import FlexRejected, TriggerRejected
+from shared.flex import ScheduleRequest, SensorFacts, referenced_sensors, trigger_body, validate_trigger
+from shared.messages import TriggerSchedule
+from shared.sensor_facts import consumption_stored_negative, load_facts
+from shared.time import DurationError, format_duration_hours, format_instant, parse_duration
+from shared.topics import SCHEDULE_TRIGGERS, key_for
+
+logger = logging.getLogger(__name__)
+
+PROCESSED_JOB = "A scheduling job has been processed with your job ID,"
+DEFAULT_READ_DURATION = timedelta(hours=6)
+NO_REASON = (
+    "The job does not state why it failed. The worker may be missing an exception handler, or its exception handler "
+    "is not storing the exception as job meta data."
+)
+
+
+# --- answers (api.md §0.5) --------------------------------------------------------------------------------
+
+
+def unknown_schedule(detail: str) -> ApiError:
+    message = f"No known schedule for this time period. {detail}"
+    return ApiError(400, {"result": "Rejected", "status": "UNKNOWN_SCHEDULE", "message": message})
+
+
+def unrecognized_event(event_id: str, event_type: str) -> ApiError:
+    message = f"The requested UDI event (id = {event_id}, type = {event_type}) is not known."
+    return ApiError(400, {"result": "Rejected", "status": "UNRECOGNIZED_UDI_EVENT", "message": message})
+
+
+def invalid_period() -> ApiError:
+    message = "A time period in your request doesn't seem right. Cannot parse 'duration' value."
+    return ApiError(400, {"result": "Rejected", "status": "INVALID_PERIOD", "message": message})
+
+
+# --- trigger ----------------------------------------------------------------------------------------------
+
+
+def normalise_force_flag(body: dict[str, Any]) -> dict[str, Any]:
+    """Accept ``force-new-job-creation`` as a spelling of ``force_new_job_creation`` (validated with the rest)."""
+    if "force-new-job-creation" in body and "force_new_job_creation" not in body:
+        body = dict(body)
+        body["force_new_job_creation"] = body.pop("force-new-job-creation")
+    return body
+
+
+def request_hash(sensor_id: int, req: ScheduleRequest) -> bytes:
+    """Identity of a trigger for de-duplication: sensor, window, resolution, prior and the flex-model and
+    flex-context **as sent** (not merged with the stored flex-context)."""
+    identity = {
+        "sensor": sensor_id,
+        "start": req.start.astimezone(UTC).isoformat(),  # the same instant in another offset is the same request
+        "end": req.requested_end.astimezone(UTC).isoformat(),
+        "resolution": req.resolution.total_seconds(),
+        "prior": req.prior.astimezone(UTC).isoformat() if req.prior else None,
+        "flex-model": req.flex_model,
+        "flex-context": req.sent_flex_context,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+
+
+async def _facts(
+    conn: AsyncConnection[Any], sensor: SensorRow, body: dict[str, Any]
+) -> tuple[SensorFacts, dict[int, SensorFacts]]:
+    """The sensor's facts and those of every sensor the body or the stored flex-context names."""
+    own = (await load_facts(conn, [sensor.id]))[sensor.id]
+    return own, await load_facts(conn, referenced_sensors(body, own.flex_context))
+
+
+async def trigger_schedule(request: Request[State]) -> Response:
+    """Queue a scheduling job for the sensor in the path (FlexMeasures 0.27 ``schedules/trigger``)."""
+    user = await current_user(request)
+    body = normalise_force_flag(await json_object(request))
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
+        sensor = await sensor_from_path(conn, request)
+        facts, referenced = await _facts(conn, sensor, body)
+        rejected: FlexRejected | None = None
+        try:
+            req = validate_trigger(
+                body, facts, referenced, planning_horizon=settings.planning_horizon,
+                max_planning_horizon=settings.max_planning_horizon_steps,
+            )  # fmt: skip
+        except TriggerRejected as exc:
+            raise ApiError(422, exc.body()) from None
+        except FlexRejected as exc:
+            rejected = exc
+        require(user, "create-children", sensor)
+        if rejected is not None:
+            raise ApiError(422, rejected.body())
+        digest = request_hash(sensor.id, req)
+        marks = await request.state["data_offsets"].marks({sensor.id, *referenced})
+        async with conn.transaction():
+            await jobs.lock_request(conn, digest)
+            existing = (
+                None if req.force_new_job_creation else await jobs.recent_job(conn, digest, settings.job_cache_ttl)
+            )
+            if existing is not None:
+                return processed(schedule=str(existing))
+            job_id = uuid4()
+            await jobs.create_job(
+                conn, job_id=job_id, sensor_id=sensor.id, request=_stored_request(req, body), request_hash=digest,
+                scheduler=req.scheduler,
+            )  # fmt: skip
+            trigger = TriggerSchedule(
+                job_id=job_id, sensor_id=sensor.id, start=req.start, duration=req.requested_end - req.start,
+                prior=req.prior, flex_model=req.flex_model, flex_context=req.flex_context, body=trigger_body(req),
+                data_offsets=marks,
+            )  # fmt: skip
+            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+    logger.info("schedule triggered", extra={"job_id": str(job_id), "sensor_id": sensor.id})
+    return processed(schedule=str(job_id))
+
+
+def _stored_request(req: ScheduleRequest, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start": req.start.isoformat(), "end": req.end.isoformat(), "resolution": req.resolution.total_seconds(),
+        "prior": req.prior.isoformat() if req.prior else None, "body": body,
+    }  # fmt: skip
+
+
+async def _produce(request: Request[State], trigger: TriggerSchedule) -> None:
+    state = request.state
+    topic = SCHEDULE_TRIGGERS.full_name(state["settings"].topic_prefix)
+    try:
+        await (await state["producer"].send(topic, SCHEDULE_TRIGGERS.encode(trigger), key=key_for(trigger.sensor_id)))
+    except KafkaError as exc:
+        logger.warning("could not produce schedule trigger: %s", exc, extra={"sensor_id": trigger.sensor_id})
+        raise http_error(503, "The message broker is unavailable; no job was created. Please try again.") from None
+
+
+# --- reading a schedule -----------------------------------------------------------------------------------
+
+
+def read_duration(params: dict[str, str]) -> timedelta:
+    """The ``duration`` query parameter (default 6 h); E1 at ``args_and_json`` when unparsable, 400 for zero."""
+    for name in ("id", "uuid"):
+        if name in params:
+            raise validation_error([f"{name} already set in the URL path"])
+    if "duration" not in params:
+        return DEFAULT_READ_DURATION
+    try:
+        duration = parse_duration(params["duration"])
+    except DurationError as exc:
+        raise unprocessable("args_and_json", "duration", str(exc)) from None
+    if duration <= timedelta(0):
+        raise invalid_period()
+    return duration
+
+
+def _job_id(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
+
+
+def job_state_detail(job: jobs.JobRow, used: str) -> str:
+    """The detail of a job that is not finished (api.md §7.2 step 5)."""
+    if job.status == "failed":
+        return f"Scheduling job failed with {job.error_class or 'Exception'}: {job.error_message or NO_REASON}. {used}"
+    if job.status == "started":
+        return f"Scheduling job in progress. {used}"
+    if job.status == "queued":
+        return f"Scheduling job waiting to be processed. {used}"
+    if job.status == "deferred":
+        return f"Scheduling job waiting for unknown job to be processed. {used}"
+    return f"Scheduling job has an unknown status. {used}"
+
+
+async def get_schedule(request: Request[State]) -> Response:
+    """Read the schedule computed by a job (FlexMeasures 0.27 ``GET schedules/<uuid>``)."""
+    user = await current_user(request)
+    duration = read_duration(query(request))
+    settings = request.state["settings"]
+    raw_id = str(request.path_params["uuid"])
+    async with request.state["pool"].connection() as conn:
+        sensor = await sensor_from_path(conn, request)
+        require(user, "read", sensor)
+        horizon = min(duration, settings.planning_horizon)
+        job_id = _job_id(raw_id)
+        job = await jobs.job_by_id(conn, job_id, settings.planning_ttl) if job_id else None
+        if job is None:
+            raise unrecognized_event(raw_id, "job")
+        if job.status == "failed" and job.fallback_job_id is not None:
+            if settings.fallback_redirect:
+                used = f"{job.scheduler or ''} was used."
+                detail = f"Scheduling job failed with {job.error_class or 'Exception'}: {job.error_message}. {used}"
+                location = str(request.url_for("get_schedule", id=str(sensor.id), uuid=str(job.fallback_job_id)))
+                body = {"result": "Rejected", "status": "UNKNOWN_SCHEDULE", "message": detail}
+                raise ApiError(303, body, headers={"Location": location})
+            fallback = await jobs.job_by_id(conn, job.fallback_job_id, settings.planning_ttl)
+            if fallback is None:
+                raise unrecognized_event(str(job.fallback_job_id), "fallback-job")
+            job = fallback
+        used = f"{job.scheduler or ''} was used."
+        if job.status != "finished":
+            raise unknown_schedule(job_state_detail(job, used))
+        if job.data_source_id is None:
+            raise unknown_schedule(f"{PROCESSED_JOB} but no data source could be found for None. {used}")
+        start = datetime.fromisoformat(job.request["start"])
+        facts = (await load_facts(conn, [sensor.id]))[sensor.id]
+        events = await jobs.schedule_values(
+            conn, sensor.id, job.data_source_id, start, start + horizon, sensor.event_resolution
+        )
+    if not events:
+        raise unknown_schedule(f"{PROCESSED_JOB} but  the schedule was not found in the database. {used}")  # sic
+    first, last = events[0][0], events[-1][0]
+    shown = min(duration, last + sensor.event_resolution - first)
+    sign = -1.0 if consumption_stored_negative(facts) else 1.0  # consumption reads positive (api.md §7.2)
+    values = [
+        sign * value + 0.0 for event_start, value in events if event_start <= first + shown - sensor.event_resolution
+    ]
+    return ok({
+        "values": values,
+        "start": format_instant(first.astimezone(ZoneInfo(sensor.timezone))),
+        "duration": format_duration_hours(shown),
+        "unit": sensor.unit,
+        "scheduler_info": {"scheduler": job.scheduler},
+        "status": "PROCESSED",
+        "message": f"Request has been processed. {used}",
+    })  # fmt: skip
+
+
+_TAG = "scheduling"
+ROUTES = [
+    ApiRoute("/api/v3_0/sensors/{id}/schedules/trigger", trigger_schedule, methods=["POST"], doc=RouteDoc(
+        "Trigger a schedule", tag=_TAG, success=200, errors=(400, 401, 403, 422, 503),
+        description="Validates the flex-model and flex-context, queues a job and answers its id (`schedule`).",
+    )),
+    ApiRoute("/api/v3_0/sensors/{id}/schedules/{uuid}", get_schedule, methods=["GET"], doc=RouteDoc(
+        "Get a schedule", tag=_TAG, success=200, errors=(303, 400, 401, 403, 422),
+        description="The schedule of a finished job; other job states answer 400 UNKNOWN_SCHEDULE with the reason.",
+    )),
+]  # fmt: skip

@@ -1,0 +1,72 @@
+"""Storing computed schedules as beliefs: ingest stays the one writer of beliefs.
+
+A finished ``ScheduleComputed`` becomes one belief per slot of the device's power sensor (and, when the message
+carries a state-of-charge trajectory, one per instant of the state-of-charge sensor) under the scheduler's data
+source, with the job's belief time; the job is marked finished **in the same transaction**, so a job that reads
+as finished always has its values. Failed outcomes were recorded by the scheduler; they are not stored here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+from psycopg import AsyncConnection
+from pydantic import ValidationError
+
+from services.ingest import sql
+from shared.messages import ScheduleComputed
+from shared.topics import SCHEDULES
+
+logger = logging.getLogger(__name__)
+
+# FlexMeasures' scheduler data sources: model → version (name "Seita", type "scheduler").
+SOURCE_VERSIONS = {"StorageScheduler": "5", "StorageFallbackScheduler": "2", "ProcessScheduler": "1"}
+
+
+def decode_schedules(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[ScheduleComputed]:
+    """The finished schedules among ``records`` (a malformed record is logged and skipped)."""
+    out = []
+    for record in records:
+        try:
+            message = SCHEDULES.decode(record.value)
+        except ValidationError as exc:
+            logger.warning("malformed schedule at offset %s: %s", record.offset, exc.errors()[:3])
+            continue
+        if message.status == "finished" and message.start is not None and message.belief_time is not None:
+            out.append(message)
+    return out
+
+
+def event_starts(start: datetime, step: timedelta, count: int) -> list[datetime]:
+    return [start + i * step for i in range(count)]
+
+
+async def store_schedules(conn: AsyncConnection[Any], messages: Sequence[ScheduleComputed]) -> int:
+    """Store every schedule and mark its job finished (one transaction, run by the caller). Returns rows written."""
+    written = 0
+    sources: dict[str, int] = {}
+    for message in messages:
+        model = message.scheduler or "StorageScheduler"
+        if model not in sources:
+            sources[model] = await sql.scheduler_source_id(conn, model, SOURCE_VERSIONS.get(model, "1"))
+        source_id = sources[model]
+        assert message.start is not None and message.belief_time is not None
+        step = message.resolution or timedelta(0)
+        written += await sql.store_schedule_beliefs(
+            conn, message.sensor_id, source_id, message.belief_time,
+            event_starts(message.start, step, len(message.values)), message.values,
+        )  # fmt: skip
+        if message.soc_sensor_id is not None and message.soc_values:
+            written += await sql.store_schedule_beliefs(
+                conn, message.soc_sensor_id, source_id, message.belief_time,
+                event_starts(message.soc_start or message.start, step, len(message.soc_values)), message.soc_values,
+            )  # fmt: skip
+        await sql.mark_job_finished(
+            conn, message.job_id, source_id, message.belief_time, scheduler=model,
+            time_limit_hit=message.time_limit_hit,
+        )  # fmt: skip
+    return written

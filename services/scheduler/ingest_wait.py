@@ -1,0 +1,70 @@
+"""Waiting until ingest has stored every sensor-data command a trigger must see (read-your-writes).
+
+The trigger carries the end offsets of the sensor-data partitions its job reads, taken when it was accepted.
+Ingest commits a partition's offset only after the database transaction that stored those commands, so once
+its committed offsets reach the marks, every earlier command is in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.errors import FlexStreamError
+
+logger = logging.getLogger(__name__)
+
+
+class IngestBehind(FlexStreamError):
+    """Ingest did not store the data posted before the trigger in time."""
+
+    reason = "ingest_behind"
+
+
+def behind(marks: Mapping[int, int], committed: Mapping[int, int]) -> dict[int, int]:
+    """Partition → how many records ingest still has to commit there (only the partitions that lag)."""
+    return {p: mark - max(committed.get(p, 0), 0) for p, mark in marks.items() if committed.get(p, -1) < mark}
+
+
+class Stopping(Exception):
+    """The service is stopping while a job waits: the job is left as it is and its trigger uncommitted."""
+
+
+class IngestProgress:
+    def __init__(self, admin: AIOKafkaAdminClient, group: str, topic: str, stop: asyncio.Event) -> None:
+        self._admin = admin
+        self._group = group
+        self._topic = topic
+        self._stop = stop
+
+    async def committed(self, partitions: list[int]) -> dict[int, int]:
+        offsets = await self._admin.list_consumer_group_offsets(
+            self._group, partitions=[TopicPartition(self._topic, p) for p in partitions]
+        )
+        return {tp.partition: meta.offset for tp, meta in offsets.items()}
+
+    async def wait_for(self, marks: Mapping[int, int], timeout: float) -> float:
+        """Return the seconds waited once ingest's committed offsets reach ``marks``; IngestBehind after ``timeout``,
+        Stopping when the service is asked to stop meanwhile."""
+        if not marks:
+            return 0.0
+        began = time.monotonic()
+        delay = 0.005
+        while True:
+            lag = behind(marks, await self.committed(sorted(marks)))
+            if not lag:
+                return time.monotonic() - began
+            if time.monotonic() - began > timeout:
+                raise IngestBehind(
+                    f"Sensor data posted before this schedule was triggered has not been stored within {timeout:g} s "
+                    f"(ingest is {sum(lag.values())} records behind); trigger the schedule again once it has caught up"
+                )
+            if self._stop.is_set():
+                raise Stopping
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
