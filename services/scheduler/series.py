@@ -71,24 +71,17 @@ def _sensor_values(inputs: Inputs, ref: SensorRef, kind: Literal["flow", "instan
 
 def per_slot(value: Variable | None, unit: str, inputs: Inputs, combine: Combine = "last") -> Array:
     """One value per slot in ``unit``; a listed segment covers the slots whose start lies in [start, end)."""
-    grid = inputs.grid
-    out = np.full(grid.n, np.nan)
-    if value is None:
-        return out
-    if isinstance(value, Fixed):
-        out[:] = value.value
-    elif isinstance(value, SensorRef):
-        out = _sensor_values(inputs, value, "flow", unit)
-    else:
-        for segment in value.segments:
-            first = max(0, _ceil_index(segment.start - grid.start, grid.resolution))
-            stop = min(grid.n, _ceil_index(segment.end - grid.start, grid.resolution))
-            _write(out, first, stop, segment.value, combine)
-    return out
+    return _on_grid(value, unit, inputs, combine, "flow")
 
 
 def per_instant(value: Variable | None, unit: str, inputs: Inputs, combine: Combine = "last") -> Array:
     """One value per instant t_1 … t_N in ``unit``; a listed segment covers the grid instants in [start, end]."""
+    return _on_grid(value, unit, inputs, combine, "instant")
+
+
+def _on_grid(
+    value: Variable | None, unit: str, inputs: Inputs, combine: Combine, kind: Literal["flow", "instant"]
+) -> Array:
     grid = inputs.grid
     out = np.full(grid.n, np.nan)
     if value is None:
@@ -96,12 +89,16 @@ def per_instant(value: Variable | None, unit: str, inputs: Inputs, combine: Comb
     if isinstance(value, Fixed):
         out[:] = value.value
     elif isinstance(value, SensorRef):
-        out = _sensor_values(inputs, value, "instant", unit)
+        out = _sensor_values(inputs, value, kind, unit)
     else:
         for segment in value.segments:
-            first = max(1, _ceil_index(segment.start - grid.start, grid.resolution))
-            last = min(grid.n, _floor_index(segment.end - grid.start, grid.resolution))
-            _write(out, first - 1, last, segment.value, combine)
+            if kind == "flow":  # slots j with t_j in [start, end)
+                first = max(0, _ceil_index(segment.start - grid.start, grid.resolution))
+                stop = min(grid.n, _ceil_index(segment.end - grid.start, grid.resolution))
+            else:  # instants t_i (index i - 1) with t_i in [start, end], i ≥ 1
+                first = max(1, _ceil_index(segment.start - grid.start, grid.resolution)) - 1
+                stop = min(grid.n, _floor_index(segment.end - grid.start, grid.resolution))
+            _write(out, first, stop, segment.value, combine)
     return out
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from services.scheduler import commitments
 from services.scheduler.evaluate import commitment_cost
-from services.scheduler.program import Array, Device, Program
+from services.scheduler.program import Array, Program
+from tests.unit.programs import alone, battery
 
 NAN = np.nan
 
@@ -98,26 +99,7 @@ def test_site_production_breach() -> None:
 
 
 def _device_program(n: int, tau: float) -> Program:
-    device = Device(
-        sensor_id=1,
-        soc_start=0.0,
-        soc_lower=np.zeros(n),
-        soc_upper=np.full(n, 10.0),
-        power_lower=np.full(n, -5.0),
-        power_upper=np.full(n, 5.0),
-        charging_efficiency=np.ones(n),
-        discharging_efficiency=np.ones(n),
-        storage_efficiency=np.ones(n),
-        gain=np.zeros(n),
-    )
-    return Program(
-        n=n,
-        tau=tau,
-        devices=(device,),
-        inflexible=np.zeros(n),
-        site_lower=np.full(n, -np.inf),
-        site_upper=np.full(n, np.inf),
-    )
+    return alone(battery(n, power=5.0), tau=tau)
 
 
 def test_device_breaches_apply_to_the_device_flow() -> None:

@@ -11,32 +11,14 @@ import pytest
 from services.scheduler import problem
 from services.scheduler.commitments import energy
 from services.scheduler.fallback import fallback
-from services.scheduler.program import Device, Program
+from services.scheduler.program import Program
 from tests.unit.flex_fixtures import BATTERY, SENSORS, START, body, validate
+from tests.unit.programs import alone, battery
 
 
 def one_battery(n: int = 4, **changes: object) -> Program:
-    device = Device(
-        sensor_id=1,
-        soc_start=1.0,
-        soc_lower=np.zeros(n),
-        soc_upper=np.full(n, 4.0),
-        power_lower=np.full(n, -2.0),
-        power_upper=np.full(n, 2.0),
-        charging_efficiency=np.ones(n),
-        discharging_efficiency=np.ones(n),
-        storage_efficiency=np.ones(n),
-        gain=np.zeros(n),
-    )
-    return Program(
-        n=n,
-        tau=0.5,
-        devices=(replace(device, **changes),),  # type: ignore[arg-type]
-        inflexible=np.zeros(n),
-        site_lower=np.full(n, -np.inf),
-        site_upper=np.full(n, np.inf),
-        commitments=(energy(np.full(n, 10.0), np.full(n, 10.0), 0.5),),
-    )
+    device = battery(n, soc_start=1.0, soc_max=4.0, power=2.0, **changes)
+    return alone(device, tau=0.5, commitments=(energy(np.full(n, 10.0), np.full(n, 10.0), 0.5),))
 
 
 def test_charges_towards_a_higher_first_target_without_overshooting() -> None:

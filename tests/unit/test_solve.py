@@ -11,22 +11,7 @@ import pytest
 
 from services.scheduler.program import Array, Commitment, Device, Program
 from services.scheduler.solve import decay_factor, solution_status, solve
-
-
-def battery(n: int, **changes: object) -> Device:
-    device = Device(
-        sensor_id=1,
-        soc_start=0.0,
-        soc_lower=np.zeros(n),
-        soc_upper=np.full(n, 10.0),
-        power_lower=np.full(n, -1.0),
-        power_upper=np.full(n, 1.0),
-        charging_efficiency=np.ones(n),
-        discharging_efficiency=np.ones(n),
-        storage_efficiency=np.ones(n),
-        gain=np.zeros(n),
-    )
-    return replace(device, **changes)  # type: ignore[arg-type]
+from tests.unit.programs import battery
 
 
 def energy_cost(consumption: list[float], production: list[float] | None = None, tau: float = 1.0) -> Commitment:
