@@ -1,7 +1,7 @@
 """The scheduler's consumer loop: one job per ``TriggerSchedule``, the offset committed once its outcome is durable.
 
 A consumer group on ``flexstream.schedule-triggers.v1`` (scale-out by partition). The partitions a process owns
-run side by side, each one record at a time, in order; a record's offset is committed only after
+run side by side (a task per partition), each one record at a time, in order; a record's offset is committed only after
 ``worker.run_job`` returned (the outcome is in the database or on ``flexstream.schedules.v1``), so a scheduler
 that dies mid-job leaves its trigger uncommitted and the partition's next owner (a restarted process, or another
 replica after the rebalance) runs the job again.
@@ -30,6 +30,7 @@ from shared.topics import SCHEDULE_TRIGGERS, SENSOR_DATA
 
 logger = logging.getLogger(__name__)
 
+BACKLOG = 100  # records waiting in one partition's queue before that partition is paused
 TRIGGERS = Counter("flexstream_scheduler_triggers_total", "Schedule triggers received", ["valid"])
 
 
@@ -64,34 +65,44 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
 
 
 async def consume(consumer: AIOKafkaConsumer, ctx: Context, stop: asyncio.Event) -> None:
-    """Partitions run side by side, each in order: a partition with a batch in hand is paused until the batch is
-    done, so its next records wait in Kafka. A failed partition task stops the service (after the others finish
-    their job in hand); nothing it did not finish is committed."""
-    busy: dict[TopicPartition, asyncio.Task[None]] = {}
+    """Partitions run side by side, each in order: records go to a queue per partition, worked off by that
+    partition's task. A partition whose queue is long is paused until it shrank (fetching never waits otherwise).
+    A failed partition task stops the service (after the others finish their job in hand); nothing it did not
+    finish is committed."""
+    queues: dict[TopicPartition, asyncio.Queue[Any]] = {}
+    tasks: dict[TopicPartition, asyncio.Task[None]] = {}
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100)
             for tp, records in batches.items():
-                consumer.pause(tp)
-                busy[tp] = asyncio.create_task(run_partition(consumer, ctx, tp, records, stop))
-            for tp, task in list(busy.items()):
+                if tp not in queues:
+                    queues[tp] = asyncio.Queue()
+                    tasks[tp] = asyncio.create_task(run_partition(consumer, ctx, tp, queues[tp], stop))
+                for record in records:
+                    queues[tp].put_nowait(record)
+            paused = consumer.paused()
+            for tp, queue in queues.items():
+                if queue.qsize() >= BACKLOG and tp not in paused:
+                    consumer.pause(tp)
+                elif queue.qsize() < BACKLOG // 2 and tp in paused and tp in consumer.assignment():
+                    consumer.resume(tp)
+            for task in tasks.values():
                 if task.done():
-                    del busy[tp]
                     task.result()  # a failure ends the loop (and the service)
-                    if tp in consumer.assignment():
-                        consumer.resume(tp)
-            if not batches and busy:
-                await asyncio.wait(busy.values(), timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.set()
-        if busy:
-            await asyncio.wait(busy.values())
+        if tasks:
+            await asyncio.wait(tasks.values())
 
 
 async def run_partition(
-    consumer: AIOKafkaConsumer, ctx: Context, tp: TopicPartition, records: list[Any], stop: asyncio.Event
+    consumer: AIOKafkaConsumer, ctx: Context, tp: TopicPartition, queue: asyncio.Queue[Any], stop: asyncio.Event
 ) -> None:
-    for record in records:
+    while not stop.is_set():
+        try:
+            record = await asyncio.wait_for(queue.get(), timeout=0.2)
+        except TimeoutError:
+            continue
         if stop.is_set():
             return  # the rest stays uncommitted and is delivered again
         try:
