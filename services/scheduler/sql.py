@@ -90,9 +90,9 @@ async def job_status(conn: AsyncConnection[Any], job_id: UUID) -> str | None:
 
 # --- input series -------------------------------------------------------------------------------------------
 #
-# "As known at" belief time b (model.md §6): the most recent belief per (event, source) with belief time ≤ b (its
-# median probability row), then one value per event: the source with the highest version, then the latest belief
-# time, then the lowest source id.
+# "As known at" belief time b, selected as data GETs select (docs/api.md, "Reads"): the most recent belief per
+# (event, source) with belief time ≤ b (its median probability row), then one value per event: the source with the
+# highest version, then the latest belief time, then the lowest source id.
 
 SELECT_SERIES = """
 WITH latest AS (

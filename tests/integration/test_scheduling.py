@@ -1,4 +1,4 @@
-"""Scheduling through the real gateway, broker, scheduler, ingest and database (api.md §7, scheduling.md).
+"""Scheduling through the real gateway, broker, scheduler, ingest and database (docs/api.md, "Scheduling").
 
 Each test triggers a job over HTTP and polls ``GET /sensors/<id>/schedules/<uuid>`` until the job left the queue,
 so what it checks is what a client sees. Job states the pipeline only passes through briefly (queued, started,

@@ -1,4 +1,4 @@
-"""Scheduling: trigger a job and read its schedule (spec: api.md §7; differences: docs/api.md "Scheduling").
+"""Scheduling: trigger a job and read its schedule (docs/api.md, "Scheduling").
 
 The trigger validates synchronously with the same code the scheduler re-runs (``shared.flex``), creates the job
 row (queued), produces ``TriggerSchedule`` to ``flexstream.schedule-triggers.v1`` keyed by sensor id and answers
@@ -45,7 +45,7 @@ NO_REASON = (
 )
 
 
-# --- answers (api.md §0.5) --------------------------------------------------------------------------------
+# --- answers (FlexMeasures' USEF-style bodies) ------------------------------------------------------------------------
 
 
 def unknown_schedule(detail: str) -> ApiError:
@@ -186,7 +186,7 @@ def _job_id(raw: str) -> UUID | None:
 
 
 def job_state_detail(job: jobs.JobRow, used: str) -> str:
-    """The detail of a job that is not finished (api.md §7.2 step 5)."""
+    """The detail of a job that is not finished (docs/api.md, "GET /api/v3_0/sensors/<id>/schedules/<uuid>")."""
     if job.status == "failed":
         return f"Scheduling job failed with {job.error_class or 'Exception'}: {job.error_message or NO_REASON}. {used}"
     if job.status == "started":
@@ -237,7 +237,7 @@ async def get_schedule(request: Request[State]) -> Response:
         raise unknown_schedule(f"{PROCESSED_JOB} but  the schedule was not found in the database. {used}")  # sic
     first, last = events[0][0], events[-1][0]
     shown = min(duration, last + sensor.event_resolution - first)
-    sign = -1.0 if consumption_stored_negative(facts) else 1.0  # consumption reads positive (api.md §7.2)
+    sign = -1.0 if consumption_stored_negative(facts) else 1.0  # consumption reads positive
     values = [
         sign * value + 0.0 for event_start, value in events if event_start <= first + shown - sensor.event_resolution
     ]
