@@ -24,6 +24,7 @@ import numpy.typing as npt
 from services.scheduler.program import Array, Commitment, Program, Solution, Status
 
 IntArray = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
 
 SIMULTANEITY_TOLERANCE = 1e-6
 """MW: charging and discharging the same device in one slot counts as simultaneous above this (HiGHS' default
@@ -169,7 +170,7 @@ def _invalid(program: Program) -> str:
     return ""
 
 
-def _build(program: Program) -> tuple[_Builder, _Layout]:
+def _build(program: Program, *, split: bool) -> tuple[_Builder, _Layout]:
     n, tau = program.n, program.tau
     b, layout = _Builder(), _Layout()
     slots = np.arange(n, dtype=np.int64)
@@ -215,7 +216,7 @@ def _build(program: Program) -> tuple[_Builder, _Layout]:
 
     for c in program.commitments:
         if c.kind == "each":
-            _add_each(b, program, layout, c)
+            _add_each(b, program, layout, c, split=split)
         else:
             _add_any(b, program, layout, c)
     return b, layout
@@ -241,11 +242,14 @@ def _add_scope(
         b.add_entries(rows, cols, 1.0)
 
 
-def _add_each(b: _Builder, program: Program, layout: _Layout, c: Commitment) -> None:
+def _add_each(b: _Builder, program: Program, layout: _Layout, c: Commitment, *, split: bool) -> None:
     """Per slot ``x_j − q_j = δ↑_j + δ↓_j``, cost ``up_j δ↑_j + down_j δ↓_j``.
 
     Where ``up_j = down_j`` the cost is linear in ``x_j``, so it goes straight onto the scope's columns (and a
     constant offset) without deviation columns or a row: the common case of equal consumption and production prices.
+    With ``split``, a device-flow commitment with ``q_j = 0`` and ``up_j ≥ 0 ≥ down_j`` (``prefer-curtailing-later``)
+    goes onto the device's columns as ``up_j p⁺ + down_j p⁻``, equal to its cost wherever the device does not
+    charge and discharge at once, and higher where it does (the LP relaxation gets tighter, never looser).
     """
     defined = np.isfinite(c.quantity)
     linear = np.flatnonzero(defined & (c.up == c.down) & (c.up != 0))
@@ -254,7 +258,13 @@ def _add_each(b: _Builder, program: Program, layout: _Layout, c: Commitment) -> 
         for cols in _scope_columns(program, layout, c.scope, c.device, linear):
             b.add_cost(cols, price)
         b.offset += float(price @ (_scope_constant(program, c.scope, linear) - c.quantity[linear]))
-    kinked = np.flatnonzero(defined & (c.up != c.down))
+    kinked = defined & (c.up != c.down)
+    if c.scope == "device_power" and split:
+        at_zero = np.flatnonzero(kinked & (c.quantity == 0) & (c.up >= 0) & (c.down <= 0))
+        b.add_cost(layout.charge[c.device] + at_zero, c.up[at_zero])
+        b.add_cost(layout.discharge[c.device] + at_zero, c.down[at_zero])
+        kinked[at_zero] = False
+    kinked = np.flatnonzero(kinked)
     if not kinked.size:
         return
     m = kinked.size
@@ -290,8 +300,21 @@ def _add_any(b: _Builder, program: Program, layout: _Layout, c: Commitment) -> N
         b.add_entries(rows, np.full(m, col, dtype=np.int64), -1.0)
 
 
-def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> None:
-    """Add ``σ[d,j]`` with ``p⁺ ≤ M⁺σ`` and ``−p⁻ ≤ M⁻(1 − σ)`` wherever a device can go both ways.
+def _add_rows(
+    h: highspy.Highs, upper: list[Array], rows: list[IntArray], cols: list[IntArray], vals: list[Array]
+) -> None:
+    """Append ``−inf ≤ A x ≤ upper`` from coordinates (row numbers counted from the first new row)."""
+    n_rows = sum(len(u) for u in upper)
+    r, c, v = _concat_int(rows), _concat_int(cols), _concat(vals)
+    order = np.lexsort((c, r))
+    starts = np.zeros(n_rows, dtype=np.int32)
+    np.cumsum(np.bincount(r, minlength=n_rows)[:-1], out=starts[1:])
+    h.addRows(n_rows, np.full(n_rows, -np.inf), _concat(upper), r.size, starts, c[order].astype(np.int32), v[order])
+
+
+def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout, where: list[Mask]) -> list[IntArray]:
+    """Add ``σ[d,j]`` with ``p⁺ ≤ M⁺σ`` and ``−p⁻ ≤ M⁻(1 − σ)`` in the slots ``where[d]`` (slots where the device
+    can go both ways); return each device's ``σ`` columns.
 
     ``M⁺``/``M⁻`` are the slot's own power bounds (tighter than one big M, same integer feasible set); the
     program's ``big_m`` only stands in for an infinite bound.
@@ -301,15 +324,17 @@ def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> None:
     cols: list[IntArray] = []
     vals: list[Array] = []
     row_upper: list[Array] = []
+    sigmas: list[IntArray] = []
     n_sigma = 0
     for k, d in enumerate(program.devices):
-        both = np.flatnonzero((d.power_upper > 0) & (d.power_lower < 0))
-        if not both.size:
-            continue
+        both = np.flatnonzero(where[k])
         m = both.size
+        sigma = first_col + n_sigma + np.arange(m, dtype=np.int64)
+        sigmas.append(sigma)
+        if not m:
+            continue
         big_up = np.where(np.isfinite(d.power_upper[both]), d.power_upper[both], program.big_m)
         big_down = np.where(np.isfinite(d.power_lower[both]), -d.power_lower[both], program.big_m)
-        sigma = first_col + n_sigma + np.arange(m, dtype=np.int64)
         charge_rows = 2 * n_sigma + np.arange(m, dtype=np.int64)
         discharge_rows = charge_rows + m
         rows += [charge_rows, charge_rows, discharge_rows, discharge_rows]
@@ -318,29 +343,147 @@ def _add_binaries(h: highspy.Highs, program: Program, layout: _Layout) -> None:
         row_upper += [np.zeros(m), big_down]
         n_sigma += m
     if not n_sigma:
-        return
+        return sigmas
     no_entries = np.zeros(n_sigma, dtype=np.int32)
     h.addCols(n_sigma, np.zeros(n_sigma), np.zeros(n_sigma), np.ones(n_sigma), 0, no_entries, no_entries, np.zeros(0))
-    r, c, v = _concat_int(rows), _concat_int(cols), _concat(vals)
-    order = np.lexsort((c, r))
-    starts = np.zeros(2 * n_sigma, dtype=np.int32)
-    np.cumsum(np.bincount(r, minlength=2 * n_sigma)[:-1], out=starts[1:])
-    lower = np.full(2 * n_sigma, -np.inf)
-    h.addRows(2 * n_sigma, lower, _concat(row_upper), r.size, starts, c[order].astype(np.int32), v[order])
+    _add_rows(h, row_upper, rows, cols, vals)
     h.changeColsIntegrality(
         n_sigma,
         np.arange(first_col, first_col + n_sigma, dtype=np.int32),
         np.full(n_sigma, highspy.HighsVarType.kInteger),
     )
+    return sigmas
 
 
-def _simultaneous(program: Program, layout: _Layout, x: Array) -> bool:
-    """Whether ``x`` charges and discharges some device at once in some slot."""
+def _add_headroom_rows(
+    h: highspy.Highs, program: Program, layout: _Layout, where: list[Mask], sigmas: list[IntArray]
+) -> None:
+    """Rows valid for the MILP that its LP relaxation breaks by charging and discharging at once: in a slot
+    ``j`` that charges (``σ = 1``) the charge fits below the next upper state-of-charge bound ``U``, and in a
+    slot that discharges (``σ = 0``) the discharge comes out of the content above the next lower bound ``L``::
+
+        Λτη_C p⁺_j + η_S e_j + K σ_j ≤ U_{j+1} − Λτg_j + K,      K = max(0, η_S U_j + Λτg_j − U_{j+1})
+        −Λτ p⁻_j/η_D − η_S e_j − K' σ_j ≤ Λτg_j − L_{j+1},       K' = max(0, L_{j+1} − Λτg_j − η_S L_j)
+
+    ``K`` and ``K'`` make each row hold for every state of charge when its direction is switched off (``e_0``
+    is the constant start). Slots whose bounds are infinite get no row. Measured: the root LP bound of the
+    benchmark's negative-price week moves about half-way from the LP relaxation to the optimum.
+    """
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    vals: list[Array] = []
+    upper: list[Array] = []
+    n_rows = 0
+
+    def add(slots: IntArray, power_col: IntArray, power: Array, energy: Array, sigma: IntArray, big: Array) -> None:
+        """Rows ``power·p_j + energy·e_j + big·σ_j`` for ``slots`` (no ``e_j`` term for ``j = 0``)."""
+        nonlocal n_rows
+        r = n_rows + np.arange(slots.size, dtype=np.int64)
+        previous = np.flatnonzero(slots > 0)
+        rows.extend([r, r, r[previous]])
+        cols.extend([power_col, sigma, energy_first + slots[previous] - 1])
+        vals.extend([power, big, energy[previous]])
+        n_rows += slots.size
+
+    for k, d in enumerate(program.devices):
+        slots = np.flatnonzero(where[k])
+        energy_first = layout.energy[k]
+        eta_s = np.clip(d.storage_efficiency, 0.0, 1.0)[slots]
+        lam_tau = decay_factor(np.clip(d.storage_efficiency, 0.0, 1.0))[slots] * program.tau
+        gain = lam_tau * d.gain[slots]
+        before = np.maximum(slots - 1, 0)
+        start = np.where(slots > 0, 0.0, eta_s * d.soc_start)  # η_S e_0 moves to the right-hand side
+        bound_next = d.soc_upper[slots]
+        bound_now = np.where(slots > 0, d.soc_upper[before], d.soc_start)
+        ok = np.flatnonzero(np.isfinite(bound_next) & np.isfinite(bound_now))
+        big = np.maximum(0.0, eta_s[ok] * bound_now[ok] + gain[ok] - bound_next[ok])
+        power = lam_tau[ok] * d.charging_efficiency[slots[ok]]
+        add(slots[ok], layout.charge[k] + slots[ok], power, eta_s[ok], sigmas[k][ok], big)
+        upper.append(bound_next[ok] - gain[ok] + big - start[ok])
+        bound_next = d.soc_lower[slots]
+        bound_now = np.where(slots > 0, d.soc_lower[before], d.soc_start)
+        ok = np.flatnonzero(np.isfinite(bound_next) & np.isfinite(bound_now))
+        big = np.maximum(0.0, bound_next[ok] - gain[ok] - eta_s[ok] * bound_now[ok])
+        power = -lam_tau[ok] / d.discharging_efficiency[slots[ok]]
+        add(slots[ok], layout.discharge[k] + slots[ok], power, -eta_s[ok], sigmas[k][ok], -big)
+        upper.append(gain[ok] - bound_next[ok] + start[ok])
+    if n_rows:
+        _add_rows(h, upper, rows, cols, vals)
+
+
+def _two_way(program: Program) -> list[Mask]:
+    """Per device, the slots where it can both charge and discharge."""
+    return [(d.power_upper > 0) & (d.power_lower < 0) for d in program.devices]
+
+
+def _cheapest_slope(program: Program, scope: str, device: int) -> Array:
+    """Per slot ``j``, a lower bound on the slope of the commitments' cost in a device's flow ``p[d,j]`` through
+    the commitments of ``scope`` (``"site"``: those on the site flow; ``"device_power"``: those on device
+    ``device``'s flow). ``each``: ``min(up_j, down_j)``; ``any``: ``min(0, up) + min(0, down)`` (its cost moves
+    with ``x_j`` only while ``x_j`` is the window's extreme)."""
+    slope = np.zeros(program.n)
+    for c in program.commitments:
+        if c.scope != scope or (scope == "device_power" and c.device != device):
+            continue
+        defined = np.isfinite(c.quantity)
+        if c.kind == "each":
+            slope += np.where(defined, np.minimum(c.up, c.down), 0.0)
+        elif defined.any():
+            up, down = float(np.max(c.up[defined])), float(np.min(c.down[defined]))
+            slope += np.where(defined, min(0.0, up) + min(0.0, down), 0.0)
+    return slope
+
+
+def _waste_may_pay(program: Program) -> list[Mask]:
+    """Per device, the slots where charging and discharging at once might lower the cost: the only slots that
+    need a binary. Elsewhere every simultaneous flow can be replaced by ``_without_waste`` at no extra cost.
+
+    Replacing ``p⁺ = c``, ``p⁻ = −d`` (both nonzero) by the one-way flow with the same ``η_C c − d/η_D`` keeps the
+    state of charge in every slot and lowers the device's flow by ``(1 − η_C η_D)·(removed charge)``. The flow is
+    unchanged when ``η_C η_D = 1`` (no slot needs a binary). When ``η_C η_D < 1`` lowering it cannot cost more if
+    the site's lower limit cannot bind in that slot (``site_lower − inflexible ≤ Σ_d power_lower``) and the
+    cheapest slope of the cost in that flow (site and device commitments together, ``_cheapest_slope``) is not
+    negative: consuming is never rewarded there. A device with ``η_C η_D > 1`` keeps its binaries in every slot.
+    """
+    site_lower = np.nan_to_num(program.site_lower, nan=-np.inf)
+    floor = np.sum([np.minimum(d.power_lower, 0.0) for d in program.devices], axis=0)
+    site_cannot_bind = site_lower - program.inflexible <= floor
+    site_slope = _cheapest_slope(program, "site", 0)
+    needed = []
+    for k, (d, two_way) in enumerate(zip(program.devices, _two_way(program), strict=True)):
+        roundtrip = d.charging_efficiency * d.discharging_efficiency
+        harmless = site_cannot_bind & (site_slope + _cheapest_slope(program, "device_power", k) >= 0)
+        needed.append(two_way & ((roundtrip > 1) | ((roundtrip < 1) & ~harmless)))
+    return needed
+
+
+def _without_waste(program: Program, layout: _Layout, x: Array, keep: list[Mask]) -> Array:
+    """``x`` with every simultaneous charge and discharge outside ``keep`` replaced by the one-way flow that
+    stores the same energy, ``η_C p⁺ + p⁻/η_D`` (see ``_waste_may_pay``)."""
+    x = x.copy()
+    n = program.n
+    for k, d in enumerate(program.devices):
+        ch, dis = layout.charge[k], layout.discharge[k]
+        charge, discharge = x[ch : ch + n], x[dis : dis + n]
+        both = np.flatnonzero((charge > 0) & (discharge < 0) & ~keep[k])
+        if not both.size:
+            continue
+        eta_c, eta_d = d.charging_efficiency[both], d.discharging_efficiency[both]
+        stored = eta_c * charge[both] + discharge[both] / eta_d
+        with np.errstate(divide="ignore", invalid="ignore"):
+            charging = np.where(stored > 0, stored / eta_c, 0.0)
+        x[ch + both] = charging
+        x[dis + both] = np.where(stored > 0, 0.0, stored * eta_d)
+    return x
+
+
+def _simultaneous(program: Program, layout: _Layout, x: Array, where: list[Mask]) -> bool:
+    """Whether ``x`` charges and discharges some device at once in some slot of ``where``."""
     tol = SIMULTANEITY_TOLERANCE * max(1.0, program.big_m)
     n = program.n
     return any(
-        bool(np.any(np.minimum(x[ch : ch + n], -x[dis : dis + n]) > tol))
-        for ch, dis in zip(layout.charge, layout.discharge, strict=True)
+        bool(np.any(np.minimum(x[ch : ch + n], -x[dis : dis + n])[slots] > tol))
+        for ch, dis, slots in zip(layout.charge, layout.discharge, where, strict=True)
     )
 
 
@@ -355,11 +498,15 @@ def _schedule(program: Program, layout: _Layout, x: Array) -> tuple[Array, Array
     return power, energy
 
 
-def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
+def solve(program: Program, *, time_limit: float = 10.0, plain: bool = False) -> Solution:
     """Minimise the program's commitment costs; an infeasible or unbounded program is a status, not an exception.
 
     ``time_limit`` (seconds) covers the LP relaxation and, when needed, the MILP together. When it runs out during
     the MILP, the best schedule found so far is returned with status ``"time_limit"`` (empty if none was found).
+
+    ``plain=True`` solves the plain formulation instead (the MILP whenever the LP optimum is simultaneous in any
+    slot, no headroom rows, HiGHS' presolve on): the same optimum, slower; ``bench/solve.py`` and the tests
+    compare the two.
     """
     started = time.perf_counter()
     empty = np.empty((len(program.devices), 0))
@@ -369,7 +516,7 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
     if program.n == 0:
         start = np.array([[d.soc_start] for d in program.devices]).reshape(len(program.devices), 1)
         return Solution("optimal", empty, start, 0.0, "no slots to schedule")
-    builder, layout = _build(program)
+    builder, layout = _build(program, split=not plain)
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
@@ -391,9 +538,16 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
         status = run()
         h.setOptionValue("presolve", "choose")
     used_milp = False
-    if status == _M.kOptimal and _simultaneous(program, layout, np.asarray(h.getSolution().col_value)):
+    two_way = _two_way(program)
+    needed = two_way if plain else _waste_may_pay(program)
+    if status == _M.kOptimal and _simultaneous(program, layout, np.asarray(h.getSolution().col_value), needed):
         extending = time.perf_counter()
-        _add_binaries(h, program, layout)
+        # Binaries in every two-way slot, not only the needed ones: HiGHS fixes the others itself and, measured,
+        # solves faster with them than without (docs/scheduling.md, "LP first, MILP when needed").
+        sigmas = _add_binaries(h, program, layout, two_way)
+        if not plain:
+            _add_headroom_rows(h, program, layout, two_way, sigmas)
+            h.setOptionValue("presolve", "off")
         for heuristic in MIP_HEURISTICS_OFF:
             h.setOptionValue(heuristic, False)
         h.setOptionValue("time_limit", max(float(time_limit) - (time.perf_counter() - started), 0.0))
@@ -407,10 +561,11 @@ def solve(program: Program, *, time_limit: float = 10.0) -> Solution:
         # Stopped early: keep the best solution only if it is one (the LP's may charge and discharge at once).
         status == _M.kTimeLimit
         and info.primal_solution_status == 2
-        and (used_milp or not _simultaneous(program, layout, np.asarray(h.getSolution().col_value)))
+        and (used_milp or not _simultaneous(program, layout, np.asarray(h.getSolution().col_value), needed))
     )
     if status == _M.kModelEmpty or usable:
-        power, energy = _schedule(program, layout, np.asarray(h.getSolution().col_value))
+        x = _without_waste(program, layout, np.asarray(h.getSolution().col_value), needed)
+        power, energy = _schedule(program, layout, x)
         objective = builder.offset if status == _M.kModelEmpty else float(info.objective_function_value)
         message = ""
         if outcome == "time_limit":

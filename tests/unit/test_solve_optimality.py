@@ -9,7 +9,7 @@ deviation variables. Every schedule is then replayed step by step and checked ag
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -24,6 +24,7 @@ from tests.unit.test_problem import RANDOM_FLEX_CONTEXT, RANDOM_FLEX_MODEL, N, b
 TOLERANCE = 1e-6
 SEEDS = range(240)
 SHARED_SITE_SEEDS = range(1000, 1060)
+NEGATIVE_PRICE_SEEDS = range(2000, 2060)
 
 
 def _relative_gap(a: float, b: float) -> float:
@@ -312,6 +313,55 @@ def random_program(seed: int, n_devices: int = 1, *, shared_site: bool = False) 
     )
 
 
+def negative_price_program(seed: int) -> Program:
+    """Longer windows with one or two long blocks of negative prices (more than the devices can absorb), one to
+    three devices on a shared site, losses or none, gains, targets and soft bounds: the programs whose LP
+    relaxation charges and discharges at once and that need the MILP."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(16, 41))
+    tau = float(rng.choice([0.25, 0.5, 1.0]))
+    consumption = rng.uniform(10, 60, n)
+    for _ in range(int(rng.integers(1, 3))):
+        start, length = int(rng.integers(0, n - 4)), int(rng.integers(n // 4, n // 2 + 1))
+        consumption[start : start + length] -= rng.uniform(40, 120)
+    production = consumption - rng.choice([0.0, 1.0, 5.0]) * rng.random()
+    consumption_eff, production_eff = commitments.effective_prices(
+        consumption, production, prefer_charging_sooner=bool(rng.random() < 0.8)
+    )
+    n_devices = int(rng.integers(1, 4))
+    made = [random_device(rng, n, tau, k) for k in range(n_devices)]
+    devices = []
+    for device, _ in made:
+        if rng.random() < 0.25:  # no losses at all: simultaneous flows never pay
+            device = replace(device, charging_efficiency=np.ones(n), discharging_efficiency=np.ones(n))
+        devices.append(device)
+    extra = [c for _, soft in made for c in soft]
+    inflexible = rng.uniform(-0.5, 1.0, n) if rng.random() < 0.6 else np.zeros(n)
+    site_lower, site_upper = np.full(n, -np.inf), np.full(n, np.inf)
+    if rng.random() < 0.6:
+        site_upper = np.full(n, rng.uniform(0.7, 1.5) * n_devices) + np.maximum(inflexible, 0)
+    if rng.random() < 0.4:  # a site production limit that can bind
+        site_lower = -np.full(n, rng.uniform(0.3, 1.2) * n_devices) + np.minimum(inflexible, 0)
+    if rng.random() < 0.3:
+        extra.append(commitments.peak_consumption(np.full(n, rng.uniform(0.0, 1.0)), _maybe_varying(rng, n, 1, 20)))
+    if rng.random() < 0.3:
+        extra.append(commitments.peak_production(np.full(n, rng.uniform(0.0, 1.0)), _maybe_varying(rng, n, 1, 20)))
+    for k in range(n_devices):
+        if rng.random() < 0.6:
+            extra.append(commitments.prefer_curtailing_later(consumption_eff, device=k))
+    bounds = [abs(b) for d in devices for b in (*d.power_lower, *d.power_upper)]
+    return Program(
+        n=n,
+        tau=tau,
+        devices=tuple(devices),
+        inflexible=inflexible,
+        site_lower=site_lower,
+        site_upper=site_upper,
+        commitments=(commitments.energy(consumption_eff, production_eff, tau), *extra),
+        big_m=max([1.0, *bounds, *np.abs(inflexible)]),
+    )
+
+
 def _check(program: Program) -> tuple[str, bool]:
     expected = reference(program)
     solution = solve(program)
@@ -322,6 +372,26 @@ def _check(program: Program) -> tuple[str, bool]:
         assert_schedule_keeps_every_constraint(program, solution.power, solution.energy)
         assert _relative_gap(cost_of(program, solution.power, solution.energy), solution.objective) <= TOLERANCE
     return solution.status, solution.used_milp
+
+
+@pytest.mark.parametrize("seed", NEGATIVE_PRICE_SEEDS)
+def test_long_negative_price_periods_with_several_devices(seed: int) -> None:
+    """The MILP with its headroom rows, and the LP when simultaneous flows cannot pay, reach the reference's
+    optimum; so does the plain formulation, which takes the MILP whenever the LP is simultaneous anywhere."""
+    program = negative_price_program(seed)
+    status, _ = _check(program)
+    plain = solve(program, plain=True)
+    assert plain.status == status
+    if status == "optimal":
+        assert _relative_gap(plain.objective, solve(program).objective) <= TOLERANCE
+
+
+def test_the_negative_price_programs_need_the_milp() -> None:
+    """A good share of them take the MILP, so the tests above exercise the headroom rows; a few are solved by the
+    LP although their LP optimum is simultaneous (where that cannot pay), when the plain formulation takes the MILP."""
+    solutions = [(solve(p), solve(p, plain=True)) for p in map(negative_price_program, NEGATIVE_PRICE_SEEDS)]
+    assert sum(s.used_milp for s, _ in solutions) >= len(solutions) // 3
+    assert any(plain.used_milp and not s.used_milp for s, plain in solutions)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
