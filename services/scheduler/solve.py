@@ -6,10 +6,12 @@ start ``e[d,0]`` is a constant). Rows: one recursion row per device and slot, a 
 bound is not already implied by the column bounds, one site row per slot with a finite site limit, and the rows
 of the commitments (see ``_add_each`` and ``_add_any``).
 
-Strategy: the LP relaxation (without the binaries) is solved first. If its optimum never charges and discharges
-the same device in the same slot, it is feasible for the MILP and therefore optimal. Otherwise binaries ``σ`` and
-their two rows per device and slot are added to the same HiGHS instance and the MILP is solved. See
-docs/scheduling.md, "The optimisation program".
+Strategy: the LP relaxation (without the binaries) is solved first. If its optimum charges and discharges no
+device at once in a slot where that could pay (``_waste_may_pay``; elsewhere ``_without_waste`` replaces such
+flows at no extra cost), it is optimal for the MILP. Otherwise binaries ``σ`` with their two rows per device and
+slot, and the headroom rows (``_add_headroom_rows``), are added to the same HiGHS instance and the MILP is solved.
+Device-flow commitments at ``q = 0`` are costed on ``p⁺``/``p⁻`` directly (``_add_each``). ``solve(...,
+plain=True)`` keeps the plain formulation for comparison. See docs/scheduling.md, "The optimisation program".
 """
 
 from __future__ import annotations

@@ -127,6 +127,31 @@ def test_negative_prices_with_a_full_battery_need_the_binaries() -> None:
     assert solution.objective == pytest.approx(0.0, abs=1e-9)
 
 
+def test_without_losses_simultaneous_flows_cannot_pay_and_the_lp_is_enough() -> None:
+    # Full and paid to consume, but lossless: charging and discharging at once stores as much as the net flow would
+    # and earns nothing, so no slot needs a binary; the best is to empty the battery first and refill it.
+    device = battery(2, soc_start=1.0, soc_upper=np.ones(2))
+    solution = solve(program(device, commitments=(energy_cost([-10, -12]),)))
+    assert solution.status == "optimal"
+    assert not solution.used_milp
+    np.testing.assert_allclose(solution.power, [[-1, 1]], atol=1e-9)
+    np.testing.assert_allclose(solution.energy, [[1, 0, 1]], atol=1e-9)
+    assert solution.objective == pytest.approx(10 - 12)
+
+
+def test_the_plain_formulation_reaches_the_same_optimum() -> None:
+    # Paid to consume for three slots with room for less than that: the MILP with its headroom rows and split
+    # curtailing costs, and the plain MILP, agree.
+    n = 4
+    device = battery(n, soc_start=0.5, soc_upper=np.ones(n), charging_efficiency=np.full(n, 0.9))
+    curtail = Commitment("curtail later", "device_power", "each", np.zeros(n), np.full(n, 0.01), np.full(n, -0.01))
+    made = program(device, commitments=(energy_cost([-10, -12, -11, 5]), curtail))
+    tuned, plain = solve(made), solve(made, plain=True)
+    assert tuned.used_milp and plain.used_milp
+    assert tuned.objective == pytest.approx(plain.objective, abs=1e-9)
+    np.testing.assert_allclose(tuned.energy[0], plain.energy[0], atol=1e-9)
+
+
 def test_two_devices_share_the_site_limit() -> None:
     devices = (
         battery(2, soc_lower=at_end(2, 1.0, 0.0)),
