@@ -94,6 +94,6 @@ class Solution:
     energy: Array  # shape (len(devices), n + 1), MWh, e[d,0] … e[d,n]
     objective: float
     message: str = ""
-    used_milp: bool = False  # False when the LP relaxation's optimum already never charged and discharged at once
+    used_milp: bool = False  # False when the LP relaxation sufficed (no simultaneous flow where it can pay)
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
