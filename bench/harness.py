@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -61,7 +60,7 @@ def reset_database(url: str) -> None:
 
 async def delete_topics(settings: Settings) -> None:
     """Remove this run's prefixed topics (nobody else uses the prefix)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = kafka.admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

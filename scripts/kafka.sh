@@ -5,6 +5,13 @@
 #   scripts/kafka.sh stop     stop the broker started by `start` (by the PID in its pid file)
 #   scripts/kafka.sh status   exit 0 when the broker process runs
 #
+# Security (FLEXSTREAM_KAFKA_SECURITY, default `sasl`): clients authenticate with SASL/SCRAM-SHA-512 on
+# 127.0.0.1:$PORT and StandardAuthorizer allows only what an ACL grants (allow.everyone.if.no.acl.found=false).
+# The principals admin (super user), gateway, ingest, scheduler and stats get random passwords when the storage is
+# formatted (`kafka-storage format --add-scram` bootstraps their SCRAM credentials); they are kept in
+# $STATE/kafka-$PORT.credentials ("name password" lines, mode 600). The controller listener uses SASL/PLAIN
+# (SCRAM cannot authenticate controllers) for admin alone. FLEXSTREAM_KAFKA_SECURITY=none runs a plain broker.
+#
 # The release is pinned by KAFKA_VERSION below; the jars are cached under $FLEXSTREAM_CACHE/kafka-<version>.
 # Nothing here runs when FLEXSTREAM_KAFKA_BOOTSTRAP is set: the Makefile skips this script then.
 set -euo pipefail
@@ -20,6 +27,10 @@ STATE="$CACHE/state"; mkdir -p "$STATE"
 DATA="$STATE/kafka-$PORT-data"
 PIDFILE="$STATE/kafka-$PORT.pid"
 LOG="$STATE/kafka-$PORT.log"
+CREDENTIALS="$STATE/kafka-$PORT.credentials"
+CLIENT_CONFIG="$STATE/kafka-$PORT.client.properties"
+SECURITY="${FLEXSTREAM_KAFKA_SECURITY:-sasl}"
+PRINCIPALS=(admin gateway ingest scheduler stats)
 
 say() { echo "[kafka] $*" >&2; }
 
@@ -73,17 +84,61 @@ java_cmd() {
     -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" "$@"
 }
 
+password_of() { awk -v n="$1" '$1 == n { print $2 }' "$CREDENTIALS"; }
+
+new_credentials() {
+  (umask 077; : > "$CREDENTIALS.tmp"
+   for name in "${PRINCIPALS[@]}"; do
+     echo "$name $(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" >> "$CREDENTIALS.tmp"
+   done)
+  mv "$CREDENTIALS.tmp" "$CREDENTIALS"
+}
+
+listener_properties() {
+  if [ "$SECURITY" = none ]; then
+    cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+PROPS
+    return
+  fi
+  local admin; admin="$(password_of admin)"
+  cat <<PROPS
+listeners=CLIENT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=CLIENT://127.0.0.1:$PORT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+inter.broker.listener.name=CLIENT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin
+PROPS
+}
+
 configure() {
   mkdir -p "$DATA"
-  cat > "$STATE/kafka-$PORT.properties" <<PROPS
+  if [ "$SECURITY" != none ] && [ -e "$DATA/meta.properties" ] && [ ! -s "$CREDENTIALS" ]; then
+    say "$DATA was formatted without SCRAM credentials: remove it (and its topics) to start an authenticated"
+    say "broker on this port, or set FLEXSTREAM_KAFKA_SECURITY=none"; exit 1
+  fi
+  if [ "$SECURITY" != none ] && [ ! -e "$DATA/meta.properties" ]; then new_credentials; fi
+  [ "$SECURITY" = none ] && rm -f "$CREDENTIALS" "$CLIENT_CONFIG"
+  {
+    cat <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+PROPS
+    listener_properties
+    cat <<PROPS
 log.dirs=$DATA
 num.partitions=${FLEXSTREAM_KAFKA_PARTITIONS:-4}
 offsets.topic.replication.factor=1
@@ -96,12 +151,28 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=168
 PROPS
+  } > "$STATE/kafka-$PORT.properties"
+  chmod 600 "$STATE/kafka-$PORT.properties"
+  if [ "$SECURITY" != none ]; then
+    (umask 077; cat > "$CLIENT_CONFIG" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(password_of admin)";
+PROPS
+    )
+  fi
   if [ ! -e "$DATA/meta.properties" ]; then
     say "formatting KRaft storage in $DATA (once)"
+    local scram=()
+    if [ "$SECURITY" != none ]; then
+      for name in "${PRINCIPALS[@]}"; do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(password_of "$name")]")
+      done
+    fi
     java_cmd kafka.tools.StorageTool format -t "$(java_cmd kafka.tools.StorageTool random-uuid)" \
-      -c "$STATE/kafka-$PORT.properties" --standalone >"$STATE/kafka-format.log" 2>&1 \
+      -c "$STATE/kafka-$PORT.properties" --standalone "${scram[@]}" >"$STATE/kafka-format.log" 2>&1 \
     || java_cmd kafka.tools.StorageTool format -t "$(java_cmd kafka.tools.StorageTool random-uuid)" \
-      -c "$STATE/kafka-$PORT.properties" >"$STATE/kafka-format.log" 2>&1 \
+      -c "$STATE/kafka-$PORT.properties" "${scram[@]}" >"$STATE/kafka-format.log" 2>&1 \
     || { say "format failed, see $STATE/kafka-format.log"; tail -20 "$STATE/kafka-format.log" >&2; exit 1; }
   fi
 }
@@ -110,13 +181,16 @@ running() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 # A metadata request answered by the broker (not just an open port) means it is ready.
 ready() {
-  java_cmd org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$PORT" >/dev/null 2>&1 \
+  local config=()
+  [ -s "$CLIENT_CONFIG" ] && config=(--command-config "$CLIENT_CONFIG")
+  java_cmd org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$PORT" "${config[@]}" \
+    >/dev/null 2>&1 \
     || python3 - "$PORT" <<'PY'
 import socket, struct, sys
-# Metadata v0 request for all topics; any well-formed reply with our correlation id means ready.
+# ApiVersions v0 (answered before authentication too); a reply with our correlation id means ready.
 port = int(sys.argv[1]); cid = 4242
 client = b"flexstream-probe"
-body = struct.pack(">hhih", 3, 1, cid, len(client)) + client + struct.pack(">i", 0)
+body = struct.pack(">hhih", 18, 0, cid, len(client)) + client
 try:
     s = socket.create_connection(("127.0.0.1", port), timeout=2)
     s.sendall(struct.pack(">i", len(body)) + body)
@@ -160,6 +234,7 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
+  credentials) [ -s "$CREDENTIALS" ] && echo "$CREDENTIALS" ;;
   version) if running && [ -s "$STATE/kafka-$PORT.release" ]; then cat "$STATE/kafka-$PORT.release"; else echo "$KAFKA_VERSION"; fi ;;
-  *) echo "usage: $0 start|stop|status|version" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|version|credentials" >&2; exit 2 ;;
 esac

@@ -25,7 +25,16 @@ def is_db_id(value: int) -> bool:
 
 
 def database_url(settings: Settings) -> str:
-    return settings.database_url.get_secret_value()
+    """The libpq URL, with the ``database_ssl*`` settings (TLS to PostgreSQL) added where set."""
+    tls = {
+        "sslmode": settings.database_sslmode,
+        "sslrootcert": settings.database_sslrootcert,
+        "sslcert": settings.database_sslcert,
+        "sslkey": settings.database_sslkey,
+    }
+    url = settings.database_url.get_secret_value()
+    chosen = {key: value for key, value in tls.items() if value}
+    return make_conninfo(url, **chosen) if chosen else url
 
 
 @asynccontextmanager

@@ -106,3 +106,39 @@ class InvalidStatusSpecs(FlexStreamError):
     """A sensor's ``status_specs`` attribute (or its knowledge-horizon parameters) cannot be read."""
 
     reason = "invalid_status_specs"
+
+
+class NotDeviceSensor(FlexStreamError):
+    """A device topic's command names a sensor of another account (or of no account)."""
+
+    reason = "sensor_not_in_account"
+
+
+class SourceNotAllowed(FlexStreamError):
+    """A device topic's command names a data source: its source is always the account's device source."""
+
+    reason = "source_not_allowed"
+
+
+class ReplaceNotAllowed(FlexStreamError):
+    """A device topic's command asks to replace stored beliefs, and the server does not allow overwrites."""
+
+    reason = "replace_not_allowed"
+
+
+class DeletionNotAllowed(FlexStreamError):
+    """A device topic carries a deletion: only the gateway deletes sensor data."""
+
+    reason = "deletion_not_allowed"
+
+
+class BackdatedBelief(FlexStreamError):
+    """A device topic's command claims a belief time before the broker received it (other than a measurement's)."""
+
+    reason = "backdated_belief"
+
+
+class FieldNotAllowed(FlexStreamError):
+    """A device topic's command sets a field that only the record itself may give (command id, recorded time)."""
+
+    reason = "field_not_allowed"

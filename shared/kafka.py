@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
+from aiokafka.helpers import create_ssl_context
 
 from shared.retry import retrying
 from shared.settings import Settings
@@ -24,11 +25,36 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # producers and topics agree (the broker's default is 1 MB)
 
 
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """What every aiokafka client (producer, consumer, admin) needs to reach and authenticate to the broker:
+    the bootstrap servers, plus TLS and SASL as ``kafka_security_protocol`` asks (docs/operations.md)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile or None,
+            certfile=settings.kafka_ssl_certfile or None,
+            keyfile=settings.kafka_ssl_keyfile or None,
+        )
+    if settings.kafka_sasl:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
+    """An admin client (not started) with the settings' connection options."""
+    return AIOKafkaAdminClient(**connection_options(settings), **overrides)
+
+
 @asynccontextmanager
 async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
     """An idempotent producer that waits for every in-sync replica (``acks=all``)."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **connection_options(settings),
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
@@ -45,14 +71,20 @@ async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[A
 
 @asynccontextmanager
 async def open_consumer(
-    settings: Settings, topics: Iterable[Topic[Any]], group_id: str | None, **overrides: Any
+    settings: Settings,
+    topics: Iterable[Topic[Any]],
+    group_id: str | None,
+    *,
+    pattern: str | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer that commits by hand (after the database commit) and starts from the earliest offset.
+    With ``pattern`` (and no ``topics``) it reads every topic whose full name matches, new ones included.
 
     The group id gets the topic prefix too, so deployments (or test runs) sharing a broker never share a group.
     """
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **connection_options(settings),
         "group_id": f"{settings.topic_prefix}{group_id}" if group_id else None,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -62,6 +94,8 @@ async def open_consumer(
     }
     options.update(overrides)
     consumer = AIOKafkaConsumer(*(topic.full_name(settings.topic_prefix) for topic in topics), **options)
+    if pattern is not None:
+        consumer.subscribe(pattern=pattern)
     await consumer.start()
     try:
         yield consumer
@@ -99,7 +133,7 @@ async def following(
     each record in a background task; a broker away is waited out (``shared/retry.py``). The consumer sits at the
     end of every partition before this yields (the partitions), so no record produced afterwards is missed."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connection_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="latest",
@@ -134,7 +168,7 @@ async def _follow(consumer: AIOKafkaConsumer, handle: Callable[[ConsumerRecord[b
 
 async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[str]:
     """Create the topics that do not exist yet with ``settings.topic_partitions`` partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -162,7 +196,7 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic[Any]] = ALL_T
 
 async def ping(settings: Settings) -> bool:
     """True when the broker answers a metadata request."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+    admin = admin_client(settings, request_timeout_ms=3000)
     try:
         await admin.start()
         await admin.list_topics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
@@ -15,7 +16,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEXSTREAM_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How to reach the broker (docs/operations.md, "Kafka and PostgreSQL security"). PLAINTEXT: no authentication.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # CA bundle to verify the broker (default: the system's)
+    kafka_ssl_certfile: str = ""  # client certificate and key, for brokers that want mutual TLS
+    kafka_ssl_keyfile: str = ""
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:55432/flexstream")
+    # TLS to PostgreSQL (libpq's sslmode, sslrootcert, sslcert, sslkey); empty: what the URL says
+    database_sslmode: Literal["", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = ""
+    database_sslrootcert: str = ""
+    database_sslcert: str = ""
+    database_sslkey: str = ""
     topic_partitions: int = 4
     topic_prefix: str = ""  # tests use a prefix so each run has its own topics
     log_level: str = "INFO"
@@ -29,6 +43,10 @@ class Settings(BaseSettings):
         if value < 1:
             raise ValueError("must be at least 1")
         return value
+
+    @property
+    def kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
 
 
 class GatewaySettings(Settings):
@@ -74,6 +92,9 @@ class IngestSettings(WorkerSettings):
     ingest_fetch_min_bytes: int = 1_000_000
     ingest_fetch_wait_ms: int = 20
     ingest_max_values: int = 1_000_000  # values per command; more goes to the DLQ
+    allow_data_overwrite: bool = False  # as the gateway's: may a device topic's command set ``replace``?
+    # How often the device-topic subscription looks for topics of new accounts.
+    ingest_topic_refresh_ms: int = 5000
     health_port: int = 8001
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +32,28 @@ class Topic(Generic[T]):
         return self.adapter.json_schema()
 
 
+@dataclass(frozen=True)
+class AccountTopic(Generic[T]):
+    """A topic per account: ``template`` names it, with ``{account}`` for the account's id. Device topics are
+    per account so that the broker's ACLs can give a device its own account's topics and no other."""
+
+    template: str
+    adapter: TypeAdapter[T]
+
+    def for_account(self, account_id: int) -> Topic[T]:
+        return Topic(self.template.format(account=account_id), self.adapter)
+
+    def pattern(self, prefix: str = "") -> re.Pattern[str]:
+        """Matches the full name of this topic of any account; group 1 is the account's id."""
+        before, after = (re.escape(prefix + part) for part in self.template.split("{account}"))
+        return re.compile(f"^{before}([0-9]+){after}$")
+
+    def account_of(self, full_name: str, prefix: str = "") -> int | None:
+        """The account whose topic ``full_name`` is, or None when it is not one of these topics."""
+        found = self.pattern(prefix).match(full_name)
+        return int(found.group(1)) if found else None
+
+
 def key_for(sensor_id: int) -> bytes:
     """Every topic is keyed by sensor id, so one sensor's messages stay in order on one partition."""
     return str(sensor_id).encode()
@@ -45,6 +68,15 @@ SCHEDULE_TRIGGERS: Topic[m.TriggerSchedule] = Topic("flexstream.schedule-trigger
 SCHEDULES: Topic[m.ScheduleComputed] = Topic("flexstream.schedules.v1", TypeAdapter(m.ScheduleComputed))
 SENSOR_EVENTS: Topic[m.SensorChanged] = Topic(
     "flexstream.sensor-events.v1", TypeAdapter(m.SensorChanged), compacted=True
+)
+
+# Devices' topics, one pair per account that has a device credential (created by `flexstream
+# add-device-credential`): commands from the account's devices, and (for them to read) the account's schedules.
+DEVICE_DATA: AccountTopic[m.PostSensorData | m.PostBeliefs | m.DeleteSensorData] = AccountTopic(
+    "flexstream.devices.{account}.sensor-data.v1", TypeAdapter(m.SensorDataCommand)
+)
+DEVICE_SCHEDULES: AccountTopic[m.ScheduleComputed] = AccountTopic(
+    "flexstream.devices.{account}.schedules.v1", TypeAdapter(m.ScheduleComputed)
 )
 
 ALL_TOPICS: tuple[Topic[Any], ...] = (

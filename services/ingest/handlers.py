@@ -20,8 +20,9 @@ from aiokafka.structs import ConsumerRecord
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
-from services.ingest import sql
+from services.ingest import sql, trust
 from services.ingest.copy_format import belief_rows, staging_rows
+from services.ingest.trust import TopicTrust
 from shared import db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 # replayed after a crash is recognised as the same command.
 RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
 MAX_ORIGINAL_BYTES = 1024 * 1024  # of a record's value kept in its dead letter
+GATEWAY_ONLY = TopicTrust()  # no prefix: in tests that call ``ingest_batch`` directly, every topic is the gateway's
 
 
 @dataclass
@@ -60,6 +62,7 @@ class _Item:
     rows: BeliefRows | None = None
     source_id: int | None = None
     sensor: SensorInfo | None = None
+    account_id: int | None = None  # the account of the device topic it came from; None: the gateway's topic
 
 
 def dead_letter(
@@ -90,11 +93,15 @@ def _key_sensor(record: ConsumerRecord[bytes, bytes]) -> int | None:
 
 
 def decode(record: ConsumerRecord[bytes, bytes]) -> DataCommand:
+    return with_record_defaults(parse(record), record)
+
+
+def parse(record: ConsumerRecord[bytes, bytes]) -> DataCommand:
+    """The command as its producer wrote it (``model_fields_set`` is what it sent)."""
     try:
-        command = SENSOR_DATA.decode(record.value)
+        return SENSOR_DATA.decode(record.value)
     except ValidationError as exc:
         raise MalformedMessage(_validation_text(exc)) from None
-    return with_record_defaults(command, record)
 
 
 def with_record_defaults(command: DataCommand, record: ConsumerRecord[bytes, bytes]) -> DataCommand:
@@ -137,15 +144,29 @@ def plan_rounds(keys: Sequence[tuple[int, tuple[Any, Any] | None]]) -> list[int]
 
 
 async def ingest_batch(
-    conn: AsyncConnection[Any], records: Sequence[ConsumerRecord[bytes, bytes]], *, max_values: int
+    conn: AsyncConnection[Any],
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    *,
+    max_values: int,
+    topics: TopicTrust = GATEWAY_ONLY,
 ) -> Results:
+    """``topics`` tells device topics (device rules, ``trust.py``) from the gateway's (its commands as they are)."""
     results = Results()
     items: list[_Item] = []
     for record in records:
         try:
-            items.append(_Item(record, decode(record)))
+            command = parse(record)
         except MalformedMessage as exc:
             results.dead.append(dead_letter(record, exc))
+            continue
+        item = _Item(record, with_record_defaults(command, record), account_id=topics.device_account(record.topic))
+        try:
+            if item.account_id is not None:
+                trust.check_command(command, topics)
+        except FlexStreamError as exc:
+            results.dead.append(dead_letter(record, exc, item.command))
+            continue
+        items.append(item)
 
     # A command seen before (replayed after a crash, or produced twice) answers what it answered then.
     done = await sql.load_done_commands(conn, [item.command.command_id for item in items])
@@ -160,13 +181,15 @@ async def ingest_batch(
             first_seen.append(item)
 
     sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in first_seen])
+    devices = [item.command.sensor_id for item in first_seen if item.account_id is not None]
+    owners = await sql.sensor_accounts(conn, devices) if devices else {}
     posts = [item.command for item in first_seen if not isinstance(item.command, DeleteSensorData)]
     known_sources = await sql.existing_source_ids(conn, [post.source_id for post in posts if post.source_id])
     device_sources: dict[str, int] = {}
     ready: list[_Item] = []
     for item in first_seen:
         try:
-            await _prepare(conn, item, sensors, known_sources, device_sources, max_values)
+            await _prepare(conn, item, sensors, owners, known_sources, device_sources, max_values)
         except FlexStreamError as exc:
             results.dead.append(dead_letter(item.record, exc, item.command))
             continue
@@ -208,6 +231,7 @@ async def _prepare(
     conn: AsyncConnection[Any],
     item: _Item,
     sensors: dict[int, SensorInfo],
+    owners: dict[int, int | None],
     known_sources: set[int],
     device_sources: dict[str, int],
     max_values: int,
@@ -216,8 +240,20 @@ async def _prepare(
     sensor = sensors.get(command.sensor_id)
     if sensor is None:
         raise UnknownSensor(command.sensor_id)
+    if item.account_id is not None:
+        trust.check_sensor(item.account_id, command.sensor_id, owners.get(command.sensor_id))
     item.sensor = sensor
     if isinstance(command, DeleteSensorData):
+        return
+    if item.account_id is not None:
+        name = trust.device_source_name(item.account_id)
+        if name not in device_sources:
+            device_sources[name] = await sql.device_source_id(conn, name)
+        item.source_id = device_sources[name]
+        item.rows = rows_for(command, sensor, max_values=max_values)
+        trust.check_belief_times(
+            item.rows, sensor.event_resolution, trust.received_at(item.record), prior=command.prior
+        )
         return
     if command.source_id is not None:
         if command.source_id not in known_sources:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -23,11 +24,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.ingest.handlers import Results, ingest_batch
 from services.ingest.schedules import decode_schedules, store_schedules
+from services.ingest.trust import TopicTrust
 from shared import db, health, kafka
 from shared.retry import retrying
 from shared.service import run_until_signal
 from shared.settings import IngestSettings
-from shared.topics import INGESTED, SCHEDULES, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
+from shared.topics import DEVICE_DATA, INGESTED, SCHEDULES, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,21 @@ T = TypeVar("T")
 
 async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
     """One transaction for the batch (``with_retry``)."""
-    return await with_retry(pool, lambda conn: ingest_batch(conn, records, max_values=settings.ingest_max_values))
+    trust = topic_trust(settings)
+    return await with_retry(
+        pool, lambda conn: ingest_batch(conn, records, max_values=settings.ingest_max_values, topics=trust)
+    )
+
+
+def topic_trust(settings: IngestSettings) -> TopicTrust:
+    return TopicTrust(settings.topic_prefix, settings.allow_data_overwrite)
+
+
+def subscription(settings: IngestSettings) -> str:
+    """The gateway's command topic and every account's device topic (those ingest may read: see
+    ``shared/kafka_grants.py``), as one pattern, so that an account's new device topic is picked up while running."""
+    device = DEVICE_DATA.pattern(settings.topic_prefix).pattern.strip("^$")
+    return f"^(?:{re.escape(SENSOR_DATA.full_name(settings.topic_prefix))}|{device})$"
 
 
 async def with_retry(pool: AsyncConnectionPool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
@@ -89,8 +105,10 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         kafka.open_producer(settings) as producer,
         kafka.open_consumer(
             settings,
-            [SENSOR_DATA],
+            [],
             settings.ingest_group,
+            pattern=subscription(settings),
+            metadata_max_age_ms=settings.ingest_topic_refresh_ms,
             max_poll_records=settings.ingest_batch_max,
             fetch_min_bytes=settings.ingest_fetch_min_bytes,
             fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
@@ -102,7 +120,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
         schedule_loop = asyncio.create_task(store_schedules_until(schedules, pool, stop))
-        logger.info("ingest consuming", extra={"topic": SENSOR_DATA.name, "group": settings.ingest_group})
+        logger.info("ingest consuming", extra={"pattern": subscription(settings), "group": settings.ingest_group})
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)

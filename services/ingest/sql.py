@@ -29,6 +29,18 @@ async def load_sensors(conn: AsyncConnection[Any], ids: Iterable[int]) -> dict[i
         return {row["id"]: SensorInfo(**row) async for row in cur}
 
 
+SELECT_SENSOR_ACCOUNTS = """
+SELECT s.id, a.account_id FROM sensors s JOIN generic_assets a ON a.id = s.generic_asset_id
+WHERE s.id = ANY(%(ids)s)
+"""
+
+
+async def sensor_accounts(conn: AsyncConnection[Any], ids: Iterable[int]) -> dict[int, int | None]:
+    """The account owning each sensor's asset (None for a public asset), for the device topics' rule."""
+    cur = await conn.execute(SELECT_SENSOR_ACCOUNTS, {"ids": sorted(set(ids))})
+    return {row[0]: row[1] for row in await cur.fetchall()}
+
+
 SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE command_id = ANY(%(ids)s)"
 
 

@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
@@ -37,7 +36,7 @@ TRIGGERS = Counter("flexstream_scheduler_triggers_total", "Schedule triggers rec
 async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     await kafka.ensure_topics(settings)
     await asyncio.to_thread(units.registry)  # the unit registry takes seconds to build: not in the first job
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = kafka.admin_client(settings)
     await admin.start()
     try:
         async with (

@@ -13,7 +13,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.stats import agents, lag
-from shared import db
+from shared import db, kafka
 from shared.settings import StatsSettings
 from shared.topics import INGESTED
 
@@ -26,6 +26,21 @@ def health_body(kafka_lag: int | None, db_ok: bool) -> tuple[dict[str, Any], int
         "kafka": "ok" if kafka_lag is not None else "down", "db": "ok" if db_ok else "down", "lag": kafka_lag,
     }  # fmt: skip
     return body, 200 if healthy else 503
+
+
+def broker_credentials(settings: StatsSettings) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of the settings' Kafka TLS and SASL options (None for a plain broker)."""
+    ssl_context = kafka.connection_options(settings).get("ssl_context")
+    if settings.kafka_sasl:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None
 
 
 def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
@@ -46,6 +61,9 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
         # A killed worker's partitions go to its replacement after this many seconds (faust's default: 60).
         "broker_session_timeout": 10.0,
     }
+    credentials = broker_credentials(settings)
+    if credentials is not None:
+        options["broker_credentials"] = credentials
     options.update(overrides)
     app = faust.App(group, **options)
     ingested = app.topic(topic_name, value_type=bytes, key_type=bytes)
@@ -53,12 +71,12 @@ def create_app(settings: StatsSettings, **overrides: Any) -> faust.App:
 
     @app.timer(interval=settings.stats_lag_interval)  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:
-        await lag.probe(settings.kafka_bootstrap, topic_name, group)
+        await lag.probe(settings, topic_name, group)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         body, status = health_body(
-            await lag.probe(settings.kafka_bootstrap, topic_name, group), await db.reachable(db.database_url(settings))
+            await lag.probe(settings, topic_name, group), await db.reachable(db.database_url(settings))
         )
         return web.json(body, status=status)
 

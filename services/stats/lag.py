@@ -13,6 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import Gauge
 
+from shared import kafka
+from shared.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 LAG = Gauge("flexstream_stats_lag_messages", "BeliefsIngested events not yet reflected in the stats aggregates")
@@ -24,9 +27,9 @@ def lag_from(end: Mapping[int, int], committed: Mapping[int, int], beginning: Ma
     return sum(max(0, offset - committed.get(p, beginning.get(p, 0))) for p, offset in end.items())
 
 
-async def _offsets(bootstrap: str, topic: str, group: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=4000)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=4000)
+async def _offsets(settings: Settings, topic: str, group: str) -> int:
+    consumer = AIOKafkaConsumer(**kafka.connection_options(settings), enable_auto_commit=False, request_timeout_ms=4000)
+    admin = kafka.admin_client(settings, request_timeout_ms=4000)
     try:
         await consumer.start()
         await admin.start()
@@ -52,10 +55,10 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
     return sorted(int(p["partition"]) for p in described["partitions"])
 
 
-async def probe(bootstrap: str, topic: str, group: str) -> int | None:
+async def probe(settings: Settings, topic: str, group: str) -> int | None:
     """The current lag (also set on the Prometheus gauge), or None when the broker cannot be reached."""
     try:
-        lag = await asyncio.wait_for(_offsets(bootstrap, topic, group), PROBE_TIMEOUT)
+        lag = await asyncio.wait_for(_offsets(settings, topic, group), PROBE_TIMEOUT)
     except (KafkaError, OSError, TimeoutError) as exc:
         logger.warning("kafka unreachable while measuring the stats lag: %s", exc)
         return None

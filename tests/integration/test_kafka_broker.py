@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import TypeAdapter
 
@@ -85,7 +84,7 @@ async def test_faust_app_joins_its_group_and_processes(
         while not _consumed_everything(service):  # the event was decoded and its offset committed
             assert time.monotonic() < deadline, service.logs()[-3000:]
             await asyncio.sleep(0.5)
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = kafka.admin_client(settings)
         await admin.start()
         try:
             groups = {group[0] for group in await admin.list_consumer_groups()}

@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.sql import outbox as outbox_sql
 from services.gateway.workers import outbox_relay as outbox
+from shared import kafka
 from shared.migrate import migrate
 from shared.settings import Settings
 from shared.topics import SENSOR_EVENTS
@@ -30,7 +31,7 @@ from tests.integration.test_sensors_api import new_sensor
 
 async def events_for(settings: Settings, sensor_id: int, count: int, timeout: float = 30) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        SENSOR_EVENTS.full_name(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap,
+        SENSOR_EVENTS.full_name(settings.topic_prefix), **kafka.connection_options(settings),
         group_id=None, auto_offset_reset="earliest",
     )  # fmt: skip
     await consumer.start()

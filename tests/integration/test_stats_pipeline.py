@@ -322,8 +322,9 @@ def test_killed_stats_service_converges_without_double_counting(world: World, se
 
 async def test_lag_probe_reports_an_unreachable_broker_and_a_missing_group(settings: Settings) -> None:
     topic = INGESTED.full_name(settings.topic_prefix)
-    assert await lag.probe(f"127.0.0.1:{free_port()}", topic, "any-group") is None  # /health: "kafka": "down"
+    unreachable = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    assert await lag.probe(unreachable, topic, "any-group") is None  # /health: "kafka": "down"
     async with kafka.open_producer(settings) as producer:
         await producer.send_and_wait(topic, b"{}", key=key_for(1))  # at least one message on the topic
-    behind = await lag.probe(settings.kafka_bootstrap, topic, f"never-consumed-{uuid.uuid4().hex[:6]}")
+    behind = await lag.probe(settings, topic, f"never-consumed-{uuid.uuid4().hex[:6]}")
     assert behind is not None and behind >= 1  # a group without commits is behind by everything

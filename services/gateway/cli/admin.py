@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import timedelta
@@ -15,15 +16,17 @@ from typing import Any, TypeVar
 
 import psycopg
 import typer
+from aiokafka.errors import KafkaError
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 
 from services.gateway import auth
+from services.gateway.cli import kafka_access
 from services.gateway.cli import upload as cli_upload
 from services.gateway.rules import sensor_events
 from services.gateway.schemas import fields
 from services.gateway.sql import accounts, assets, sensors, users
-from shared import db
+from shared import db, kafka_admin
 from shared.settings import GatewaySettings
 from shared.time import format_duration_days
 
@@ -326,6 +329,53 @@ def list_sensors(asset: int | None = typer.Option(None, help="Only this asset an
 
 
 app.command("upload")(cli_upload.upload)
+
+
+DEVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@app.command("add-device-credential")
+def add_device_credential(
+    name: str = typer.Argument(..., help="The device's name (letters, digits, '.', '_', '-'); unique in its account."),
+    account: str = typer.Option(..., "--account", help="The device's account (id or name)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a Kafka credential (SASL/SCRAM-SHA-512) for a device of an account, with its ACLs: it may write its
+    account's device topic and read its account's schedules. Prints the password once. Needs a Kafka super user in
+    FLEXSTREAM_KAFKA_SASL_USERNAME/PASSWORD."""
+    if not DEVICE_NAME.fullmatch(name):
+        typer.echo(f"error: {name!r} is not a device name (letters, digits, '.', '_', '-'; at most 64)", err=True)
+        raise typer.Exit(1)
+
+    async def work(conn: AsyncConnection[Any], settings: GatewaySettings) -> dict[str, Any]:
+        owner = await _account(conn, account)
+        _require_sasl(settings)
+        try:
+            credential = await kafka_access.add_device_credential(settings, owner.id, name)
+        except (KafkaError, kafka_admin.KafkaAdminFailed) as exc:
+            raise Refused(f"the broker refused: {exc}") from None
+        return asdict(credential) | {"bootstrap": settings.kafka_bootstrap, "mechanism": "SCRAM-SHA-512"}
+
+    _echo(_run(work), as_json)
+
+
+@app.command("kafka-acls")
+def kafka_acls(as_json: bool = JSON_OPTION) -> None:
+    """Create the topics and every service's ACLs (gateway, ingest, scheduler, stats, each its own principal) for
+    FLEXSTREAM_TOPIC_PREFIX. Idempotent. Needs a Kafka super user in FLEXSTREAM_KAFKA_SASL_USERNAME/PASSWORD."""
+    settings = GatewaySettings()
+    try:
+        _require_sasl(settings)
+        count = asyncio.run(kafka_access.provision_services(settings))
+    except (Refused, KafkaError, kafka_admin.KafkaAdminFailed) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _echo({"acls": count, "topic_prefix": settings.topic_prefix}, as_json)
+
+
+def _require_sasl(settings: GatewaySettings) -> None:
+    if not settings.kafka_sasl or not settings.kafka_sasl_username:
+        raise Refused("the broker's credentials are not set (FLEXSTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_USERNAME, ...)")
 
 
 def main() -> None:
