@@ -86,7 +86,7 @@ async def side_by_side(database: str, before: Path, after: Path, port: int | Non
     ports = [port, port + 1, port + 2] if port else [None, None, None]
     services: list[harness.Service] = []
     try:
-        group = f"{settings.topic_prefix}ingest"
+        group = f"flexstream-ingest-{settings.topic_prefix}"  # the ingest ACLs cover groups named so
         services.append(harness.start_service("ingest", settings, port=ports[0], ingest_group=group))
         services.append(harness.start_service("gateway", settings, root=before, port=ports[1]))
         services.append(harness.start_service("gateway", settings, root=after, port=ports[2]))

@@ -135,4 +135,6 @@ async def wait_until(predicate: Any, timeout: float, what: str, interval: float 
 
 
 async def ensure_topics(settings: Settings) -> None:
+    """The run's topics and, where the broker authenticates, every service's ACLs on them."""
     await kafka.ensure_topics(settings)
+    processes.provision_acls(settings)

@@ -103,7 +103,7 @@ async def run(settings: Settings, sizes: Sizes) -> Results:
             # (test runs included), whose joins and leaves would rebalance ours mid-measurement.
             services.append(
                 harness.start_service(
-                    "ingest", settings, profile=sizes.profile, ingest_group=f"{settings.topic_prefix}ingest"
+                    "ingest", settings, profile=sizes.profile, ingest_group=f"flexstream-ingest-{settings.topic_prefix}"
                 )
             )
             async with workloads.IngestedWatcher(settings) as watcher:

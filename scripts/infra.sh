@@ -2,7 +2,8 @@
 # Start (or reuse) the broker and the database, then print the settings to use, as shell exports.
 #   eval "$(scripts/infra.sh up [dbname])"     provisions what FLEXSTREAM_* does not point elsewhere
 #   scripts/infra.sh down                      stops what `up` started (recorded in .run/infra-started)
-# With FLEXSTREAM_KAFKA_BOOTSTRAP / FLEXSTREAM_DATABASE_URL set, that part is used as it is.
+# With FLEXSTREAM_KAFKA_BOOTSTRAP / FLEXSTREAM_DATABASE_URL set, that part is used as it is (with the
+# FLEXSTREAM_KAFKA_SECURITY_PROTOCOL / _SASL_* given, or none: an external broker without authentication).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .run
@@ -18,6 +19,15 @@ case "${1:-up}" in
       fi
       echo "export FLEXSTREAM_KAFKA_BOOTSTRAP=127.0.0.1:${FLEXSTREAM_KAFKA_PORT:-9092}"
       echo "export FLEXSTREAM_KAFKA_RELEASE='Apache Kafka $(bash scripts/kafka.sh version)'"
+      # An authenticated broker (the default): this shell acts as its super user (admin); each service is started
+      # with its own principal from the credentials file (scripts/stack.sh, tests/processes.py).
+      if credentials="$(bash scripts/kafka.sh credentials)"; then
+        echo "export FLEXSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT"
+        echo "export FLEXSTREAM_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+        echo "export FLEXSTREAM_KAFKA_SASL_USERNAME=admin"
+        echo "export FLEXSTREAM_KAFKA_SASL_PASSWORD=$(awk '$1 == "admin" { print $2 }' "$credentials")"
+        echo "export FLEXSTREAM_KAFKA_CREDENTIALS=$credentials"
+      fi
     else
       echo "[infra] using the Kafka broker at $FLEXSTREAM_KAFKA_BOOTSTRAP" >&2
     fi

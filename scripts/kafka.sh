@@ -12,7 +12,8 @@
 # $STATE/kafka-$PORT.credentials ("name password" lines, mode 600). The controller listener uses SASL/PLAIN
 # (SCRAM cannot authenticate controllers) for admin alone. FLEXSTREAM_KAFKA_SECURITY=none runs a plain broker.
 #
-# The release is pinned by KAFKA_VERSION below; the jars are cached under $FLEXSTREAM_CACHE/kafka-<version>.
+# The release is pinned by KAFKA_VERSION below; the jars are cached under $FLEXSTREAM_CACHE/kafka-<version>, the
+# broker's state (data, logs, credentials) under $FLEXSTREAM_KAFKA_STATE (default $FLEXSTREAM_CACHE/state).
 # Nothing here runs when FLEXSTREAM_KAFKA_BOOTSTRAP is set: the Makefile skips this script then.
 set -euo pipefail
 
@@ -23,7 +24,7 @@ CACHE="${FLEXSTREAM_CACHE:-$HOME/.cache/flexstream}"
 PORT="${FLEXSTREAM_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${FLEXSTREAM_KAFKA_CONTROLLER_PORT:-9093}"
 DIST="$CACHE/kafka-$KAFKA_VERSION"
-STATE="$CACHE/state"; mkdir -p "$STATE"
+STATE="${FLEXSTREAM_KAFKA_STATE:-$CACHE/state}"; mkdir -p "$STATE"  # a test may keep a broker of its own elsewhere
 DATA="$STATE/kafka-$PORT-data"
 PIDFILE="$STATE/kafka-$PORT.pid"
 LOG="$STATE/kafka-$PORT.log"
@@ -174,6 +175,7 @@ PROPS
     || java_cmd kafka.tools.StorageTool format -t "$(java_cmd kafka.tools.StorageTool random-uuid)" \
       -c "$STATE/kafka-$PORT.properties" "${scram[@]}" >"$STATE/kafka-format.log" 2>&1 \
     || { say "format failed, see $STATE/kafka-format.log"; tail -20 "$STATE/kafka-format.log" >&2; exit 1; }
+    chmod 600 "$STATE/kafka-format.log"  # it lists the SCRAM records (salted keys)
   fi
 }
 

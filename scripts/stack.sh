@@ -16,16 +16,19 @@ up() {
   bash scripts/bootstrap.sh
   say "step 2/5: Kafka broker and database"
   eval "$(bash scripts/infra.sh up flexstream)"
-  {
-    echo "export FLEXSTREAM_KAFKA_BOOTSTRAP=$FLEXSTREAM_KAFKA_BOOTSTRAP"
-    echo "export FLEXSTREAM_DATABASE_URL=$FLEXSTREAM_DATABASE_URL"
-  } > .run/env
-  say "step 3/5: database migrations"
+  (umask 077; env | grep '^FLEXSTREAM_' | sed 's/^/export /' > .run/env)
+  say "step 3/5: database migrations; the services' Kafka ACLs"
   .venv/bin/python -m shared.migrate
+  if [ -n "${FLEXSTREAM_KAFKA_CREDENTIALS:-}" ]; then .venv/bin/flexstream kafka-acls >&2; fi
   say "step 4/5: services"
   for svc in "${SERVICES[@]}"; do
     if running "$svc"; then say "$svc already running (pid $(cat ".run/$svc.pid"))"; continue; fi
-    nohup .venv/bin/python -m "services.$svc" >".run/$svc.log" 2>&1 &
+    local principal=()  # each service its own Kafka principal on the local authenticated broker
+    if [ -n "${FLEXSTREAM_KAFKA_CREDENTIALS:-}" ]; then
+      principal=(FLEXSTREAM_KAFKA_SASL_USERNAME="$svc"
+        FLEXSTREAM_KAFKA_SASL_PASSWORD="$(awk -v n="$svc" '$1 == n { print $2 }' "$FLEXSTREAM_KAFKA_CREDENTIALS")")
+    fi
+    env "${principal[@]}" nohup .venv/bin/python -m "services.$svc" >".run/$svc.log" 2>&1 &
     echo $! > ".run/$svc.pid"
     say "$svc started (pid $!, log .run/$svc.log)"
   done

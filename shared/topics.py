@@ -45,8 +45,8 @@ class AccountTopic(Generic[T]):
 
     def pattern(self, prefix: str = "") -> re.Pattern[str]:
         """Matches the full name of this topic of any account; group 1 is the account's id."""
-        before, after = (re.escape(prefix + part) for part in self.template.split("{account}"))
-        return re.compile(f"^{before}([0-9]+){after}$")
+        before, after = self.template.split("{account}")
+        return re.compile(f"^{re.escape(prefix + before)}([0-9]+){re.escape(after)}$")
 
     def account_of(self, full_name: str, prefix: str = "") -> int | None:
         """The account whose topic ``full_name`` is, or None when it is not one of these topics."""

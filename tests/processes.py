@@ -35,6 +35,13 @@ def service_env(settings: Settings, root: Path = ROOT, **extra: Any) -> dict[str
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXSTREAM_")}
     env.update(
         FLEXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        FLEXSTREAM_KAFKA_SECURITY_PROTOCOL=settings.kafka_security_protocol,
+        FLEXSTREAM_KAFKA_SASL_MECHANISM=settings.kafka_sasl_mechanism,
+        FLEXSTREAM_KAFKA_SASL_USERNAME=settings.kafka_sasl_username,
+        FLEXSTREAM_KAFKA_SASL_PASSWORD=settings.kafka_sasl_password.get_secret_value(),
+        FLEXSTREAM_KAFKA_SSL_CAFILE=settings.kafka_ssl_cafile,
+        FLEXSTREAM_KAFKA_SSL_CERTFILE=settings.kafka_ssl_certfile,
+        FLEXSTREAM_KAFKA_SSL_KEYFILE=settings.kafka_ssl_keyfile,
         FLEXSTREAM_DATABASE_URL=settings.database_url.get_secret_value(),
         FLEXSTREAM_TOPIC_PREFIX=settings.topic_prefix,
         FLEXSTREAM_LOG_JSON="true",
@@ -42,6 +49,35 @@ def service_env(settings: Settings, root: Path = ROOT, **extra: Any) -> dict[str
     )
     env.update({f"FLEXSTREAM_{k.upper()}": str(v) for k, v in extra.items()})
     return env
+
+
+def local_credentials() -> dict[str, str]:
+    """The passwords of the local authenticated broker's principals (admin and one per service), from the file
+    ``scripts/infra.sh`` names in FLEXSTREAM_KAFKA_CREDENTIALS; empty for a broker without authentication."""
+    path = os.environ.get("FLEXSTREAM_KAFKA_CREDENTIALS")
+    if not path:
+        return {}
+    return dict(line.split(maxsplit=1) for line in Path(path).read_text().splitlines() if line.strip())
+
+
+def service_principal(name: str, settings: Settings) -> dict[str, str]:
+    """A service's own Kafka principal (its name) where the local broker authenticates, else nothing: the service
+    then connects as ``settings`` say."""
+    passwords = local_credentials()
+    if not settings.kafka_sasl or name not in passwords:
+        return {}
+    return {"kafka_sasl_username": name, "kafka_sasl_password": passwords[name]}
+
+
+def provision_acls(settings: Settings, root: Path = ROOT) -> None:
+    """Every service's ACLs for ``settings.topic_prefix`` (``flexstream kafka-acls``, as the super user of
+    ``settings``), where the broker authenticates; nothing to do for a broker without authentication."""
+    if not settings.kafka_sasl:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "services.gateway.cli", "kafka-acls"], cwd=root, env=service_env(settings, root),
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 @dataclass
@@ -86,7 +122,7 @@ def start_service(
     port_key = "port" if name == "gateway" else "health_port"
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{settings.topic_prefix}{name}-{port}.log"
-    env = service_env(settings, root, **{port_key: port}, **extra)
+    env = service_env(settings, root, **{port_key: port, **service_principal(name, settings), **extra})
     profiler = ["-m", "cProfile", "-o", str(log.with_suffix(".prof"))] if profile else []
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -109,10 +109,15 @@ def with_record_defaults(command: DataCommand, record: ConsumerRecord[bytes, byt
     position and ``recorded_at`` from its timestamp. Decoding the same record twice gives the same command."""
     update: dict[str, Any] = {}
     if "command_id" not in command.model_fields_set:
-        update["command_id"] = uuid5(RECORD_NAMESPACE, f"{record.topic}/{record.partition}/{record.offset}")
+        update["command_id"] = record_command_id(record)
     if "recorded_at" not in command.model_fields_set and record.timestamp is not None and record.timestamp >= 0:
         update["recorded_at"] = datetime.fromtimestamp(record.timestamp / 1000, UTC)
     return command.model_copy(update=update) if update else command
+
+
+def record_command_id(record: ConsumerRecord[bytes, bytes]) -> UUID:
+    """The command id of a record whose producer gave none (or, on a device topic, may not give one)."""
+    return uuid5(RECORD_NAMESPACE, f"{record.topic}/{record.partition}/{record.offset}")
 
 
 def _validation_text(exc: ValidationError) -> str:
@@ -162,6 +167,7 @@ async def ingest_batch(
         item = _Item(record, with_record_defaults(command, record), account_id=topics.device_account(record.topic))
         try:
             if item.account_id is not None:
+                item.command = item.command.model_copy(update={"command_id": record_command_id(record)})
                 trust.check_command(command, topics)
         except FlexStreamError as exc:
             results.dead.append(dead_letter(record, exc, item.command))

@@ -4,6 +4,7 @@ subprocesses, and factories for accounts, users (with tokens), assets and sensor
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
 
 from services.gateway import auth
 from services.gateway.sql import accounts, assets, sensors
@@ -63,12 +65,16 @@ def database_url(run_id: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, run_id: str) -> Settings:
-    return Settings(
+    """The broker's security settings come from FLEXSTREAM_KAFKA_* (``scripts/infra.sh`` exports the super
+    user's for the local authenticated broker, whose ACLs for this session's topics are created here)."""
+    settings = Settings(
         kafka_bootstrap=_require("FLEXSTREAM_KAFKA_BOOTSTRAP"),
         database_url=database_url,
         topic_prefix=f"t{run_id}.",
         log_json=True,
     )
+    processes.provision_acls(settings)
+    return settings
 
 
 def start_service(name: str, settings: Settings, tmp: Path, **extra: Any) -> Service:
@@ -213,3 +219,53 @@ def factory(pool: AsyncConnectionPool) -> Factory:
 async def site(factory: Factory) -> Tenant:
     """A fresh tenant for a test that needs one."""
     return await factory.tenant()
+
+
+@dataclass(frozen=True)
+class SecureKafka:
+    """An authenticated broker with ACLs on: ``admin`` settings (its super user, this session's topic prefix and
+    database, ACLs of every service created) and each local principal's password."""
+
+    admin: Settings
+    passwords: dict[str, str]
+
+    def as_principal(self, name: str, password: str | None = None) -> Settings:
+        secret = SecretStr(password if password is not None else self.passwords[name])
+        return self.admin.model_copy(update={"kafka_sasl_username": name, "kafka_sasl_password": secret})
+
+    def anonymous(self) -> Settings:
+        return self.admin.model_copy(update={"kafka_security_protocol": "PLAINTEXT", "kafka_sasl_username": ""})
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKafka]:
+    """The session's broker where it authenticates (``make test`` provisions one: scripts/infra.sh); otherwise (an
+    external broker without authentication, FLEXSTREAM_KAFKA_BOOTSTRAP alone) a broker of its own, started with
+    scripts/kafka.sh on free ports, its state in a temporary directory, and stopped afterwards."""
+    own_topics = f"{settings.topic_prefix}trust."  # topics, groups and ACLs of their own, whichever broker
+    passwords = processes.local_credentials()
+    if settings.kafka_sasl and passwords:
+        admin = settings.model_copy(update={"topic_prefix": own_topics})
+        processes.provision_acls(admin)
+        yield SecureKafka(admin, passwords)
+        return
+    state = tmp_path_factory.mktemp("kafka-sasl")
+    port, controller = processes.free_port(), processes.free_port()
+    env = {**os.environ, "FLEXSTREAM_KAFKA_PORT": str(port), "FLEXSTREAM_KAFKA_CONTROLLER_PORT": str(controller),
+           "FLEXSTREAM_KAFKA_STATE": str(state), "FLEXSTREAM_KAFKA_SECURITY": "sasl"}  # fmt: skip
+    script = str(ROOT / "scripts" / "kafka.sh")
+    started = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True, timeout=180)
+    try:
+        if started.returncode:
+            pytest.fail(f"could not start an authenticated broker: {started.stderr[-2000:]}")
+        credentials = state / f"kafka-{port}.credentials"
+        passwords = dict(line.split(maxsplit=1) for line in credentials.read_text().splitlines() if line.strip())
+        admin = settings.model_copy(
+            update={"kafka_bootstrap": f"127.0.0.1:{port}", "kafka_security_protocol": "SASL_PLAINTEXT",
+                    "kafka_sasl_mechanism": "SCRAM-SHA-512", "kafka_sasl_username": "admin",
+                    "kafka_sasl_password": SecretStr(passwords["admin"]), "topic_prefix": own_topics}
+        )  # fmt: skip
+        processes.provision_acls(admin)
+        yield SecureKafka(admin, passwords)
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, capture_output=True, timeout=60)

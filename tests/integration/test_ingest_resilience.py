@@ -136,7 +136,7 @@ async def test_sigkill_during_a_stream_loses_and_duplicates_nothing(
     restarted: afterwards every belief is there exactly once and the DLQ is empty."""
     crash = Settings(**{**settings.model_dump(), "topic_prefix": f"{settings.topic_prefix}crash."})
     await kafka.ensure_topics(crash)
-    group = f"crash-{uuid.uuid4().hex[:6]}"
+    group = f"flexstream-ingest-crash-{uuid.uuid4().hex[:6]}"
     sensor = await factory.sensor(
         await factory.asset(await factory.account()), unit="kW", resolution=timedelta(minutes=1)
     )

@@ -72,7 +72,7 @@ def _consumed_everything(service: Service) -> bool:
 async def test_faust_app_joins_its_group_and_processes(
     settings: Settings, service_logs: Path, topics: list[str]
 ) -> None:
-    app_id = f"stats-faust-{uuid.uuid4().hex[:6]}"
+    app_id = f"flexstream-stats-faust-{uuid.uuid4().hex[:6]}"
     service = start_service("stats", settings, service_logs, stats_app_id=app_id)
     try:
         event = BeliefsIngested(command_id=uuid.uuid4(), sensor_id=7, outcome="processed", rows_written=1)

@@ -30,7 +30,7 @@ def test_ingest_health_and_metrics(ingest: Service) -> None:
 
 def test_workers_run_report_health_and_stop_gracefully(settings: Settings, service_logs: Path) -> None:
     for name in ("ingest", "scheduler", "stats"):
-        service = start_service(name, settings, service_logs, stats_app_id=f"stats-{settings.topic_prefix}")
+        service = start_service(name, settings, service_logs, stats_app_id=f"flexstream-stats-{settings.topic_prefix}")
         try:
             body = httpx.get(f"{service.url}/health").json()
             assert (body["status"], body["kafka"], body["db"]) == ("ok", "ok", "ok"), body

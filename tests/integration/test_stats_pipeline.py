@@ -234,7 +234,7 @@ windows = st.lists(
 
 @pytest.fixture(scope="module")
 def stats(world: World, service_logs: Path) -> Iterator[Service]:
-    service = start_stats(world.settings, service_logs, "stats-property")
+    service = start_stats(world.settings, service_logs, "flexstream-stats-property")
     yield service
     service.stop()
 
@@ -293,7 +293,7 @@ async def _stream_posts(settings: Settings, sensor: int, source: int, n: int) ->
 
 def test_killed_stats_service_converges_without_double_counting(world: World, service_logs: Path) -> None:
     sensor = run(_new_sensor(world.settings, world.asset))
-    app_id = f"stats-restart-{uuid.uuid4().hex[:6]}"
+    app_id = f"flexstream-stats-restart-{uuid.uuid4().hex[:6]}"
     stats = start_stats(world.settings, service_logs, app_id)
     run(_stream_posts(world.settings, sensor, world.forecaster, 400))
     # Killed as soon as it has aggregated a few events: offsets are committed once a second, so what it did

@@ -25,7 +25,7 @@ from tests.integration.test_stats_pipeline import start_stats, wait_until_caught
 
 @pytest.fixture(scope="module")
 def stats(settings: Settings, service_logs: Path, ingest: Service) -> Iterator[Service]:
-    service = start_stats(settings, service_logs, f"stats-routes-{uuid.uuid4().hex[:6]}")
+    service = start_stats(settings, service_logs, f"flexstream-stats-routes-{uuid.uuid4().hex[:6]}")
     yield service
     service.stop()
 
