@@ -12,9 +12,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
-from aiokafka.helpers import create_ssl_context
 
 from shared.retry import retrying
 from shared.settings import Settings
