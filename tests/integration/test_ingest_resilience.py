@@ -18,6 +18,7 @@ from shared import kafka
 from shared.messages import DeadLetter, PostSensorData
 from shared.settings import Settings
 from shared.topics import SENSOR_DATA, SENSOR_DATA_DLQ, key_for
+from tests import processes
 from tests.integration.conftest import Factory, Service, start_service
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -136,6 +137,7 @@ async def test_sigkill_during_a_stream_loses_and_duplicates_nothing(
     restarted: afterwards every belief is there exactly once and the DLQ is empty."""
     crash = Settings(**{**settings.model_dump(), "topic_prefix": f"{settings.topic_prefix}crash."})
     await kafka.ensure_topics(crash)
+    await asyncio.to_thread(processes.provision_acls, crash)  # topics of its own: their ACLs too
     group = f"flexstream-ingest-crash-{uuid.uuid4().hex[:6]}"
     sensor = await factory.sensor(
         await factory.asset(await factory.account()), unit="kW", resolution=timedelta(minutes=1)
