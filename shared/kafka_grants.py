@@ -69,10 +69,10 @@ def _topic(principal: str, name: str, *operations: Operation, pattern: Pattern =
     return [Grant(principal, Resource.TOPIC, name, pattern, op) for op in operations]
 
 
-def _group(principal: str, prefix: str) -> list[Grant]:
+def _group(principal: str, prefix: str, operation: Operation = Operation.READ) -> list[Grant]:
     """Consumer groups whose id starts with ``prefix`` (the group ids carry the topic prefix, and may be renamed
-    by their settings as long as they keep this start)."""
-    return [Grant(principal, Resource.GROUP, prefix, Pattern.PREFIXED, Operation.READ)]
+    by their settings as long as they keep this start). READ: join the group and commit its offsets."""
+    return [Grant(principal, Resource.GROUP, prefix, Pattern.PREFIXED, operation)]
 
 
 def service_grants(prefix: str, usernames: dict[str, str] | None = None) -> list[Grant]:
@@ -90,13 +90,17 @@ def service_grants(prefix: str, usernames: dict[str, str] | None = None) -> list
     grants += _topic(gateway, SENSOR_EVENTS.full_name(prefix), Operation.WRITE)
     grants += _topic(gateway, INGESTED.full_name(prefix), Operation.READ)  # the write waiter, without a group
     grants += _topic(gateway, SENSOR_DATA_DLQ.full_name(prefix), Operation.READ)
+    grants += _topic(gateway, SENSOR_EVENTS.full_name(prefix), Operation.READ)  # the sensor cache evictor
     grants += _topic(ingest, SENSOR_DATA.full_name(prefix), Operation.READ)
     grants += _topic(ingest, INGESTED.full_name(prefix), Operation.WRITE)
     grants += _topic(ingest, SENSOR_DATA_DLQ.full_name(prefix), Operation.WRITE)
-    grants += _group(ingest, f"{prefix}flexstream-ingest")
+    grants += _topic(ingest, SCHEDULES.full_name(prefix), Operation.READ)  # stores computed schedules
+    grants += _group(ingest, f"{prefix}flexstream-ingest")  # also its "-schedules" group
     grants += _topic(scheduler, SCHEDULE_TRIGGERS.full_name(prefix), Operation.READ)
     grants += _topic(scheduler, SCHEDULES.full_name(prefix), Operation.WRITE)
     grants += _group(scheduler, f"{prefix}flexstream-scheduler")
+    # a job waits until ingest's committed offsets reach the trigger's marks: it reads them (OffsetFetch)
+    grants += _group(scheduler, f"{prefix}flexstream-ingest", Operation.DESCRIBE)
     grants += _topic(stats, INGESTED.full_name(prefix), Operation.READ)
     # faust keeps its own topics (the assignor's, changelogs) named after the app id, which is also its group
     stats_app = f"{prefix}flexstream-stats"

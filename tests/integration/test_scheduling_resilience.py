@@ -19,13 +19,16 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from shared.settings import Settings
+from tests import processes
 from tests.integration.conftest import Factory, Service, start_service
 from tests.integration.test_scheduling import BATTERY, job_of, post_data, schedule, target, trigger
 
 
 @pytest.fixture(scope="module")
 def own(settings: Settings) -> Settings:
-    return settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}r{uuid.uuid4().hex[:4]}."})
+    own = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}r{uuid.uuid4().hex[:4]}."})
+    processes.provision_acls(own)  # topics of its own: their ACLs too (where the broker authorizes)
+    return own
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from psycopg_pool import AsyncConnectionPool
 
-from services.gateway.sql.beliefs import user_source_id
+from services.gateway.sql.data_sources import user_source_id
 from services.ingest.handlers import record_command_id
 from services.ingest.trust import device_source_name
 from shared import kafka
