@@ -20,6 +20,7 @@ from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from services.scheduler.device_schedules import DeviceSchedules
 from services.scheduler.ingest_wait import IngestProgress, Stopping
 from services.scheduler.worker import Context, run_job
 from shared import db, health, kafka, units
@@ -48,7 +49,7 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
         ):
             ingest = IngestProgress(admin, f"{settings.topic_prefix}{settings.ingest_group}",
                                     SENSOR_DATA.full_name(settings.topic_prefix), stop)  # fmt: skip
-            ctx = Context(settings, pool, producer, ingest)
+            ctx = Context(settings, pool, producer, ingest, DeviceSchedules(admin, pool, settings.topic_prefix))
             checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
             server = asyncio.create_task(
                 health.serve(health.health_app("scheduler", checks), settings.health_host, settings.health_port, stop)

@@ -126,3 +126,14 @@ def window_for(start: datetime, end: datetime, resolution: timedelta, step: time
     """The event starts that can touch ``[start, end]``: events of length ``resolution`` starting up to one
     event before ``start``, through one step after ``end`` (the last instant)."""
     return start - resolution, end + step + timedelta(microseconds=1)
+
+
+SELECT_SENSOR_ACCOUNT = """
+SELECT a.account_id FROM sensors s JOIN generic_assets a ON a.id = s.generic_asset_id WHERE s.id = %(id)s
+"""
+
+
+async def sensor_account(conn: AsyncConnection[Any], sensor_id: int) -> int | None:
+    """The account owning the sensor's asset (None for a public asset or a deleted sensor)."""
+    row = await (await conn.execute(SELECT_SENSOR_ACCOUNT, {"id": sensor_id})).fetchone()
+    return None if row is None else row[0]

@@ -32,6 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.scheduler import compute, resample, sql
 from services.scheduler.compute import FALLBACK, Outcome
+from services.scheduler.device_schedules import DeviceSchedules
 from services.scheduler.ingest_wait import IngestBehind, IngestProgress
 from services.scheduler.problem import needs
 from services.scheduler.series import SeriesNeed
@@ -59,6 +60,7 @@ class Context:
     pool: AsyncConnectionPool
     producer: AIOKafkaProducer
     ingest: IngestProgress
+    devices: DeviceSchedules | None = None  # schedules back to devices: their account's topic as well
 
 
 @dataclass(frozen=True)
@@ -314,5 +316,12 @@ def _bug_text(trigger: TriggerSchedule, exc: Exception) -> str:
 
 
 async def _publish(ctx: Context, message: ScheduleComputed) -> None:
-    topic = SCHEDULES.full_name(ctx.settings.topic_prefix)
-    await (await ctx.producer.send(topic, SCHEDULES.encode(message), key=key_for(message.sensor_id)))
+    """To ``flexstream.schedules.v1`` and, where the sensor's account has device topics, to its device schedules
+    topic (``device_schedules.py``); both are durable before this returns."""
+    topics = [SCHEDULES.full_name(ctx.settings.topic_prefix)]
+    device_topic = await ctx.devices.topic_for(message.sensor_id) if ctx.devices is not None else None
+    if device_topic is not None:
+        topics.append(device_topic)
+    value, key = SCHEDULES.encode(message), key_for(message.sensor_id)
+    sent = [await ctx.producer.send(topic, value, key=key) for topic in topics]
+    await asyncio.gather(*sent)

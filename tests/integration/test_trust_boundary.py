@@ -11,13 +11,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
@@ -28,10 +29,11 @@ from services.gateway.sql.data_sources import user_source_id
 from services.ingest.handlers import record_command_id
 from services.ingest.trust import device_source_name
 from shared import kafka
-from shared.messages import BeliefsIngested, DeadLetter, PostSensorData
+from shared.messages import BeliefsIngested, DeadLetter, PostSensorData, ScheduleComputed
 from shared.settings import Settings
 from shared.topics import INGESTED, SCHEDULES, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
-from tests.integration.conftest import ROOT, Factory, SecureKafka, Service, service_env, start_service
+from tests.integration.conftest import ROOT, Factory, SecureKafka, Service, UserHandle, service_env, start_service
+from tests.integration.test_scheduling import BATTERY, job_of, schedule, target, trigger
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -54,6 +56,7 @@ class World:
     victim: Device  # a device of account B, whose sensor holds data written through the gateway's topic
     victim_source: int  # the data source of B's user, who wrote that data
     ingest: Service
+    user: UserHandle  # a user of A (for the HTTP routes)
 
     def as_device(self, device: Device) -> Settings:
         return self.secure.as_principal(device.username, device.password)
@@ -86,7 +89,7 @@ async def world(
         start_service, "ingest", secure_kafka.admin, service_logs, kafka_sasl_username="ingest",
         kafka_sasl_password=secure_kafka.passwords["ingest"], ingest_topic_refresh_ms=1000,
     )  # fmt: skip
-    world = World(secure_kafka, attacker, victim, victim_source, ingest)
+    world = World(secure_kafka, attacker, victim, victim_source, ingest, a.member)
     # B's history, written as the gateway writes (the gateway's principal, its command topic, B's user's source)
     history = PostSensorData(
         sensor_id=sensor_b, start=START, duration=4 * QUARTER, values=[1.0, 2.0, 3.0, 4.0], unit="kW",
@@ -300,3 +303,61 @@ async def test_a_new_credential_replaces_the_old_password(world: World) -> None:
     assert second.username == first.username and second.password != first.password
     assert await _read_error(world.secure.as_principal(first.username, first.password), first.schedules) is not None
     assert await _read_error(world.secure.as_principal(second.username, second.password), first.schedules) is None
+
+
+@pytest.fixture(scope="module")
+def scheduling(world: World, service_logs: Path) -> Iterator[httpx.Client]:
+    """The gateway and the scheduler on the authenticated broker, each as its own principal (ingest runs already)."""
+    services = [
+        start_service(name, world.secure.admin, service_logs, kafka_sasl_username=name,
+                      kafka_sasl_password=world.secure.passwords[name])
+        for name in ("gateway", "scheduler")
+    ]  # fmt: skip
+    with httpx.Client(base_url=services[0].url, timeout=30) as client:
+        yield client
+    for service in services:
+        service.stop()
+
+
+async def test_a_device_reads_its_account_schedule_from_its_schedules_topic(
+    world: World, scheduling: httpx.Client, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """A schedule computed for a sensor of account A reaches A's device schedules topic, where A's device reads
+    it (and B's device, reading its own, does not see it)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT generic_asset_id FROM sensors WHERE id = %s", (world.attacker.sensor,))
+        asset = (await cur.fetchone() or (0,))[0]
+    battery = await factory.sensor(asset, unit="kW")
+    device, other = world.as_device(world.attacker), world.as_device(world.victim)
+    async with (
+        kafka.open_consumer(device, [], None, auto_offset_reset="latest") as mine,
+        kafka.open_consumer(other, [], None, auto_offset_reset="latest") as theirs,
+    ):
+        mine.subscribe([world.attacker.schedules])
+        theirs.subscribe([world.victim.schedules])
+        await kafka.position_at_end(mine)
+        await kafka.position_at_end(theirs)
+        body = {
+            "flex-model": {**BATTERY, "soc-targets": target(1, 15)},
+            "flex-context": {"consumption-price": "30 EUR/MWh"},
+        }
+        job = job_of(await asyncio.to_thread(trigger, scheduling, world.user, battery, duration="PT1H", **body))
+        answer = await asyncio.to_thread(schedule, scheduling, world.user, battery, job)
+        assert answer.status_code == 200, answer.text
+        found = await _schedules(mine, job, timeout=30)
+        as_stored = [-value for value in answer.json()["values"]]  # the message keeps the stored sign convention
+        assert [(m.sensor_id, m.status, m.values, m.consumption_positive) for m in found] == [
+            (battery, "finished", as_stored, False)
+        ]
+        assert await _schedules(theirs, job, timeout=3) == []
+
+
+async def _schedules(consumer: AIOKafkaConsumer, job: str, timeout: float) -> list[ScheduleComputed]:
+    found: list[ScheduleComputed] = []
+    deadline = time.monotonic() + timeout
+    while not found and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=500)
+        found = [
+            m for records in batch.values() for r in records if str((m := SCHEDULES.decode(r.value)).job_id) == job
+        ]
+    return found
