@@ -16,7 +16,7 @@ up() {
   bash scripts/bootstrap.sh
   say "step 2/5: Kafka broker and database"
   eval "$(bash scripts/infra.sh up flexstream)"
-  (umask 077; env | grep '^FLEXSTREAM_' | sed 's/^/export /' > .run/env)
+  (umask 077; for v in "${!FLEXSTREAM_@}"; do printf 'export %s=%q\n' "$v" "${!v}"; done > .run/env)
   say "step 3/5: database migrations; the services' Kafka ACLs"
   .venv/bin/python -m shared.migrate
   if [ -n "${FLEXSTREAM_KAFKA_CREDENTIALS:-}" ]; then .venv/bin/flexstream kafka-acls >&2; fi
