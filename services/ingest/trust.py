@@ -6,8 +6,9 @@ by the devices of one account, so its commands get the device rules, each refusa
 * the data source is the account's device source, never one named in the message (``source_not_allowed``);
 * ``replace`` only where the server allows overwrites, ``FLEXSTREAM_ALLOW_DATA_OVERWRITE`` (``replace_not_allowed``);
 * no deletions (``deletion_not_allowed``);
-* no belief time before the broker received the record, except a measurement's (at or after its event's end):
-  ``prior`` before it, or a forecast horizon reaching before it, is ``backdated_belief``;
+* no belief time before the broker received the record (give or take ``CLOCK_TOLERANCE``, 5 minutes), except a
+  measurement's (at or after its event's end): ``prior`` before it, or a forecast horizon reaching before it, is
+  ``backdated_belief``;
 * ``command_id`` and ``recorded_at`` come from the record (its position, and the broker's LogAppendTime), never
   from the message (``field_not_allowed``).
 
@@ -35,6 +36,9 @@ from shared.messages import DataCommand, DeleteSensorData, utcnow
 from shared.topics import DEVICE_DATA
 
 LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker set its time
+# A device stamps ``prior`` (or derives a forecast's belief time) from its own clock before sending: that far
+# before the broker's time of the record is taken as clock skew and transit, not as backdating.
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 RECORD_FIELDS = ("command_id", "recorded_at")  # what a device's record gives, not its message
 SOURCE_FIELDS = ("source_id", "source_name")
@@ -94,8 +98,9 @@ def received_at(record: ConsumerRecord[bytes, bytes]) -> datetime:
 def check_belief_times(
     rows: BeliefRows, resolution: timedelta, received: datetime, *, prior: datetime | None = None
 ) -> None:
-    """No belief time before ``received`` (the broker's time of the record), except a measurement's: a belief
-    formed at or after its event's end. ``prior`` itself must not be before ``received``."""
+    """No belief time before ``received`` (the broker's time of the record, less ``CLOCK_TOLERANCE``), except a
+    measurement's: a belief formed at or after its event's end. ``prior`` itself must not be before it either."""
+    received = received - CLOCK_TOLERANCE
     if prior is not None and prior < received:
         raise BackdatedBelief(
             f"prior {prior.isoformat()} is before the record reached the broker ({received.isoformat()})"

@@ -67,8 +67,13 @@ def test_measurements_may_be_late_but_no_belief_is_dated_before_the_broker_got_i
     check_belief_times(rows(horizon="PT0H"), SENSOR.event_resolution, RECEIVED)
     forecast = rows(start="2026-01-10T14:00:00+00:00", horizon="PT2H")  # beliefs from 12:15 on
     check_belief_times(forecast, SENSOR.event_resolution, RECEIVED)
+    check_belief_times(forecast, SENSOR.event_resolution, RECEIVED + timedelta(minutes=20))  # within the tolerance
     with pytest.raises(BackdatedBelief):  # the same forecast reaching the broker at 13:00: dated before that
         check_belief_times(forecast, SENSOR.event_resolution, RECEIVED + timedelta(hours=1))
+    just_now = RECEIVED - timedelta(minutes=1)  # the device's clock, a moment before the broker got it: accepted
+    check_belief_times(
+        rows(prior=just_now.isoformat(), horizon=None), SENSOR.event_resolution, RECEIVED, prior=just_now
+    )
     with pytest.raises(BackdatedBelief):
         check_belief_times(rows(prior="2026-01-10T11:00:00+00:00", horizon=None), SENSOR.event_resolution, RECEIVED,
                            prior=datetime(2026, 1, 10, 11, tzinfo=UTC))  # fmt: skip
