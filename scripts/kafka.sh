@@ -130,7 +130,6 @@ configure() {
     say "broker on this port, or set FLEXSTREAM_KAFKA_SECURITY=none"; exit 1
   fi
   if [ "$SECURITY" != none ] && [ ! -e "$DATA/meta.properties" ]; then new_credentials; fi
-  [ "$SECURITY" = none ] && rm -f "$CREDENTIALS" "$CLIENT_CONFIG"
   {
     cat <<PROPS
 process.roles=broker,controller
@@ -154,6 +153,7 @@ log.retention.hours=168
 PROPS
   } > "$STATE/kafka-$PORT.properties"
   chmod 600 "$STATE/kafka-$PORT.properties"
+  rm -f "$CLIENT_CONFIG"  # written again below for an authenticated broker (the credentials file is kept)
   if [ "$SECURITY" != none ]; then
     (umask 077; cat > "$CLIENT_CONFIG" <<PROPS
 security.protocol=SASL_PLAINTEXT
@@ -236,7 +236,9 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
-  credentials) [ -s "$CREDENTIALS" ] && echo "$CREDENTIALS" ;;
+  # the credentials file, when the broker on this port is configured to authenticate
+  credentials) grep -q '^allow.everyone.if.no.acl.found=false' "$STATE/kafka-$PORT.properties" 2>/dev/null \
+    && [ -s "$CREDENTIALS" ] && echo "$CREDENTIALS" ;;
   version) if running && [ -s "$STATE/kafka-$PORT.release" ]; then cat "$STATE/kafka-$PORT.release"; else echo "$KAFKA_VERSION"; fi ;;
   *) echo "usage: $0 start|stop|status|version|credentials" >&2; exit 2 ;;
 esac
