@@ -174,7 +174,7 @@ PROPS
       -c "$STATE/kafka-$PORT.properties" --standalone "${scram[@]}" >"$STATE/kafka-$PORT-format.log" 2>&1 \
     || java_cmd kafka.tools.StorageTool format -t "$(java_cmd kafka.tools.StorageTool random-uuid)" \
       -c "$STATE/kafka-$PORT.properties" "${scram[@]}" >"$STATE/kafka-$PORT-format.log" 2>&1 \
-    || { say "format failed, see $STATE/kafka-format.log"; tail -20 "$STATE/kafka-$PORT-format.log" >&2; exit 1; }
+    || { say "format failed, see $STATE/kafka-$PORT-format.log"; tail -20 "$STATE/kafka-$PORT-format.log" >&2; exit 1; }
     chmod 600 "$STATE/kafka-$PORT-format.log"  # it lists the SCRAM records (salted keys)
   fi
 }
