@@ -1,4 +1,4 @@
-"""The ingest consumer loop: poll a batch, write it in one transaction, send its events, commit offsets.
+"""The ingest consumer loop: take what has arrived, write it in one transaction, send its events, commit offsets.
 
 Failures are sorted in one place: a message that can never succeed goes to the DLQ (inside
 ``handlers.ingest_batch``); a transient database or broker failure is retried with backoff and, if it
@@ -9,12 +9,14 @@ bug and crashes the process (also uncommitted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
@@ -70,6 +72,54 @@ async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results:
     await asyncio.gather(*sends)
 
 
+class Intake:
+    """Records read from Kafka but not yet written: a reader task fills it while the writer's transaction runs,
+    so the next batch is whatever arrived meanwhile (group commit) and an idle write waits on no timer.
+
+    aiokafka fetches a partition again only once its buffered records are taken, so without a reader of its
+    own the consumer would sit idle during every transaction and batches would stay as small as one fetch."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, batch_max: int) -> None:
+        self.consumer = consumer
+        self.batch_max = batch_max
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def read(self) -> None:
+        """Take what the broker has, as it arrives, as long as less than one batch is waiting."""
+        while True:
+            await self._room.wait()
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max)
+            for part in batches.values():
+                self.records.extend(part)
+            if self.records:
+                self._arrived.set()
+            if len(self.records) >= self.batch_max:
+                self._room.clear()
+
+    async def take(self, timeout: float) -> list[ConsumerRecord[bytes, bytes]]:
+        """Everything waiting (up to one batch) at once; waits at most ``timeout`` seconds for the first."""
+        if not self.records:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        batch, self.records = self.records[: self.batch_max], self.records[self.batch_max :]
+        if len(self.records) < self.batch_max:
+            self._room.set()
+        return batch
+
+
+def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
 async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
     await kafka.ensure_topics(settings)
     async with (
@@ -88,12 +138,15 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
+        intake = Intake(consumer, settings.ingest_batch_max)
+        reader = asyncio.create_task(intake.read())
         topic = SENSOR_DATA.full_name(settings.topic_prefix)
         logger.info("ingest consuming", extra={"topic": topic, "group": settings.ingest_group})
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)
-                records = [record for part in batches.values() for record in part]
+                if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
+                    reader.result()
+                records = await intake.take(timeout=0.5)
                 if not records:
                     continue
                 RECORDS.inc(len(records))
@@ -102,10 +155,15 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
                 await publish(producer, settings, results)
-                await consumer.commit()  # only after the DB commit and the events are durable
+                # only after the DB commit and the events are durable, and only for the records written; a
+                # partition taken away by a rebalance meanwhile is replayed by its new owner (idempotent)
+                assigned = consumer.assignment()
+                await consumer.commit({tp: o for tp, o in next_offsets(records).items() if tp in assigned})
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
         finally:
             stop.set()
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
             await server
 
 
