@@ -140,6 +140,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         )
         intake = Intake(consumer, settings.ingest_batch_max)
         reader = asyncio.create_task(intake.read())
+        committing: asyncio.Task[None] | None = None
         topic = SENSOR_DATA.full_name(settings.topic_prefix)
         logger.info("ingest consuming", extra={"topic": topic, "group": settings.ingest_group})
         try:
@@ -155,15 +156,21 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
                 await publish(producer, settings, results)
-                # only after the DB commit and the events are durable, and only for the records written; a
-                # partition taken away by a rebalance meanwhile is replayed by its new owner (idempotent)
+                # Only after the DB commit and the events are durable, and only for the records written; a
+                # partition taken away by a rebalance meanwhile is replayed by its new owner (idempotent). The
+                # commit runs while the next batch is written; the one after waits for it (offsets in order).
+                if committing is not None:
+                    await committing
                 assigned = consumer.assignment()
-                await consumer.commit({tp: o for tp, o in next_offsets(records).items() if tp in assigned})
+                offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
+                committing = asyncio.create_task(consumer.commit(offsets)) if offsets else None
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
+            if committing is not None:
+                await committing
         finally:
             stop.set()
             reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await asyncio.gather(reader, *([committing] if committing else []), return_exceptions=True)
             await server
 
 

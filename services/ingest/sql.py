@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -128,16 +128,56 @@ FROM (
 WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
 """
 
-# Which commands (index, sensor, first and last event start) land where beliefs are stored already.
+# Which commands (index, sensor, first and last event start) land where beliefs are stored already. The
+# windows come in as arrays, which no chunk can be excluded by; so they are grouped into spans of nearby
+# windows (``window_spans``) and each span's query also carries its constant bounds: TimescaleDB then plans
+# it over the chunks of that span only, and the cost stays flat however many chunks the table holds.
 SELECT_STORED_WINDOWS = """
 SELECT w.idx
-FROM unnest(%(idx)s::integer[], %(sensor_ids)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
+FROM unnest({idx}::integer[], {sensor_ids}::integer[], {firsts}::timestamptz[], {lasts}::timestamptz[])
      AS w(idx, sensor_id, first, last)
 WHERE EXISTS (
     SELECT 1 FROM timed_beliefs tb
     WHERE tb.sensor_id = w.sensor_id AND tb.event_start >= w.first AND tb.event_start <= w.last
+      AND tb.event_start >= {lo}::timestamptz AND tb.event_start <= {hi}::timestamptz
 )
 """
+
+SPAN_GAP = timedelta(days=30)  # the hypertable's chunk interval (migrations/0002): closer windows share a span
+
+
+def window_spans(
+    windows: Sequence[tuple[int, int, datetime, datetime]], gap: timedelta = SPAN_GAP
+) -> list[list[tuple[int, int, datetime, datetime]]]:
+    """The windows grouped by time: sorted by first event start, a window joins the current span when it begins
+    less than ``gap`` after the span's end."""
+    spans: list[list[tuple[int, int, datetime, datetime]]] = []
+    end: datetime | None = None
+    for w in sorted(windows, key=lambda w: w[2]):
+        if end is None or w[2] - end >= gap:
+            spans.append([])
+            end = w[3]
+        spans[-1].append(w)
+        end = max(end, w[3])
+    return spans
+
+
+def stored_windows_query(
+    spans: Sequence[Sequence[tuple[int, int, datetime, datetime]]],
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """One statement (a UNION ALL of one query per span) and its parameters."""
+    parts: list[sql.Composed] = []
+    params: dict[str, Any] = {}
+    for k, span in enumerate(spans):
+        names = {f: sql.Placeholder(f"{f}{k}") for f in ("idx", "sensor_ids", "firsts", "lasts", "lo", "hi")}
+        parts.append(sql.SQL(SELECT_STORED_WINDOWS).format(**names))
+        params |= {
+            f"idx{k}": [w[0] for w in span], f"sensor_ids{k}": [w[1] for w in span],
+            f"firsts{k}": [w[2] for w in span], f"lasts{k}": [w[3] for w in span],
+            f"lo{k}": min(w[2] for w in span), f"hi{k}": max(w[3] for w in span),
+        }  # fmt: skip
+    return sql.SQL("UNION ALL").join(parts), params
+
 
 COPY_BELIEFS = (
     "COPY timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)"
@@ -151,11 +191,8 @@ async def commands_over_stored_beliefs(
     """The indexes of the (index, sensor id, first, last event start) windows that hold stored beliefs."""
     if not windows:
         return set()
-    params = {
-        "idx": [w[0] for w in windows], "sensor_ids": [w[1] for w in windows],
-        "firsts": [w[2] for w in windows], "lasts": [w[3] for w in windows],
-    }  # fmt: skip
-    cur = await conn.execute(SELECT_STORED_WINDOWS, params)
+    query, params = stored_windows_query(window_spans(windows))
+    cur = await conn.execute(query, params)
     return {row[0] for row in await cur.fetchall()}
 
 
