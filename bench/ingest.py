@@ -246,7 +246,7 @@ async def http_part(
     http_days: list[workloads.DayCommand],
     year: list[float],
 ) -> None:
-    """(b), the one-year POSTs, the sequential POST latency and the GETs beside bare SQL."""
+    """The sequential POST latency, (b), the one-year POSTs and the GETs beside bare SQL."""
     limits = httpx.Limits(
         max_connections=max(sizes.concurrency, 8), max_keepalive_connections=max(sizes.concurrency, 8)
     )
@@ -257,12 +257,7 @@ async def http_part(
                 results.problems[phase] = post_problem
             return
         try:
-            logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
-            results.http = await workloads.http_posts(
-                gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
-            )
-            logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
-            results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
+            # first: the bulk phases after it leave the database busy (autovacuum) for a while
             logger.info(
                 "one client, one POST at a time, %d times, in this process and in another", sizes.latency_requests
             )
@@ -276,6 +271,12 @@ async def http_part(
                  "--count", str(sizes.latency_requests)],
                 env={"BENCH_TOKEN": token},
             )  # fmt: skip
+            logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
+            results.http = await workloads.http_posts(
+                gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+            )
+            logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
+            results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
             if get_problem is not None:
                 results.problems["get"] = get_problem
                 return
