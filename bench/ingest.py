@@ -45,6 +45,8 @@ class Sizes:
     year_repeats: int
     get_requests: int
     latency_requests: int
+    large_sensors: int
+    large_years: int
     timeout: float
 
 
@@ -70,6 +72,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--year-repeats", type=int, help="one-year POSTs and Kafka commands, each (default 3)")
     parser.add_argument("--get-requests", type=int, help="GETs (and bare SQL reads) per case (default 30)")
     parser.add_argument("--latency-requests", type=int, help="timed requests per latency row (default 200)")
+    parser.add_argument(
+        "--large-sensors", type=int, help="sensors with dense years in the large-table phase (default 48; 0 skips it)"
+    )
+    parser.add_argument("--large-years", type=int, help="years of 15-minute values per such sensor (default 6)")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for ingest, seconds")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
     parser.add_argument(
@@ -85,9 +91,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     default = (
-        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, args.timeout)
+        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, args.timeout)
         if args.quick
-        else Sizes(500, 10, 200, 10, 2000, 30, 32, 3, 30, 200, args.timeout)
+        else Sizes(500, 10, 200, 10, 2000, 30, 32, 3, 30, 200, 48, 6, args.timeout)
     )
     picked = {name: getattr(args, name) for name in Sizes.__dataclass_fields__ if getattr(args, name, None) is not None}
     sizes = Sizes(**{**asdict(default), **picked})
@@ -109,6 +115,11 @@ class Sensors:
     post_seq_outside: int
     kafka_seq: int
     kafka_seq_outside: int
+    large_kafka: list[int]
+    large_http: list[int]
+    large_fill: list[int]
+    large_sparse: int
+    large_post_seq: int
 
     @staticmethod
     def allot(ids: list[int], sizes: Sizes) -> Sensors:
@@ -117,14 +128,23 @@ class Sensors:
         def take(n: int) -> list[int]:
             return [next(it) for _ in range(n)]
 
+        kafka, http, year, kafka_year = (take(n) for n in (sizes.kafka_sensors, sizes.http_sensors,
+                                                            sizes.year_repeats, sizes.year_repeats))  # fmt: skip
+        daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside = take(6)
+        large_kafka, large_http, large_fill = (
+            take(sizes.kafka_sensors),
+            take(sizes.http_sensors),
+            take(sizes.large_sensors),
+        )
+        large_sparse, large_post_seq = take(2)
         return Sensors(
-            take(sizes.kafka_sensors), take(sizes.http_sensors), take(sizes.year_repeats), take(sizes.year_repeats),
-            *take(6),
+            kafka, http, year, kafka_year, daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside,
+            large_kafka, large_http, large_fill, large_sparse, large_post_seq,
         )  # fmt: skip
 
     @staticmethod
     def count(sizes: Sizes) -> int:
-        return sizes.kafka_sensors + sizes.http_sensors + 2 * sizes.year_repeats + 6
+        return 2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 8
 
 
 async def run(settings: Settings, options: Options) -> Results:
@@ -166,6 +186,10 @@ async def run(settings: Settings, options: Options) -> Results:
                     return results
                 services.append(gateway)
                 await http_part(results, pool, gateway, fx.token, sizes, sensors, http_days, year)
+                if sizes.large_sensors == 0:
+                    results.problems["large"] = "skipped (--large-sensors 0)"
+                else:
+                    await large_part(results, settings, watcher, pool, gateway, fx, sizes, sensors)
         finally:
             for service in reversed(services):
                 code = service.stop()
@@ -290,6 +314,48 @@ async def http_part(
             logger.error("HTTP part failed: %s", exc)
             for phase in ("http", "post", "post_seq", "get"):
                 results.problems.setdefault(phase, f"failed: {exc}")
+
+
+async def large_part(
+    results: Results,
+    settings: Settings,
+    watcher: workloads.IngestedWatcher,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    fx: harness.Fixtures,
+    sizes: Sizes,
+    sensors: Sensors,
+) -> None:
+    """Fill the table (years of several sensors, sparse data far in the past and future), then measure (a),
+    (b), the sequential POSTs and the GETs again, on sensors and days of the same shape as before."""
+    try:
+        logger.info(
+            "large table: filling %d sensors x %d years, plus sparse data", sizes.large_sensors, sizes.large_years
+        )
+        results.large_fill = await workloads.fill_table(
+            pool, sensors.large_fill, sizes.large_years, sensors.large_sparse, fx.raw_source_id
+        )
+        logger.info("large table: %d rows in %d chunks", results.large_fill.stored, results.large_fill.chunks)
+        kafka_days = workloads.day_commands(sensors.large_kafka, sizes.kafka_days, seed=4)
+        results.large_kafka = await workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        http_days = workloads.day_commands(sensors.large_http, sizes.http_days, seed=5)[: sizes.http_requests]
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            results.large_post_seq = await workloads.sequential_posts(
+                client, pool, fx.token, sensors.large_post_seq, sizes.latency_requests
+            )
+            results.large_http = await workloads.http_posts(
+                gateway.url, pool, fx.token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+            )
+            if results.get_one is not None:
+                results.large_get_one = await workloads.get_latency(
+                    client, fx.token, sensors.year[0], sizes.get_requests
+                )
+                results.large_get_daily = await workloads.get_latency(
+                    client, fx.token, sensors.daily, sizes.get_requests
+                )
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("large-table phase failed: %s", exc)
+        results.problems["large"] = f"failed: {exc}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bench.workloads import Latency, Throughput
+from bench.workloads import Fill, Latency, Throughput
 
 NA = "n/a"
 
@@ -35,7 +35,7 @@ class Bound:
     value: float | None  # None: not measured
     limit: float
     at_most: bool = False
-    unit: str = ""  # "ms": value and limit are seconds, shown in ms; "x": a ratio shown as a factor
+    unit: str = ""  # "ms": seconds shown in ms; "x": a ratio shown as a factor; "n": a count
 
     def ok(self) -> bool:
         if self.value is None:
@@ -53,6 +53,8 @@ class Bound:
             return f"{1000 * figure:,.1f} ms"
         if self.unit == "x":
             return f"{figure:.2f}x"
+        if self.unit == "n":
+            return f"{figure:,.0f}"
         return f"{figure:.2f}"
 
 
@@ -100,6 +102,12 @@ class Results:
     post_seq_outside: Latency | None = None
     kafka_seq: Latency | None = None
     kafka_seq_outside: Latency | None = None
+    large_fill: Fill | None = None  # the large-table phase: the same measurements on a pre-filled table
+    large_kafka: Throughput | None = None
+    large_http: Throughput | None = None
+    large_post_seq: Latency | None = None
+    large_get_one: Latency | None = None
+    large_get_daily: Latency | None = None
     problems: dict[str, str] = field(default_factory=dict)  # phase -> why it could not be measured
 
 
@@ -111,6 +119,8 @@ GET_OF_SQL = 2.0  # GET p50 <= 2x the bare SQL p50 of the same selection
 POST_OF_INGEST = 1.5  # one-year POST <= 1.5x its ingest share (the same year as one Kafka command)
 SEQ_P50, SEQ_P95 = 0.010, 0.020  # one client posting 96-value days, read-your-writes
 KAFKA_P50 = 0.010  # one direct-Kafka command -> its BeliefsIngested
+LARGE_BELIEFS, LARGE_CHUNKS = 10_000_000, 400  # the large table holds at least this much
+LARGE_OF_EMPTY = 0.80  # each figure on the large table >= 0.80 of the same figure on the empty one
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -214,7 +224,39 @@ def _latency_row(
     return Row(name, result, bounds, lat.problems(), lat.describe())
 
 
-ROW_BUILDERS: list[Callable[[Results], list[Row]]] = [throughput_rows, year_rows, get_rows, latency_rows]
+def large_rows(r: Results) -> list[Row]:
+    """The same measurements with the table pre-filled, each as a share of its empty-table figure (for
+    latencies: the empty-table p50 divided by the large-table one, so that >= 0.80 means at most 25 % slower)."""
+    fill = r.large_fill
+    if fill is None:
+        rows = [Row("large table: pre-filled", NA, problems=_why(r, "large"), measured=False)]
+    else:
+        bounds = (
+            Bound("beliefs", fill.stored, LARGE_BELIEFS, unit="n"),
+            Bound("chunks", fill.chunks, LARGE_CHUNKS, unit="n"),
+        )
+        rows = [Row("large table: pre-filled", f"{fill.stored:,} beliefs, {fill.chunks} chunks", bounds,
+                    fill.problems(), fill.describe())]  # fmt: skip
+    for name, large, empty in (
+        ("(a) again, large table", r.large_kafka, r.kafka),
+        ("(b) again, large table", r.large_http, r.http),
+    ):
+        bound = Bound("large/empty", _ratio(_rate(large), _rate(empty)), LARGE_OF_EMPTY)
+        if large is None:
+            rows.append(Row(name, NA, (bound,), _why(r, "large"), measured=False))
+        else:
+            rows.append(Row(name, f"{large.per_second:,.0f} beliefs/s", (bound,), large.problems(), large.describe()))
+    for name, lat, base in (
+        ("96-value POSTs in a row, large table", r.large_post_seq, r.post_seq),
+        ("GET year (1 request), large table", r.large_get_one, r.get_one),
+        ("GET year (365 requests), large table", r.large_get_daily, r.get_daily),
+    ):
+        bound = Bound("empty/large p50", _ratio(_p(base, 50), _p(lat, 50)), LARGE_OF_EMPTY)
+        rows.append(_latency_row(name, lat, (bound,), r, "large"))
+    return rows
+
+
+ROW_BUILDERS: list[Callable[[Results], list[Row]]] = [throughput_rows, year_rows, get_rows, latency_rows, large_rows]
 
 
 def table_rows(results: Results) -> list[Row]:

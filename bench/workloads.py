@@ -594,3 +594,67 @@ async def outside_client(
     report = json.loads(out)
     stored = await count_beliefs(pool, [sensor_id])
     return Latency(report["seconds"], report["failures"], report["promised"], stored, report["what"])
+
+
+# --- the large-table phase ---------------------------------------------------------------------------
+
+FILL0 = datetime(2018, 1, 1, tzinfo=UTC)  # dense years of several sensors from here
+SPARSE = (datetime(1995, 1, 1, tzinfo=UTC), datetime(2045, 1, 1, tzinfo=UTC), timedelta(days=29))  # one value each
+COUNT_CHUNKS = """
+SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'timed_beliefs'
+"""
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What the large-table phase wrote before measuring again: rows and the chunks they span."""
+
+    promised: int
+    stored: int
+    chunks: int
+    seconds: float
+
+    def problems(self) -> tuple[str, ...]:
+        return () if self.stored == self.promised else (f"{self.stored} rows stored, {self.promised} written",)
+
+    def describe(self) -> str:
+        return f"{self.seconds:.0f} s (COPY + VACUUM ANALYZE); {self.stored} of {self.promised} rows found"
+
+
+async def fill_table(
+    pool: AsyncConnectionPool, dense_sensors: Sequence[int], years: int, sparse_sensor: int, source_id: int
+) -> Fill:
+    """Pre-fill ``timed_beliefs``: ``years`` of 15-minute values from 2018 for each dense sensor, and one value
+    every 29 days from 1995 to 2045 for the sparse one (a chunk each), by binary COPY; then VACUUM ANALYZE,
+    as a long-lived table would be."""
+    started = time.perf_counter()
+    step = np.timedelta64(int(STEP.total_seconds()), "s")
+    n = int((FILL0.replace(year=FILL0.year + years) - FILL0) / STEP)
+    starts = np.datetime64(FILL0.replace(tzinfo=None), "us") + np.arange(n) * step
+    belief = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us")
+    rng = np.random.default_rng(11)
+    first, last, every = SPARSE
+    sparse = np.datetime64(first.replace(tzinfo=None), "us") + np.arange(int((last - first) / every)) * np.timedelta64(
+        int(every.total_seconds()), "s"
+    )
+    statement = sql.SQL(COPY_BELIEFS).format(sql.Identifier("timed_beliefs"))
+    async with pool.connection() as conn:
+        async with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+            await copy.write(HEADER)
+            for sensor_id in dense_sensors:
+                values = np.round(rng.uniform(-50, 50, n), 3)
+                await copy.write(belief_rows(sensor_id, source_id, starts, np.full(n, belief), values))
+            await copy.write(belief_rows(sparse_sensor, source_id, sparse, np.full(len(sparse), belief),
+                                         np.ones(len(sparse))))  # fmt: skip
+            await copy.write(TRAILER)
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute("VACUUM (ANALYZE) timed_beliefs")
+        finally:
+            await conn.set_autocommit(False)
+        cur = await conn.execute(COUNT_CHUNKS)
+        row = await cur.fetchone()
+    assert row is not None
+    stored = await count_beliefs(pool, [*dense_sensors, sparse_sensor])
+    promised = n * len(dense_sensors) + len(sparse)
+    return Fill(promised, stored, int(row[0]), time.perf_counter() - started)

@@ -10,7 +10,7 @@ import pytest
 
 from bench import publish, record
 from bench.report import Results, Verdict, exit_code, render_table, table_rows
-from bench.workloads import Latency, Throughput
+from bench.workloads import Fill, Latency, Throughput
 
 
 def good() -> Results:
@@ -32,6 +32,12 @@ def good() -> Results:
         post_seq_outside=fast,
         kafka_seq=fast,
         kafka_seq_outside=fast,
+        large_fill=Fill(10_100_000, 10_100_000, chunks=650, seconds=60),
+        large_kafka=Throughput(480_000, 480_000, 2.2),  # 0.91 of (a)
+        large_http=Throughput(192_000, 192_000, 2.4),  # 0.83 of (b)
+        large_post_seq=Latency([0.005, 0.006, 0.007], promised=288, stored=288),  # 0.83
+        large_get_one=Latency([0.030] * 5, promised=5 * 8760, stored=5 * 8760),
+        large_get_daily=Latency([0.035] * 5, promised=5 * 8760, stored=5 * 8760),  # 0.86
     )
 
 
@@ -100,6 +106,10 @@ def test_without_the_limit_no_ratio_can_be_met() -> None:
         ({"get_daily": Latency([0.041] * 5, promised=43_800, stored=43_800)}, "GET year @PT1H, posted in 365 requests"),
         ({"post_seq": Latency([0.005] * 18 + [0.025] * 2)}, "one client, 96-value POSTs in a row"),  # p95 too slow
         ({"kafka_seq": Latency([0.011] * 3)}, "one Kafka command -> BeliefsIngested"),
+        ({"large_kafka": Throughput(480_000, 480_000, 2.6)}, "(a) again, large table"),  # 0.77 of (a)
+        ({"large_get_one": Latency([0.038] * 5, promised=43_800, stored=43_800)}, "GET year (1 request), large table"),
+        ({"large_fill": Fill(9_000_000, 9_000_000, chunks=650, seconds=60)}, "large table: pre-filled"),
+        ({"large_fill": Fill(10_100_000, 10_100_000, chunks=399, seconds=60)}, "large table: pre-filled"),
     ],
 )
 def test_a_figure_beyond_its_goal_is_not_met(change: dict[str, object], row: str) -> None:
