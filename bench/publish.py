@@ -24,8 +24,9 @@ class NoResult(RuntimeError):
 
 
 def latest_tracked() -> Path:
-    """The newest ``bench/results/*.md`` in git's index (file names start with the run's UTC timestamp)."""
-    names = [n for n in git("ls-files", "--", str(RESULTS.relative_to(ROOT))).splitlines() if n.endswith(".md")]
+    """The newest run (``bench/results/*.md`` with its ``.json``) in git's index; names start with the UTC time."""
+    tracked = set(git("ls-files", "--", str(RESULTS.relative_to(ROOT))).splitlines())
+    names = [n for n in tracked if n.endswith(".md") and f"{n[:-3]}.json" in tracked]  # runs, not other notes
     if not names:
         raise NoResult("no result file in bench/results/ is committed yet")
     return ROOT / sorted(names, key=lambda n: Path(n).name)[-1]
