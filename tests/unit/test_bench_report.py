@@ -138,3 +138,11 @@ def test_the_result_file_has_its_header_and_the_docs_section_shows_it(tmp_path: 
         f"{publish.END}\nhistory\n"
     )
     assert "old figures" not in new and "#### Benchmark run" in new
+
+
+def test_docs_show_the_latest_committed_result() -> None:
+    """docs/performance.md's generated section is the newest committed run (``python -m bench.publish``)."""
+    result = publish.latest_tracked()
+    name = str(result.relative_to(record.ROOT))
+    doc = publish.PERFORMANCE.read_text()
+    assert publish.rewrite(doc, result.read_text(), name) == doc, "run: .venv/bin/python -m bench.publish"
