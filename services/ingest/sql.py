@@ -105,28 +105,46 @@ COPY_STAGING = (
 
 # Unchanged-belief suppression and replacement detection (FlexMeasures' rules, see docs/api.md). Ex-ante (horizon
 # > 0) and ex-post beliefs are compared only within their own class; the horizon of a default sensor is event end
-# - belief time. The stored beliefs are read once for the round's sensors and event window (constant bounds, so
-# TimescaleDB skips the chunks outside it) and joined to the staged rows: no index probe per row. Within a round,
-# staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is the join key back. The latest
-# stored belief at or before the new belief time is the "previous" one; when its belief time is the new one's, it
-# is the stored row with exactly this key (a replacement when the value differs).
+# - belief time. The stored beliefs are read for the round's sensors per span of nearby commands (``window_spans``),
+# each span with its constant bounds (so TimescaleDB skips the chunks outside it: a round with commands in 1995 and
+# 2045 reads the chunks of those two spans, not every chunk in between), and joined to the staged rows: no index
+# probe per row. Within a round, staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is
+# the join key back. The latest stored belief at or before the new belief time is the "previous" one; when its
+# belief time is the new one's, it is the stored row with exactly this key (a replacement when the value differs).
 CLASSIFY_STAGING = """
 UPDATE staging_beliefs st
 SET previous_value = p.event_value,
     stored_value = CASE WHEN p.belief_time = st.belief_time THEN p.event_value END
-FROM (
+FROM ({spans}) p
+WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
+"""
+
+CLASSIFY_SPAN = """(
     SELECT DISTINCT ON (s.sensor_id, s.event_start) s.sensor_id, s.event_start, tb.belief_time, tb.event_value
     FROM staging_beliefs s
     JOIN timed_beliefs tb
       ON tb.sensor_id = s.sensor_id AND tb.event_start = s.event_start AND tb.source_id = s.source_id
      AND tb.belief_time <= s.belief_time
      AND (tb.belief_time < s.event_start + s.resolution) = (s.belief_time < s.event_start + s.resolution)
-    WHERE tb.sensor_id = ANY(%(sensor_ids)s) AND tb.event_start >= %(first)s AND tb.event_start <= %(last)s
-      AND tb.cumulative_probability = 0.5
+    WHERE tb.sensor_id = ANY(%(sensor_ids)s) AND tb.event_start >= {lo} AND tb.event_start <= {hi}
+      AND s.event_start >= {lo} AND s.event_start <= {hi} AND tb.cumulative_probability = 0.5
     ORDER BY s.sensor_id, s.event_start, tb.belief_time DESC
-) p
-WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
-"""
+)"""
+
+STAGED_WINDOWS = "SELECT command_idx, sensor_id, min(event_start), max(event_start) FROM staging_beliefs GROUP BY 1, 2"
+
+
+def classify_query(
+    spans: Sequence[Sequence[tuple[int, int, datetime, datetime]]],
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The classification (one statement) over ``spans`` of staged windows; parameters without the sensor ids."""
+    parts = []
+    params: dict[str, Any] = {}
+    for k, span in enumerate(spans):
+        parts.append(sql.SQL(CLASSIFY_SPAN).format(lo=sql.Placeholder(f"lo{k}"), hi=sql.Placeholder(f"hi{k}")))
+        params |= {f"lo{k}": min(w[2] for w in span), f"hi{k}": max(w[3] for w in span)}
+    return sql.SQL(CLASSIFY_STAGING).format(spans=sql.SQL(" UNION ALL ").join(parts)), params
+
 
 # Which commands (index, sensor, first and last event start) land where beliefs are stored already. The
 # windows come in as arrays, which no chunk can be excluded by; so they are grouped into spans of nearby
@@ -257,9 +275,14 @@ async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
 async def classify(
     conn: AsyncConnection[Any], sensor_ids: Sequence[int], first: datetime, last: datetime
 ) -> dict[int, Staged]:
-    """Compare the staged rows with what is stored (``first``/``last`` bound the staged event starts)."""
+    """Compare the staged rows with what is stored. ``first``/``last`` bound the staged event starts; the
+    comparison itself runs per span of the staged commands' windows (read from the staging table)."""
     await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: show the planner its size
-    await conn.execute(CLASSIFY_STAGING, {"sensor_ids": list(sensor_ids), "first": first, "last": last})
+    cur = await conn.execute(STAGED_WINDOWS)
+    windows = [(int(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+    if windows:
+        query, params = classify_query(window_spans(windows))
+        await conn.execute(query, {"sensor_ids": list(sensor_ids), **params})
     cur = await conn.execute(SUMMARISE_STAGING)
     return {row[0]: Staged(*row[1:]) for row in await cur.fetchall()}
 

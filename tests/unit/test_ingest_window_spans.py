@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.ingest.sql import stored_windows_query, window_spans
+from services.ingest.sql import classify_query, stored_windows_query, window_spans
 
 DAY = timedelta(days=1)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -32,3 +32,13 @@ def test_every_window_is_in_exactly_one_span_with_its_bounds() -> None:
         assert params[f"lo{k}"] == min(x[2] for x in span) and params[f"hi{k}"] == max(x[3] for x in span)
         assert params[f"idx{k}"] == [x[0] for x in span]
     assert len(list(query)) == 2 * len(spans) - 1  # the queries joined by UNION ALL
+
+
+def test_the_classification_reads_each_span_within_its_own_bounds() -> None:
+    far = [w(0, T0), w(1, T0 + 3 * DAY), w(2, T0 + 9000 * DAY)]
+    spans = window_spans(far)
+    query, params = classify_query(spans)
+    assert len(spans) == 2
+    assert (params["lo0"], params["hi0"]) == (far[0][2], far[1][3])
+    assert (params["lo1"], params["hi1"]) == (far[2][2], far[2][3])
+    assert "sensor_ids" not in params  # the caller adds them
