@@ -173,10 +173,11 @@ async def run(settings: Settings, options: Options) -> Results:
                     port=next(ports) if ports else None,
                 )
             )  # fmt: skip
+            pids = {"ingest": services[0].process.pid, "benchmark": os.getpid()}
             async with workloads.IngestedWatcher(settings) as watcher:
                 await kafka_part(
-                    results, settings, watcher, pool, services[0].url, sizes, sensors, kafka_days, fx.raw_source_id,
-                    year,
+                    results, settings, watcher, pool, services[0].url, pids, sizes, sensors, kafka_days,
+                    fx.raw_source_id, year,
                 )  # fmt: skip
                 logger.info("starting the gateway")  # only now, so it does not share the CPU during (a)
                 gateway = start_gateway(settings, options.profile, ports)
@@ -185,11 +186,12 @@ async def run(settings: Settings, options: Options) -> Results:
                         results.problems[phase] = gateway
                     return results
                 services.append(gateway)
-                await http_part(results, pool, gateway, fx.token, sizes, sensors, http_days, year)
+                pids["gateway"] = gateway.process.pid
+                await http_part(results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year)
                 if sizes.large_sensors == 0:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
-                    await large_part(results, settings, watcher, pool, gateway, fx, sizes, sensors)
+                    await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors)
         finally:
             for service in reversed(services):
                 code = service.stop()
@@ -207,6 +209,7 @@ async def kafka_part(
     watcher: workloads.IngestedWatcher,
     pool: AsyncConnectionPool,
     ingest_url: str,
+    pids: dict[str, int],
     sizes: Sizes,
     sensors: Sensors,
     kafka_days: list[workloads.DayCommand],
@@ -216,7 +219,9 @@ async def kafka_part(
     """(a), (c), the year via Kafka and the single-command latency; a failed phase is noted, the rest go on."""
     try:
         logger.info("(a) %d commands over Kafka", len(kafka_days))
-        results.kafka = await workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        results.kafka = await workloads.with_cpu(
+            pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        )
     except harness.BenchError as exc:
         results.problems["kafka"] = str(exc)
     logger.info("(c) raw COPY of the same %d rows", len(kafka_days) * workloads.DAY_VALUES)
@@ -264,6 +269,7 @@ async def http_part(
     results: Results,
     pool: AsyncConnectionPool,
     gateway: harness.Service,
+    pids: dict[str, int],
     token: str,
     sizes: Sizes,
     sensors: Sensors,
@@ -296,8 +302,11 @@ async def http_part(
                 env={"BENCH_TOKEN": token},
             )  # fmt: skip
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
-            results.http = await workloads.http_posts(
-                gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+            results.http = await workloads.with_cpu(
+                pids,
+                workloads.http_posts(
+                    gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+                ),
             )
             logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
             results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
@@ -322,6 +331,7 @@ async def large_part(
     watcher: workloads.IngestedWatcher,
     pool: AsyncConnectionPool,
     gateway: harness.Service,
+    pids: dict[str, int],
     fx: harness.Fixtures,
     sizes: Sizes,
     sensors: Sensors,
@@ -337,15 +347,21 @@ async def large_part(
         )
         logger.info("large table: %d rows in %d chunks", results.large_fill.stored, results.large_fill.chunks)
         kafka_days = workloads.day_commands(sensors.large_kafka, sizes.kafka_days, seed=4)
-        results.large_kafka = await workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        results.large_kafka = await workloads.with_cpu(
+            pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        )
         http_days = workloads.day_commands(sensors.large_http, sizes.http_days, seed=5)[: sizes.http_requests]
         async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
             results.large_post_seq = await workloads.sequential_posts(
                 client, pool, fx.token, sensors.large_post_seq, sizes.latency_requests
             )
-            results.large_http = await workloads.http_posts(
-                gateway.url, pool, fx.token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
-            )
+            results.large_http = await workloads.with_cpu(
+                pids,
+                workloads.http_posts(
+                    gateway.url, pool, fx.token, http_days, concurrency=sizes.concurrency,
+                    time_limit=sizes.http_seconds,
+                ),
+            )  # fmt: skip
             if results.get_one is not None:
                 results.large_get_one = await workloads.get_latency(
                     client, fx.token, sensors.year[0], sizes.get_requests

@@ -10,8 +10,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
@@ -51,6 +52,7 @@ class Throughput:
     requests: int = 0
     failures: int = 0  # requests answered with an error, commands not processed
     latencies: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the measurement
 
     @property
     def per_second(self) -> float:
@@ -71,6 +73,8 @@ class Throughput:
         if self.latencies:
             p50, p95 = np.percentile(self.latencies, [50, 95])
             text += f", latency p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms"
+        if self.cpu:
+            text += "; CPU " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.cpu.items())
         return text
 
 
@@ -127,6 +131,24 @@ def day_commands(sensor_ids: Sequence[int], days: int, seed: int) -> list[DayCom
 def year_values(seed: int) -> list[float]:
     rng = np.random.default_rng(seed)
     return [float(v) for v in np.round(rng.uniform(-50, 50, size=YEAR_VALUES), 3)]
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+def cpu_since(before: dict[str, float], pids: dict[str, int]) -> dict[str, float]:
+    after = cpu_seconds(pids)
+    return {name: after[name] - before[name] for name in after if name in before}
 
 
 # --- direct Kafka producers -------------------------------------------------------------------------
@@ -658,3 +680,10 @@ async def fill_table(
     stored = await count_beliefs(pool, [*dense_sensors, sparse_sensor])
     promised = n * len(dense_sensors) + len(sparse)
     return Fill(promised, stored, int(row[0]), time.perf_counter() - started)
+
+
+async def with_cpu(pids: dict[str, int], measuring: Any) -> Throughput:
+    """Await the ``measuring`` coroutine (a ``Throughput``) and add the CPU seconds each process used meanwhile."""
+    before = cpu_seconds(pids)
+    result: Throughput = await measuring
+    return replace(result, cpu=cpu_since(before, pids))
