@@ -291,15 +291,18 @@ async def http_part(
             logger.info(
                 "one client, one POST at a time, %d times, in this process and in another", sizes.latency_requests
             )
-            results.post_seq = await workloads.sequential_posts(
-                client, pool, token, sensors.post_seq, sizes.latency_requests
+            results.post_seq = await workloads.with_gateway_time(
+                gateway.url, workloads.sequential_posts(client, pool, token, sensors.post_seq, sizes.latency_requests)
             )
-            results.post_seq_outside = await workloads.outside_client(
-                pool,
-                sensors.post_seq_outside,
-                ["post", "--url", gateway.url, "--start", workloads.SEQUENTIAL0.isoformat(),
-                 "--count", str(sizes.latency_requests)],
-                env={"BENCH_TOKEN": token},
+            results.post_seq_outside = await workloads.with_gateway_time(
+                gateway.url,
+                workloads.outside_client(
+                    pool,
+                    sensors.post_seq_outside,
+                    ["post", "--url", gateway.url, "--start", workloads.SEQUENTIAL0.isoformat(),
+                     "--count", str(sizes.latency_requests)],
+                    env={"BENCH_TOKEN": token},
+                ),
             )  # fmt: skip
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
             results.http = await workloads.with_cpu(

@@ -281,13 +281,34 @@ async def kafka_year(
     )
 
 
-async def ingest_batch_seconds(ingest_url: str) -> tuple[float, float]:
-    """Ingest's own count of batches and their total seconds in the database transaction (its /metrics)."""
+async def metric_total(url: str, metric: str, labels: str = "") -> tuple[float, float]:
+    """A Prometheus histogram's count and sum of seconds from a service's ``/metrics`` (``labels`` as printed
+    there, e.g. ``method="POST",route="..."``); zeros when it has none yet."""
     async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{ingest_url}/metrics")).text
-    figures = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("flexstream_ingest_batch_"))
-    return float(figures.get("flexstream_ingest_batch_seconds_count", 0)), float(
-        figures.get("flexstream_ingest_batch_seconds_sum", 0)
+        text = (await client.get(f"{url}/metrics")).text
+    suffix = f"{{{labels}}}" if labels else ""
+    figures = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(metric))
+    return float(figures.get(f"{metric}_count{suffix}", 0)), float(figures.get(f"{metric}_sum{suffix}", 0))
+
+
+async def ingest_batch_seconds(ingest_url: str) -> tuple[float, float]:
+    """Ingest's own count of batches and their total seconds in the database transaction."""
+    return await metric_total(ingest_url, "flexstream_ingest_batch_seconds")
+
+
+GATEWAY_POST = ("flexstream_gateway_request_seconds", f'method="POST",route="{API.format(id="{id}")}"')
+
+
+async def with_gateway_time(gateway_url: str, measuring: Any) -> Latency:
+    """Await the ``measuring`` coroutine (POSTs to the data route) and add the gateway's own mean time per
+    POST meanwhile (its ``flexstream_gateway_request_seconds``): the rest of a client's time is HTTP and client."""
+    count, total = await metric_total(gateway_url, *GATEWAY_POST)
+    result: Latency = await measuring
+    count_after, total_after = await metric_total(gateway_url, *GATEWAY_POST)
+    n = count_after - count
+    mean = (total_after - total) / n if n else float("nan")
+    return replace(
+        result, what=f"{result.what}; the gateway's own time {1000 * mean:.1f} ms on average ({n:.0f} POSTs)"
     )
 
 
