@@ -33,6 +33,8 @@ SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE c
 
 
 async def load_done_commands(conn: AsyncConnection[Any], ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    if not ids:
+        return {}
     cur = await conn.execute(SELECT_DONE_COMMANDS, {"ids": list(ids)})
     return {row[0]: row[1] for row in await cur.fetchall()}
 
@@ -58,7 +60,10 @@ SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)s)"
 
 
 async def existing_source_ids(conn: AsyncConnection[Any], ids: Iterable[int]) -> set[int]:
-    cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": sorted(set(ids))})
+    wanted = sorted(set(ids))
+    if not wanted:  # device commands name their source: no round trip for them
+        return set()
+    cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": wanted})
     return {row[0] for row in await cur.fetchall()}
 
 
