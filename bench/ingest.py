@@ -1,12 +1,14 @@
 """The ingest benchmark (``make bench``): every figure measured in one run on the same database, one table.
 
-  (a) direct Kafka producers -> ingest process -> stored, beliefs/s
-  (b) HTTP POSTs of 96 values from concurrent clients, read-your-writes -> stored, beliefs/s
+  (a) direct Kafka producers -> ingest process -> stored, beliefs/s, as a share of (c)
+  (b) HTTP POSTs of 96 values from concurrent clients, read-your-writes -> stored, as a share of (c)
   (c) a raw binary COPY of (a)'s rows into the same timed_beliefs table: the limit
-  one POST of a whole year of 15-minute values (35,040), and the identical re-POST
-  GET latency of that year at PT1H, posted in one request and in 365 daily requests
+  one POST of a whole year of 15-minute values (35,040), and the identical re-POST, against ingest's share
+  GET latency of that year at PT1H, posted in one request and in 365 daily requests, against bare SQL
+  latency of one sequential client: 96-value POSTs, and single Kafka commands to their BeliefsIngested
 
-Run ``python -m bench.ingest --help`` for the sizes; docs/performance.md explains the rows.
+The table goes to stdout and to bench/results/<timestamp>-<commit>.md (and .json); the exit status is 1 when
+any goal is not met or any row could not be measured (unless --no-fail). docs/performance.md explains the rows.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from bench import harness, workloads
-from bench.report import Results, machine, output, server_versions, table_rows
-from shared.messages import PostSensorData
+from bench import harness, record, workloads
+from bench.report import Results, exit_code, table_rows
 from shared.settings import Settings
 
 logger = logging.getLogger("bench")
@@ -42,11 +44,22 @@ class Sizes:
     concurrency: int
     year_repeats: int
     get_requests: int
+    latency_requests: int
+    large_sensors: int
+    large_years: int
     timeout: float
-    profile: bool = False
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Sizes:
+@dataclass(frozen=True)
+class Options:
+    sizes: Sizes
+    profile: bool
+    no_fail: bool
+    port_base: int | None
+    results_dir: Path
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--kafka-sensors", type=int, help="sensors written by (a) (default 500)")
@@ -56,44 +69,97 @@ def parse_args(argv: Sequence[str] | None = None) -> Sizes:
     parser.add_argument("--http-requests", type=int, help="at most this many POSTs in (b) (default 2000)")
     parser.add_argument("--http-seconds", type=float, help="(b) stops issuing POSTs after this (default 30)")
     parser.add_argument("--concurrency", type=int, help="concurrent HTTP clients in (b) (default 32)")
-    parser.add_argument("--year-repeats", type=int, help="one-year POSTs (each to a fresh sensor) (default 3)")
-    parser.add_argument("--get-requests", type=int, help="GETs per case, after 3 warm-ups (default 30)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for ingest, seconds")
+    parser.add_argument("--year-repeats", type=int, help="one-year POSTs and Kafka commands, each (default 3)")
+    parser.add_argument("--get-requests", type=int, help="GETs (and bare SQL reads) per case (default 30)")
+    parser.add_argument("--latency-requests", type=int, help="timed requests per latency row (default 200)")
     parser.add_argument(
-        "--profile",
-        action="store_true",
-        default=None,
-        help=f"run ingest and gateway under cProfile ({harness.LOG_DIR})",
+        "--large-sensors", type=int, help="sensors with dense years in the large-table phase (default 48; 0 skips it)"
+    )
+    parser.add_argument("--large-years", type=int, help="years of 15-minute values per such sensor (default 6)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for ingest, seconds")
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("FLEXSTREAM_BENCH_PORT_BASE", "0")) or None,
+        help="ingest's health port; the gateway gets the next ones (default: free ports; "
+        "env FLEXSTREAM_BENCH_PORT_BASE)",
+    )
+    parser.add_argument("--results-dir", type=Path, default=record.RESULTS, help="where the result files go")
+    parser.add_argument(
+        "--profile", action="store_true", help=f"run ingest and gateway under cProfile ({harness.LOG_DIR})"
     )
     args = parser.parse_args(argv)
     default = (
-        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, args.timeout)
+        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, args.timeout)
         if args.quick
-        else Sizes(500, 10, 200, 10, 2000, 30, 32, 3, 30, args.timeout)
+        else Sizes(500, 10, 200, 10, 2000, 30, 32, 3, 30, 200, 48, 6, args.timeout)
     )
     picked = {name: getattr(args, name) for name in Sizes.__dataclass_fields__ if getattr(args, name, None) is not None}
-    return Sizes(**{**default.__dict__, **picked})
+    sizes = Sizes(**{**asdict(default), **picked})
+    return Options(sizes, args.profile, args.no_fail, args.port_base, args.results_dir)
 
 
 # --- the run -----------------------------------------------------------------------------------------
 
 
-async def run(settings: Settings, sizes: Sizes) -> Results:
+@dataclass(frozen=True)
+class Sensors:
+    kafka: list[int]
+    http: list[int]
+    year: list[int]
+    kafka_year: list[int]
+    daily: int
+    probe: int
+    post_seq: int
+    post_seq_outside: int
+    kafka_seq: int
+    kafka_seq_outside: int
+    large_kafka: list[int]
+    large_http: list[int]
+    large_fill: list[int]
+    large_sparse: int
+    large_post_seq: int
+
+    @staticmethod
+    def allot(ids: list[int], sizes: Sizes) -> Sensors:
+        it = iter(ids)
+
+        def take(n: int) -> list[int]:
+            return [next(it) for _ in range(n)]
+
+        kafka, http, year, kafka_year = (take(n) for n in (sizes.kafka_sensors, sizes.http_sensors,
+                                                            sizes.year_repeats, sizes.year_repeats))  # fmt: skip
+        daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside = take(6)
+        large_kafka, large_http, large_fill = (
+            take(sizes.kafka_sensors),
+            take(sizes.http_sensors),
+            take(sizes.large_sensors),
+        )
+        large_sparse, large_post_seq = take(2)
+        return Sensors(
+            kafka, http, year, kafka_year, daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside,
+            large_kafka, large_http, large_fill, large_sparse, large_post_seq,
+        )  # fmt: skip
+
+    @staticmethod
+    def count(sizes: Sizes) -> int:
+        return 2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 8
+
+
+async def run(settings: Settings, options: Options) -> Results:
+    sizes = options.sizes
     results = Results()
     url = settings.database_url.get_secret_value()
     logger.info("resetting database and creating fixtures")
     harness.reset_database(url)
     await harness.ensure_topics(settings)
-    n_sensors = sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats + 3
+    ports = iter(range(options.port_base, options.port_base + 10)) if options.port_base else None
     async with AsyncConnectionPool(url, min_size=1, max_size=4, open=False) as pool:
-        fx = await harness.create_fixtures(pool, n_sensors)
-        ids = iter(fx.sensor_ids)
-        kafka_sensors = [next(ids) for _ in range(sizes.kafka_sensors)]
-        http_sensors = [next(ids) for _ in range(sizes.http_sensors)]
-        year_sensors = [next(ids) for _ in range(sizes.year_repeats)]
-        kafka_year_sensor, daily_sensor, probe_sensor = next(ids), next(ids), next(ids)
-        kafka_days = workloads.day_commands(kafka_sensors, sizes.kafka_days, seed=1)
-        http_days = workloads.day_commands(http_sensors, sizes.http_days, seed=2)[: sizes.http_requests]
+        fx = await harness.create_fixtures(pool, Sensors.count(sizes))
+        sensors = Sensors.allot(fx.sensor_ids, sizes)
+        kafka_days = workloads.day_commands(sensors.kafka, sizes.kafka_days, seed=1)
+        http_days = workloads.day_commands(sensors.http, sizes.http_days, seed=2)[: sizes.http_requests]
         year = workloads.year_values(seed=3)
 
         services: list[harness.Service] = []
@@ -103,61 +169,94 @@ async def run(settings: Settings, sizes: Sizes) -> Results:
             # (test runs included), whose joins and leaves would rebalance ours mid-measurement.
             services.append(
                 harness.start_service(
-                    "ingest", settings, profile=sizes.profile, ingest_group=f"flexstream-ingest-{settings.topic_prefix}"
+                    "ingest", settings, profile=options.profile, port=next(ports) if ports else None,
+                    ingest_group=f"flexstream-ingest-{settings.topic_prefix}",  # the ingest ACLs cover this name
                 )
-            )
+            )  # fmt: skip
+            pids = {"ingest": services[0].process.pid, "benchmark": os.getpid()}
             async with workloads.IngestedWatcher(settings) as watcher:
-                logger.info("(a) %d commands over Kafka", len(kafka_days))
-                results.kafka = await workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
-                logger.info("(c) raw COPY of the same %d rows", len(kafka_days) * workloads.DAY_VALUES)
-                results.copy = await workloads.raw_copy(pool, kafka_days, fx.raw_source_id)
-                results.copy_no_fk = await workloads.raw_copy_into_empty_table(pool, kafka_days, fx.raw_source_id)
-                logger.info("one year as one Kafka command, twice")
-                results.kafka_year = await workloads.kafka_year(
-                    settings, watcher, kafka_year_sensor, year, sizes.timeout
-                )
+                await kafka_part(
+                    results, settings, watcher, pool, services[0].url, pids, sizes, sensors, kafka_days,
+                    fx.raw_source_id, year,
+                )  # fmt: skip
                 logger.info("starting the gateway")  # only now, so it does not share the CPU during (a)
-                gateway = start_gateway(settings, sizes.profile)
+                gateway = start_gateway(settings, options.profile, ports)
                 if isinstance(gateway, str):
-                    results.post_problem = results.get_problem = gateway
+                    for phase in ("http", "post", "get", "post_seq"):
+                        results.problems[phase] = gateway
                     return results
                 services.append(gateway)
-                try:
-                    await http_part(
-                        results,
-                        settings,
-                        watcher,
-                        pool,
-                        gateway,
-                        fx.token,
-                        sizes,
-                        http_days,
-                        year_sensors,
-                        daily_sensor,
-                        probe_sensor,
-                        kafka_year_sensor,
-                        year,
-                    )
-                except (harness.BenchError, httpx.HTTPError) as exc:  # keep what was measured, say what broke
-                    logger.error("HTTP part failed: %s", exc)
-                    results.post_problem = results.post_problem or f"failed: {exc}"
-                    results.get_problem = results.get_problem or f"failed: {exc}"
+                pids["gateway"] = gateway.process.pid
+                await http_part(results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year)
+                if sizes.large_sensors == 0:
+                    results.problems["large"] = "skipped (--large-sensors 0)"
+                else:
+                    await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors)
         finally:
             for service in reversed(services):
                 code = service.stop()
                 if code != 0:
                     logger.warning("%s exited with %s; log %s", service.name, code, service.log)
-                if sizes.profile:
+                if options.profile:
                     logger.info("%s profile: %s", service.name, service.log.with_suffix(".prof"))
             await harness.delete_topics(settings)
     return results
 
 
-def start_gateway(settings: Settings, profile: bool, attempts: int = 2) -> harness.Service | str:
+async def kafka_part(
+    results: Results,
+    settings: Settings,
+    watcher: workloads.IngestedWatcher,
+    pool: AsyncConnectionPool,
+    ingest_url: str,
+    pids: dict[str, int],
+    sizes: Sizes,
+    sensors: Sensors,
+    kafka_days: list[workloads.DayCommand],
+    raw_source_id: int,
+    year: list[float],
+) -> None:
+    """(a), (c), the year via Kafka and the single-command latency; a failed phase is noted, the rest go on."""
+    try:
+        logger.info("(a) %d commands over Kafka", len(kafka_days))
+        results.kafka = await workloads.with_cpu(
+            pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        )
+    except harness.BenchError as exc:
+        results.problems["kafka"] = str(exc)
+    logger.info("(c) raw COPY of the same %d rows", len(kafka_days) * workloads.DAY_VALUES)
+    results.copy = await workloads.raw_copy(pool, kafka_days, raw_source_id)
+    results.copy_into_empty = await workloads.raw_copy_into_empty_table(pool, kafka_days, raw_source_id)
+    try:
+        logger.info("one year as one Kafka command, then again, %d times", sizes.year_repeats)
+        results.kafka_year, results.kafka_year_again = await workloads.kafka_year(
+            settings, watcher, pool, sensors.kafka_year, year, sizes.timeout
+        )
+    except harness.BenchError as exc:
+        results.problems["kafka_year"] = str(exc)
+    try:
+        logger.info("one Kafka command at a time, %d times, in this process and in another", sizes.latency_requests)
+        results.kafka_seq = await workloads.kafka_command_latency(
+            settings, watcher, pool, ingest_url, sensors.kafka_seq, sizes.latency_requests
+        )
+        results.kafka_seq_outside = await workloads.outside_client(
+            pool,
+            sensors.kafka_seq_outside,
+            ["kafka", "--bootstrap", settings.kafka_bootstrap, "--prefix", settings.topic_prefix,
+             "--start", workloads.SEQUENTIAL0.isoformat(), "--count", str(sizes.latency_requests)],
+        )  # fmt: skip
+    except (harness.BenchError, TimeoutError) as exc:
+        results.problems["kafka_seq"] = str(exc) or "timed out"
+
+
+def start_gateway(
+    settings: Settings, profile: bool, ports: Iterator[int] | None, attempts: int = 2
+) -> harness.Service | str:
     """The gateway process, or why it could not be started (its log tail goes to stderr)."""
     for attempt in range(1, attempts + 1):
         try:
-            return harness.start_service("gateway", settings, profile=profile)
+            port = next(ports) if ports else None
+            return harness.start_service("gateway", settings, profile=profile, port=port)
         except harness.BenchError as exc:
             last = next((line for line in reversed(str(exc).splitlines()) if "Error" in line), str(exc)[-300:])
             logger.warning(
@@ -168,84 +267,137 @@ def start_gateway(settings: Settings, profile: bool, attempts: int = 2) -> harne
 
 async def http_part(
     results: Results,
-    settings: Settings,
-    watcher: workloads.IngestedWatcher,
     pool: AsyncConnectionPool,
     gateway: harness.Service,
+    pids: dict[str, int],
     token: str,
     sizes: Sizes,
+    sensors: Sensors,
     http_days: list[workloads.DayCommand],
-    year_sensors: list[int],
-    daily_sensor: int,
-    probe_sensor: int,
-    kafka_year_sensor: int,
     year: list[float],
 ) -> None:
+    """The sequential POST latency, (b), the one-year POSTs and the GETs beside bare SQL."""
     limits = httpx.Limits(
         max_connections=max(sizes.concurrency, 8), max_keepalive_connections=max(sizes.concurrency, 8)
     )
     async with httpx.AsyncClient(base_url=gateway.url, timeout=60, limits=limits) as client:
-        results.post_problem, results.get_problem = await workloads.probe_routes(client, token, probe_sensor)
-        if results.post_problem is None:
-            logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
-            results.http = await workloads.http_posts(
-                gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
-            )
-            logger.info("one-year POST and identical re-POST, %d times", len(year_sensors))
-            results.year = await workloads.year_posts(client, pool, token, year_sensors, year)
-        if results.get_problem is not None:
+        post_problem, get_problem = await workloads.probe_routes(client, token, sensors.probe)
+        if post_problem is not None:
+            for phase in ("http", "post", "post_seq", "get"):
+                results.problems[phase] = post_problem
             return
-        if results.post_problem is None:
+        try:
+            # first: the bulk phases after it leave the database busy (autovacuum) for a while
+            logger.info(
+                "one client, one POST at a time, %d times, in this process and in another", sizes.latency_requests
+            )
+            results.post_seq = await workloads.with_gateway_time(
+                gateway.url, workloads.sequential_posts(client, pool, token, sensors.post_seq, sizes.latency_requests)
+            )
+            results.post_seq_outside = await workloads.with_gateway_time(
+                gateway.url,
+                workloads.outside_client(
+                    pool,
+                    sensors.post_seq_outside,
+                    ["post", "--url", gateway.url, "--start", workloads.SEQUENTIAL0.isoformat(),
+                     "--count", str(sizes.latency_requests)],
+                    env={"BENCH_TOKEN": token},
+                ),
+            )  # fmt: skip
+            logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
+            results.http = await workloads.with_cpu(
+                pids,
+                workloads.http_posts(
+                    gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
+                ),
+            )
+            logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
+            results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
+            if get_problem is not None:
+                results.problems["get"] = get_problem
+                return
             logger.info("the same year as 365 daily POSTs")
-            await workloads.daily_posts(client, token, daily_sensor, year, concurrency=8, time_limit=sizes.timeout)
-            one_request_sensor = year_sensors[0]
-        else:  # GET works but POST does not: store the same data through Kafka instead
-            logger.info("POST route unavailable: the 365 daily series go through Kafka")
-            daily = [
-                PostSensorData(
-                    sensor_id=daily_sensor,
-                    start=d.start,
-                    duration=workloads.STEP * 96,
-                    values=d.values,
-                    unit="kW",
-                    source_name="bench-daily",
+            await workloads.daily_posts(client, token, sensors.daily, year, concurrency=8, time_limit=sizes.timeout)
+            logger.info("GET latency and the same selection as bare SQL, %d requests per case", sizes.get_requests)
+            for sensor, attr in ((sensors.year[0], "one"), (sensors.daily, "daily")):
+                setattr(results, f"get_{attr}", await workloads.get_latency(client, token, sensor, sizes.get_requests))
+                setattr(results, f"sql_{attr}", await workloads.bare_sql_latency(pool, sensor, sizes.get_requests))
+        except (harness.BenchError, httpx.HTTPError) as exc:  # keep what was measured, say what broke
+            logger.error("HTTP part failed: %s", exc)
+            for phase in ("http", "post", "post_seq", "get"):
+                results.problems.setdefault(phase, f"failed: {exc}")
+
+
+async def large_part(
+    results: Results,
+    settings: Settings,
+    watcher: workloads.IngestedWatcher,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    pids: dict[str, int],
+    fx: harness.Fixtures,
+    sizes: Sizes,
+    sensors: Sensors,
+) -> None:
+    """Fill the table (years of several sensors, sparse data far in the past and future), then measure (a),
+    (b), the sequential POSTs and the GETs again, on sensors and days of the same shape as before."""
+    try:
+        logger.info(
+            "large table: filling %d sensors x %d years, plus sparse data", sizes.large_sensors, sizes.large_years
+        )
+        results.large_fill = await workloads.fill_table(
+            pool, sensors.large_fill, sizes.large_years, sensors.large_sparse, fx.raw_source_id
+        )
+        logger.info("large table: %d rows in %d chunks", results.large_fill.stored, results.large_fill.chunks)
+        kafka_days = workloads.day_commands(sensors.large_kafka, sizes.kafka_days, seed=4)
+        results.large_kafka = await workloads.with_cpu(
+            pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
+        )
+        http_days = workloads.day_commands(sensors.large_http, sizes.http_days, seed=5)[: sizes.http_requests]
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            results.large_post_seq = await workloads.sequential_posts(
+                client, pool, fx.token, sensors.large_post_seq, sizes.latency_requests
+            )
+            results.large_http = await workloads.with_cpu(
+                pids,
+                workloads.http_posts(
+                    gateway.url, pool, fx.token, http_days, concurrency=sizes.concurrency,
+                    time_limit=sizes.http_seconds,
+                ),
+            )  # fmt: skip
+            if results.get_one is not None:
+                results.large_get_one = await workloads.get_latency(
+                    client, fx.token, sensors.year[0], sizes.get_requests
                 )
-                for d in _year_days(year)
-            ]
-            await workloads.produce_and_wait(settings, watcher, daily, sizes.timeout)
-            one_request_sensor = kafka_year_sensor
-        logger.info("GET latency, %d requests per case", sizes.get_requests)
-        results.get_one = await workloads.get_latency(client, token, one_request_sensor, sizes.get_requests)
-        results.get_daily = await workloads.get_latency(client, token, daily_sensor, sizes.get_requests)
-
-
-def _year_days(year: list[float]) -> list[workloads.DayCommand]:
-    return [
-        workloads.DayCommand(0, workloads.YEAR0 + day * workloads.STEP * 96, year[day * 96 : (day + 1) * 96])
-        for day in range(365)
-    ]
+                results.large_get_daily = await workloads.get_latency(
+                    client, fx.token, sensors.daily, sizes.get_requests
+                )
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("large-table phase failed: %s", exc)
+        results.problems["large"] = f"failed: {exc}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[bench] %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    sizes = parse_args(argv)
+    options = parse_args(argv)
     settings = harness.bench_settings()
     started = datetime.now(UTC)
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
     try:
-        results = asyncio.run(run(settings, sizes))
+        results = asyncio.run(run(settings, options))
     except harness.BenchError as exc:
         logger.error("benchmark failed: %s", exc)
         return 1
-    title = (
-        f"FlexStream ingest benchmark, {started:%Y-%m-%d %H:%M} UTC, {machine()}\n"
-        f"{server_versions(settings.database_url.get_secret_value())}; "
-        f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\nsizes: {sizes}"
+    rows = table_rows(results)
+    head = record.header(
+        started, settings.database_url.get_secret_value(), asdict(options.sizes), load_before, os.getloadavg()
     )
-    output(title, table_rows(results))
-    return 0
+    path = record.write(head, rows, options.results_dir)
+    sys.stdout.write(path.read_text())
+    logger.info("written to %s (docs/performance.md shows the latest committed one: python -m bench.publish)", path)
+    return exit_code(rows, no_fail=options.no_fail)
 
 
 if __name__ == "__main__":

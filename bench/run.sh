@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: provision Kafka and the database as `make test` does (unless FLEXSTREAM_* points elsewhere),
 # run the ingest benchmark on its own database (flexstream_bench), stop only what was started here.
-#   make bench                    full sizes (a few minutes)
-#   make bench BENCH_ARGS=--quick smoke-sized run
+# Writes bench/results/<timestamp>-<commit>.md/.json; exits 1 when a goal is not met or a row was not measured.
+#   make bench                              full sizes (a few minutes)
+#   make bench BENCH_ARGS="--quick --no-fail"   smoke-sized run, exit 0 whatever the verdicts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

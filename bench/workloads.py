@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from bench.harness import BenchError, wait_until
+from bench.harness import BenchError
 from services.ingest.copy_format import HEADER, TRAILER, belief_rows
 from shared import kafka
 from shared.messages import BeliefsIngested, PostSensorData, utcnow
@@ -35,40 +38,75 @@ DAY_VALUES = 96
 YEAR_VALUES = 35_040
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)  # (a), (b), (c): one day per command
 YEAR0 = datetime(2023, 1, 1, tzinfo=UTC)  # the one-year posts and the GETs
+SEQUENTIAL0 = datetime(2025, 1, 1, tzinfo=UTC)  # the latency rows: one new day per request
 API = "/api/v3_0/sensors/{id}/data"
 
 
 @dataclass(frozen=True)
 class Throughput:
-    beliefs: int
+    """Rows promised (by 200 answers or ``BeliefsIngested`` events) and rows found stored, in ``seconds``."""
+
+    promised: int
+    stored: int
     seconds: float
     requests: int = 0
-    failures: int = 0
+    failures: int = 0  # requests answered with an error, commands not processed
     latencies: list[float] = field(default_factory=list)
-    note: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the measurement
 
     @property
     def per_second(self) -> float:
-        return self.beliefs / self.seconds if self.seconds > 0 else 0.0
+        return min(self.stored, self.promised) / self.seconds if self.seconds > 0 else 0.0
 
+    def problems(self) -> tuple[str, ...]:
+        found = []
+        if self.failures:
+            found.append(f"{self.failures} of {self.requests} requests failed")
+        if self.stored != self.promised:
+            found.append(f"{self.stored} rows stored, {self.promised} promised")
+        return tuple(found)
 
-@dataclass(frozen=True)
-class Timing:
-    seconds: list[float]
-    note: str = ""
-
-    @property
-    def median(self) -> float:
-        return float(np.median(self.seconds))
+    def describe(self) -> str:
+        text = f"{self.seconds:.2f} s; {self.stored} rows stored of {self.promised} promised"
+        if self.requests:
+            text += f"; {self.requests} requests"
+        if self.latencies:
+            p50, p95 = np.percentile(self.latencies, [50, 95])
+            text += f", latency p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms"
+        if self.cpu:
+            text += "; CPU " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.cpu.items())
+        return text
 
 
 @dataclass(frozen=True)
 class Latency:
+    """Seconds per request (or command), with what the requests promised against what was found."""
+
     seconds: list[float]
-    note: str = ""
+    failures: int = 0  # error answers, wrong answers, commands not processed
+    promised: int = 0  # rows (or values) the successful requests promise
+    stored: int = 0  # rows (or values) found
+    what: str = ""
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.seconds, q))
+
+    def problems(self) -> tuple[str, ...]:
+        found = []
+        if not self.seconds:
+            found.append("no request was timed")
+        if self.failures:
+            found.append(f"{self.failures} failed")
+        if self.stored != self.promised:
+            found.append(f"{self.stored} rows found, {self.promised} expected")
+        return tuple(found)
+
+    def describe(self) -> str:
+        runs = ", ".join(f"{1000 * s:.0f}" for s in self.seconds) if len(self.seconds) <= 5 else ""
+        text = f"{len(self.seconds)} timed" + (f" ({runs} ms)" if runs else "")
+        if self.promised:
+            text += f"; {self.stored} of {self.promised} rows found"
+        return f"{text}; {self.what}" if self.what else text
 
 
 @dataclass(frozen=True)
@@ -95,15 +133,35 @@ def year_values(seed: int) -> list[float]:
     return [float(v) for v in np.round(rng.uniform(-50, 50, size=YEAR_VALUES), 3)]
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+def cpu_since(before: dict[str, float], pids: dict[str, int]) -> dict[str, float]:
+    after = cpu_seconds(pids)
+    return {name: after[name] - before[name] for name in after if name in before}
+
+
 # --- direct Kafka producers -------------------------------------------------------------------------
 
 
 class IngestedWatcher:
-    """Reads this run's ``ingested`` topic from the start and remembers every event by command id."""
+    """Reads this run's ``ingested`` topic from the start and hands every event to whoever waits for its
+    command id (no polling interval: a waiter wakes when its event is read)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.events: dict[UUID, BeliefsIngested] = {}
+        self._waiters: dict[UUID, asyncio.Future[BeliefsIngested]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._context: Any = None
@@ -125,18 +183,34 @@ class IngestedWatcher:
     async def _run(self) -> None:
         assert self._consumer is not None
         while True:
-            batches = await self._consumer.getmany(timeout_ms=100)
+            batches = await self._consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
                     event = INGESTED.decode(record.value)
                     self.events[event.command_id] = event
+                    waiter = self._waiters.pop(event.command_id, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(event)
+
+    def expect(self, command_id: UUID) -> asyncio.Future[BeliefsIngested]:
+        """A future for the event of ``command_id`` (register it before sending the command)."""
+        future: asyncio.Future[BeliefsIngested] = asyncio.get_running_loop().create_future()
+        if command_id in self.events:
+            future.set_result(self.events[command_id])
+        else:
+            self._waiters[command_id] = future
+        return future
 
     async def wait_for(self, ids: Sequence[UUID], timeout: float) -> list[BeliefsIngested]:
-        async def arrived() -> bool:
-            return all(i in self.events for i in ids)
-
-        await wait_until(arrived, timeout, f"{len(ids)} ingested events", interval=0.01)
-        return [self.events[i] for i in ids]
+        futures = [self.expect(i) for i in ids]
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+        except TimeoutError:
+            missing = sum(not f.done() for f in futures)
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {missing} of {len(ids)} events") from None
+        finally:
+            for i in ids:
+                self._waiters.pop(i, None)
 
 
 async def produce_and_wait(
@@ -147,59 +221,130 @@ async def produce_and_wait(
     topic = SENSOR_DATA.full_name(settings.topic_prefix)
     payloads = [(key_for(c.sensor_id), SENSOR_DATA.encode(c)) for c in commands]
     async with kafka.open_producer(settings) as producer:
+        waiting = asyncio.ensure_future(watcher.wait_for([c.command_id for c in commands], timeout))
         started = time.perf_counter()
         sends = [await producer.send(topic, value, key=key) for key, value in payloads]
         await asyncio.gather(*sends)
-        events = await watcher.wait_for([c.command_id for c in commands], timeout)
+        events = await waiting
         return time.perf_counter() - started, events
+
+
+def day_command(sensor_id: int, start: datetime, values: list[float], source_name: str) -> PostSensorData:
+    return PostSensorData(
+        sensor_id=sensor_id, start=start, duration=STEP * len(values), values=values, unit="kW",
+        source_name=source_name,
+    )  # fmt: skip
 
 
 async def kafka_ingest(
     settings: Settings, watcher: IngestedWatcher, pool: AsyncConnectionPool, days: Sequence[DayCommand], timeout: float
 ) -> Throughput:
     """(a) Device-style producers straight to the sensor-data topic; a real ingest process stores them."""
-    commands = [
-        PostSensorData(
-            sensor_id=d.sensor_id,
-            start=d.start,
-            duration=STEP * DAY_VALUES,
-            values=d.values,
-            unit="kW",
-            source_name="bench-device",
-        )
-        for d in days
-    ]
+    commands = [day_command(d.sensor_id, d.start, d.values, "bench-device") for d in days]
     seconds, events = await produce_and_wait(settings, watcher, commands, timeout)
-    written = sum(e.rows_written for e in events)
     stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}), source_name="bench-device")
-    expected = len(days) * DAY_VALUES
-    bad = [e for e in events if e.outcome != "processed"]
-    note = f"{len(commands)} commands x {DAY_VALUES} values; {stored} rows stored (INGESTED said {written})"
-    if stored != expected or bad:
-        note += f"; EXPECTED {expected}, {len(bad)} not processed"
-    return Throughput(stored, seconds, requests=len(commands), failures=len(bad) + (stored != expected), note=note)
+    good = [e for e in events if e.outcome == "processed"]
+    return Throughput(
+        promised=sum(e.rows_written for e in good), stored=stored, seconds=seconds, requests=len(commands),
+        failures=len(events) - len(good) + sum(e.rows_written != DAY_VALUES for e in good),
+    )  # fmt: skip
 
 
 async def kafka_year(
-    settings: Settings, watcher: IngestedWatcher, sensor_id: int, values: list[float], timeout: float
-) -> tuple[float, float, str]:
-    """A whole year as one command, then the identical year again: the ingest share of the one-year POST."""
-    first = PostSensorData(
-        sensor_id=sensor_id,
-        start=YEAR0,
-        duration=STEP * YEAR_VALUES,
-        values=values,
-        unit="kW",
-        source_name="bench-year",
+    settings: Settings,
+    watcher: IngestedWatcher,
+    pool: AsyncConnectionPool,
+    sensor_ids: Sequence[int],
+    values: list[float],
+    timeout: float,
+) -> tuple[Latency, Latency]:
+    """Per sensor, a whole year as one command, then the identical year again (a new command, as a re-POST
+    would be): the ingest share of the one-year POST and of its re-POST."""
+    first: list[float] = []
+    again: list[float] = []
+    failures = [0, 0]
+    for sensor_id in sensor_ids:
+        command = day_command(sensor_id, YEAR0, values, "bench-year")
+        repeat = command.model_copy(update={"command_id": uuid4(), "recorded_at": utcnow()})
+        seconds, (event,) = await produce_and_wait(settings, watcher, [command], timeout)
+        first.append(seconds)
+        failures[0] += event.outcome != "processed" or event.rows_written != YEAR_VALUES
+        seconds, (event,) = await produce_and_wait(settings, watcher, [repeat], timeout)
+        again.append(seconds)
+        failures[1] += event.rows_written + event.rows_replaced != 0
+    stored = await count_beliefs(pool, sensor_ids)
+    promised = YEAR_VALUES * len(sensor_ids)
+    what = "command to BeliefsIngested"
+    return (
+        Latency(first, failures[0], promised, stored, what),
+        Latency(again, failures[1], promised, stored, f"{what}; nothing may be written"),
     )
-    again = first.model_copy(update={"command_id": uuid4(), "recorded_at": utcnow()})  # as a re-POST would
-    t_first, (e_first,) = await produce_and_wait(settings, watcher, [first], timeout)
-    t_again, (e_again,) = await produce_and_wait(settings, watcher, [again], timeout)
-    note = (
-        f"first: {e_first.outcome}, {e_first.rows_written} written; "
-        f"again: {e_again.outcome}, {e_again.rows_written + e_again.rows_replaced} written"
+
+
+async def metric_total(url: str, metric: str, labels: str = "") -> tuple[float, float]:
+    """A Prometheus histogram's count and sum of seconds from a service's ``/metrics`` (``labels`` as printed
+    there, e.g. ``method="POST",route="..."``); zeros when it has none yet."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    suffix = f"{{{labels}}}" if labels else ""
+    figures = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(metric))
+    return float(figures.get(f"{metric}_count{suffix}", 0)), float(figures.get(f"{metric}_sum{suffix}", 0))
+
+
+async def ingest_batch_seconds(ingest_url: str) -> tuple[float, float]:
+    """Ingest's own count of batches and their total seconds in the database transaction."""
+    return await metric_total(ingest_url, "flexstream_ingest_batch_seconds")
+
+
+GATEWAY_POST = ("flexstream_gateway_request_seconds", f'method="POST",route="{API.format(id="{id}")}"')
+
+
+async def with_gateway_time(gateway_url: str, measuring: Any) -> Latency:
+    """Await the ``measuring`` coroutine (POSTs to the data route) and add the gateway's own mean time per
+    POST meanwhile (its ``flexstream_gateway_request_seconds``): the rest of a client's time is HTTP and client."""
+    count, total = await metric_total(gateway_url, *GATEWAY_POST)
+    result: Latency = await measuring
+    count_after, total_after = await metric_total(gateway_url, *GATEWAY_POST)
+    n = count_after - count
+    mean = (total_after - total) / n if n else float("nan")
+    return replace(
+        result, what=f"{result.what}; the gateway's own time {1000 * mean:.1f} ms on average ({n:.0f} POSTs)"
     )
-    return t_first, t_again, note
+
+
+async def kafka_command_latency(
+    settings: Settings, watcher: IngestedWatcher, pool: AsyncConnectionPool, ingest_url: str, sensor_id: int,
+    count: int, warmup: int = 5,
+) -> Latency:  # fmt: skip
+    """One producer sends one 96-value day at a time and waits for its ``BeliefsIngested`` before the next.
+    Where the time goes: the broker's ack of the command, and ingest's transaction (from its metrics)."""
+    topic = SENSOR_DATA.full_name(settings.topic_prefix)
+    values = [float(v) for v in range(DAY_VALUES)]
+    seconds: list[float] = []
+    acks: list[float] = []
+    failures = 0
+    batches_before, in_db_before = await ingest_batch_seconds(ingest_url)
+    async with kafka.open_producer(settings) as producer:
+        for i in range(warmup + count):
+            command = day_command(sensor_id, SEQUENTIAL0 + i * STEP * DAY_VALUES, values, "bench-seq")
+            payload = SENSOR_DATA.encode(command)
+            event = watcher.expect(command.command_id)
+            t0 = time.perf_counter()
+            await (await producer.send(topic, payload, key=key_for(sensor_id)))
+            acked = time.perf_counter()
+            done = await asyncio.wait_for(event, 30)
+            if i >= warmup:
+                seconds.append(time.perf_counter() - t0)
+                acks.append(acked - t0)
+            failures += done.outcome != "processed" or done.rows_written != DAY_VALUES
+    batches, in_db = await ingest_batch_seconds(ingest_url)
+    stored = await count_beliefs(pool, [sensor_id])
+    transaction = (in_db - in_db_before) / max(batches - batches_before, 1)
+    what = (
+        f"sequential, after {warmup} warm-up; broker ack of the command p50 {1000 * np.median(acks):.1f} ms; "
+        f"ingest's transaction {1000 * transaction:.1f} ms on average over {batches - batches_before:.0f} batches"
+    )
+    return Latency(seconds, failures, (warmup + count) * DAY_VALUES, stored, what)
 
 
 # --- (c) raw COPY, the limit ------------------------------------------------------------------------
@@ -210,6 +355,7 @@ COPY_BELIEFS = (
 )
 SCRATCH = "bench_scratch_beliefs"
 DROP_SCRATCH = "DROP TABLE IF EXISTS bench_scratch_beliefs"
+COUNT_SCRATCH = "SELECT count(*) FROM bench_scratch_beliefs"
 CREATE_SCRATCH = """
 CREATE TABLE bench_scratch_beliefs (LIKE timed_beliefs INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 DO $$ BEGIN
@@ -235,25 +381,29 @@ async def raw_copy(pool: AsyncConnectionPool, days: Sequence[DayCommand], source
     so the keys are new): what the table and the database can take, with no service in between."""
     rows = len(days) * DAY_VALUES
     seconds = await _copy(pool, "timed_beliefs", raw_copy_buffer(days, source_id, datetime.now(UTC)))
-    return Throughput(rows, seconds, note=f"{rows} rows, one binary COPY + commit")
+    stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}), source_id=source_id)
+    return Throughput(rows, stored, seconds)
 
 
 async def raw_copy_into_empty_table(
     pool: AsyncConnectionPool, days: Sequence[DayCommand], source_id: int
 ) -> Throughput:
-    """The same COPY into an empty scratch table shaped like ``timed_beliefs`` (same hypertable, primary key,
-    no foreign keys either): (c) writes into the table that already holds (a)'s rows, as the issue defines it;
-    this row shows how much faster the same COPY is into a table as empty as the one (a) started with."""
+    """The same COPY into an empty scratch table shaped like ``timed_beliefs`` (same hypertable and primary
+    key): (c) writes into the table that already holds (a)'s rows; this row shows how much faster the same
+    COPY is into a table as empty as the one (a) started with."""
     async with pool.connection() as conn:
         await conn.execute(DROP_SCRATCH)
         await conn.execute(CREATE_SCRATCH)
     try:
         seconds = await _copy(pool, SCRATCH, raw_copy_buffer(days, source_id, datetime.now(UTC)))
+        async with pool.connection() as conn:
+            cur = await conn.execute(COUNT_SCRATCH)
+            row = await cur.fetchone()
     finally:
         async with pool.connection() as conn:
             await conn.execute(DROP_SCRATCH)
-    rows = len(days) * DAY_VALUES
-    return Throughput(rows, seconds, note=f"{rows} rows into an empty scratch copy of timed_beliefs")
+    assert row is not None
+    return Throughput(len(days) * DAY_VALUES, int(row[0]), seconds)
 
 
 async def _copy(pool: AsyncConnectionPool, table: str, buffer: bytes) -> float:
@@ -267,12 +417,16 @@ async def _copy(pool: AsyncConnectionPool, table: str, buffer: bytes) -> float:
         return time.perf_counter() - started
 
 
-async def count_beliefs(pool: AsyncConnectionPool, sensor_ids: Sequence[int], source_name: str | None = None) -> int:
+async def count_beliefs(
+    pool: AsyncConnectionPool, sensor_ids: Sequence[int], source_name: str | None = None, source_id: int | None = None
+) -> int:
     query = "SELECT count(*) FROM timed_beliefs tb WHERE tb.sensor_id = ANY(%(ids)s)"
     if source_name is not None:
         query += " AND tb.source_id IN (SELECT id FROM data_sources WHERE name = %(name)s)"
+    if source_id is not None:
+        query += " AND tb.source_id = %(source_id)s"
     async with pool.connection() as conn:
-        cur = await conn.execute(query, {"ids": list(sensor_ids), "name": source_name})
+        cur = await conn.execute(query, {"ids": list(sensor_ids), "name": source_name, "source_id": source_id})
         row = await cur.fetchone()
     assert row is not None
     return int(row[0])
@@ -329,7 +483,6 @@ async def http_posts(
     queue = iter(bodies)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    ok_sensors: list[int] = []
     deadline = time.perf_counter() + time_limit
 
     async def client_loop(session: aiohttp.ClientSession) -> None:
@@ -341,8 +494,6 @@ async def http_posts(
                 await response.read()
             latencies.append(time.perf_counter() - t0)
             statuses[response.status] = statuses.get(response.status, 0) + 1
-            if response.status == 200:
-                ok_sensors.append(sensor_id)
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
@@ -351,41 +502,35 @@ async def http_posts(
         seconds = time.perf_counter() - started
     stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}))
     ok = statuses.get(200, 0)
-    note = (
-        f"{len(latencies)} POSTs by {concurrency} clients, statuses {dict(sorted(statuses.items()))}; "
-        f"{stored} rows stored (200s promise {ok * DAY_VALUES}); "
-        f"latency p50 {1000 * np.percentile(latencies, 50):.0f} ms, p95 {1000 * np.percentile(latencies, 95):.0f} ms"
-    )
-    return Throughput(ok * DAY_VALUES, seconds, len(latencies), len(latencies) - ok, latencies, note)
+    return Throughput(ok * DAY_VALUES, stored, seconds, len(latencies), len(latencies) - ok, latencies)
 
 
 async def year_posts(
     client: httpx.AsyncClient, pool: AsyncConnectionPool, token: str, sensor_ids: Sequence[int], values: list[float]
-) -> tuple[Timing, Timing]:
+) -> tuple[Latency, Latency]:
     """One POST of a whole year per fresh sensor, then the identical POST again (nothing may change)."""
     body = post_body(YEAR0, values)
     headers = {"Authorization": token, **JSON}
     first: list[float] = []
     again: list[float] = []
-    problems: list[str] = []
+    failures = [0, 0]
     for sensor_id in sensor_ids:
-        for times in (first, again):
+        for k, times in enumerate((first, again)):
             t0 = time.perf_counter()
             response = await client.post(API.format(id=sensor_id), content=body, headers=headers)
             times.append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                problems.append(f"{response.status_code}: {response.text[:120]}")
-        stored = await count_beliefs(pool, [sensor_id])
-        if stored != YEAR_VALUES:
-            problems.append(f"sensor {sensor_id} holds {stored} rows after the re-POST, not {YEAR_VALUES}")
-    note = "; ".join(problems) if problems else f"each sensor holds {YEAR_VALUES} rows after the re-POST"
-    runs = f"median of {len(sensor_ids)}"
-    return Timing(first, f"{runs}; {note}"), Timing(again, f"{runs}; {note}")
+            failures[k] += response.status_code != 200
+    stored = await count_beliefs(pool, sensor_ids)
+    promised = YEAR_VALUES * len(sensor_ids)
+    return (
+        Latency(first, failures[0], promised, stored, "POST to its 200 (stored)"),
+        Latency(again, failures[1], promised, stored, "each sensor must still hold exactly one year"),
+    )
 
 
 async def daily_posts(
     client: httpx.AsyncClient, token: str, sensor_id: int, values: list[float], concurrency: int, time_limit: float
-) -> str:
+) -> None:
     """The same year as 365 daily POSTs (each its own belief time), to read back later."""
     headers = {"Authorization": token, **JSON}
     bodies = iter(
@@ -404,25 +549,162 @@ async def daily_posts(
     await asyncio.gather(*(client_loop() for _ in range(concurrency)))
     if statuses != {200: 365}:
         raise BenchError(f"daily POSTs answered {statuses}")
-    return "365 daily POSTs, all 200"
+
+
+HOURS = 8760
+GET_PARAMS = {"start": YEAR0.isoformat(), "duration": f"PT{HOURS}H", "unit": "kW", "resolution": "PT1H"}
 
 
 async def get_latency(client: httpx.AsyncClient, token: str, sensor_id: int, requests: int, warmup: int = 3) -> Latency:
     """Sequential GETs of the whole year at PT1H (8,760 values); each answer is checked."""
-    params = {"start": YEAR0.isoformat(), "duration": "PT8760H", "unit": "kW", "resolution": "PT1H"}
     headers = {"Authorization": token}
     seconds: list[float] = []
-    problem = ""
+    failures = 0
+    found = 0
     for i in range(warmup + requests):
         t0 = time.perf_counter()
-        response = await client.get(API.format(id=sensor_id), params=params, headers=headers)
+        response = await client.get(API.format(id=sensor_id), params=GET_PARAMS, headers=headers)
         elapsed = time.perf_counter() - t0
-        if i >= warmup:
-            seconds.append(elapsed)
-        if response.status_code != 200:
-            problem = f"GET answered {response.status_code}: {response.text[:120]}"
+        if i < warmup:
             continue
-        values = response.json().get("values", [])
-        if len(values) != 8760 or any(v is None for v in values):
-            problem = f"GET gave {len(values)} values, {sum(v is None for v in values)} null (expected 8760, none null)"
-    return Latency(seconds, problem or f"{requests} sequential GETs of 8760 values after {warmup} warm-up")
+        seconds.append(elapsed)
+        values = response.json().get("values", []) if response.status_code == 200 else []
+        good = sum(v is not None for v in values) if len(values) == HOURS else 0
+        found += good
+        failures += good != HOURS
+    return Latency(seconds, failures, HOURS * requests, found, f"sequential, after {warmup} warm-up")
+
+
+# The same selection as the GET above, as a user would write it in SQL: the latest belief per event (one
+# source here), averaged per hour, one row per hour, fetched by psycopg in the benchmark process.
+BARE_SELECTION = """
+SELECT date_bin('1 hour', event_start, %(start)s) AS hour, avg(event_value)
+FROM (SELECT DISTINCT ON (event_start) event_start, event_value FROM timed_beliefs
+      WHERE sensor_id = %(sensor_id)s AND event_start >= %(start)s AND event_start < %(end)s
+        AND cumulative_probability = 0.5
+      ORDER BY event_start, belief_time DESC) latest
+GROUP BY 1 ORDER BY 1
+"""
+
+
+async def bare_sql_latency(pool: AsyncConnectionPool, sensor_id: int, requests: int, warmup: int = 3) -> Latency:
+    """The GET's selection as one SQL query from a client (8,760 rows back), timed the same way as the GET."""
+    params = {"sensor_id": sensor_id, "start": YEAR0, "end": YEAR0 + timedelta(hours=HOURS)}
+    seconds: list[float] = []
+    found = 0
+    async with pool.connection() as conn:
+        for i in range(warmup + requests):
+            t0 = time.perf_counter()
+            cur = await conn.execute(BARE_SELECTION, params)
+            rows = await cur.fetchall()
+            elapsed = time.perf_counter() - t0
+            if i >= warmup:
+                seconds.append(elapsed)
+                found += len(rows)
+    return Latency(seconds, 0, HOURS * requests, found, f"sequential, after {warmup} warm-up")
+
+
+async def sequential_posts(
+    client: httpx.AsyncClient, pool: AsyncConnectionPool, token: str, sensor_id: int, count: int, warmup: int = 5
+) -> Latency:
+    """One client POSTs one new 96-value day at a time, each after the previous 200 (stored)."""
+    headers = {"Authorization": token, **JSON}
+    values = [float(v) for v in range(DAY_VALUES)]
+    seconds: list[float] = []
+    failures = 0
+    for i in range(warmup + count):
+        body = post_body(SEQUENTIAL0 + i * STEP * DAY_VALUES, values)
+        t0 = time.perf_counter()
+        response = await client.post(API.format(id=sensor_id), content=body, headers=headers)
+        if i >= warmup:
+            seconds.append(time.perf_counter() - t0)
+        failures += response.status_code != 200
+    stored = await count_beliefs(pool, [sensor_id])
+    return Latency(seconds, failures, (warmup + count) * DAY_VALUES, stored, f"sequential, after {warmup} warm-up")
+
+
+async def outside_client(
+    pool: AsyncConnectionPool, sensor_id: int, args: Sequence[str], env: dict[str, str] | None = None
+) -> Latency:
+    """The same sequential client as ``python -m bench.client`` in a process of its own (as a user's script)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.client", *args, "--sensor", str(sensor_id),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise BenchError(f"bench.client {args[0]} exited with {process.returncode}: {err.decode()[-500:]}")
+    report = json.loads(out)
+    stored = await count_beliefs(pool, [sensor_id])
+    return Latency(report["seconds"], report["failures"], report["promised"], stored, report["what"])
+
+
+# --- the large-table phase ---------------------------------------------------------------------------
+
+FILL0 = datetime(2018, 1, 1, tzinfo=UTC)  # dense years of several sensors from here
+SPARSE = (datetime(1995, 1, 1, tzinfo=UTC), datetime(2045, 1, 1, tzinfo=UTC), timedelta(days=29))  # one value each
+COUNT_CHUNKS = """
+SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'timed_beliefs'
+"""
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What the large-table phase wrote before measuring again: rows and the chunks they span."""
+
+    promised: int
+    stored: int
+    chunks: int
+    seconds: float
+
+    def problems(self) -> tuple[str, ...]:
+        return () if self.stored == self.promised else (f"{self.stored} rows stored, {self.promised} written",)
+
+    def describe(self) -> str:
+        return f"{self.seconds:.0f} s (COPY + VACUUM ANALYZE); {self.stored} of {self.promised} rows found"
+
+
+async def fill_table(
+    pool: AsyncConnectionPool, dense_sensors: Sequence[int], years: int, sparse_sensor: int, source_id: int
+) -> Fill:
+    """Pre-fill ``timed_beliefs``: ``years`` of 15-minute values from 2018 for each dense sensor, and one value
+    every 29 days from 1995 to 2045 for the sparse one (a chunk each), by binary COPY; then VACUUM ANALYZE,
+    as a long-lived table would be."""
+    started = time.perf_counter()
+    step = np.timedelta64(int(STEP.total_seconds()), "s")
+    n = int((FILL0.replace(year=FILL0.year + years) - FILL0) / STEP)
+    starts = np.datetime64(FILL0.replace(tzinfo=None), "us") + np.arange(n) * step
+    belief = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us")
+    rng = np.random.default_rng(11)
+    first, last, every = SPARSE
+    sparse = np.datetime64(first.replace(tzinfo=None), "us") + np.arange(int((last - first) / every)) * np.timedelta64(
+        int(every.total_seconds()), "s"
+    )
+    statement = sql.SQL(COPY_BELIEFS).format(sql.Identifier("timed_beliefs"))
+    async with pool.connection() as conn:
+        async with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+            await copy.write(HEADER)
+            for sensor_id in dense_sensors:
+                values = np.round(rng.uniform(-50, 50, n), 3)
+                await copy.write(belief_rows(sensor_id, source_id, starts, np.full(n, belief), values))
+            await copy.write(belief_rows(sparse_sensor, source_id, sparse, np.full(len(sparse), belief),
+                                         np.ones(len(sparse))))  # fmt: skip
+            await copy.write(TRAILER)
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute("VACUUM (ANALYZE) timed_beliefs")
+        finally:
+            await conn.set_autocommit(False)
+        cur = await conn.execute(COUNT_CHUNKS)
+        row = await cur.fetchone()
+    assert row is not None
+    stored = await count_beliefs(pool, [*dense_sensors, sparse_sensor])
+    promised = n * len(dense_sensors) + len(sparse)
+    return Fill(promised, stored, int(row[0]), time.perf_counter() - started)
+
+
+async def with_cpu(pids: dict[str, int], measuring: Any) -> Throughput:
+    """Await the ``measuring`` coroutine (a ``Throughput``) and add the CPU seconds each process used meanwhile."""
+    before = cpu_seconds(pids)
+    result: Throughput = await measuring
+    return replace(result, cpu=cpu_since(before, pids))

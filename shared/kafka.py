@@ -23,6 +23,7 @@ from shared.topics import ALL_TOPICS, Topic, key_for
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # producers and topics agree (the broker's default is 1 MB)
+MAX_BATCH_BYTES = 1024 * 1024  # per partition and request (aiokafka's default, 16 kB, holds ~8 commands of a day)
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -52,12 +53,17 @@ def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
 
 @asynccontextmanager
 async def open_producer(settings: Settings, **overrides: Any) -> AsyncIterator[AIOKafkaProducer]:
-    """An idempotent producer that waits for every in-sync replica (``acks=all``)."""
+    """An idempotent producer that waits for every in-sync replica (``acks=all``).
+
+    No linger: an idle producer sends at once; under load, messages gather into the next request while the
+    previous one is in flight, so batches grow without a timer. aiokafka keeps one open batch per partition and
+    makes ``send`` wait while it is full, so the batch may grow large (``MAX_BATCH_BYTES``)."""
     options: dict[str, Any] = {
         **connection_options(settings),
         "acks": "all",
         "enable_idempotence": True,
-        "linger_ms": 5,
+        "linger_ms": 0,
+        "max_batch_size": MAX_BATCH_BYTES,
         "max_request_size": MAX_MESSAGE_BYTES,
     }
     options.update(overrides)

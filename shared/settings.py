@@ -87,10 +87,11 @@ class WorkerSettings(Settings):
 class IngestSettings(WorkerSettings):
     ingest_group: str = "flexstream-ingest"
     ingest_batch_max: int = 500  # Kafka records per poll / DB transaction
-    # A fetch waits until this much data is there, or until ingest_fetch_wait_ms passed: under load a
-    # transaction (and its WAL flush) carries many commands; when idle a write waits at most that long more.
-    ingest_fetch_min_bytes: int = 1_000_000
-    ingest_fetch_wait_ms: int = 20
+    # A fetch returns as soon as this much data is there (one record: no timer on an idle write), or after
+    # ingest_fetch_wait_ms with nothing. Batches grow by themselves: ingest keeps reading while a transaction
+    # runs and writes everything that arrived meanwhile in the next one.
+    ingest_fetch_min_bytes: int = 1
+    ingest_fetch_wait_ms: int = 500
     ingest_max_values: int = 1_000_000  # values per command; more goes to the DLQ
     allow_data_overwrite: bool = False  # as the gateway's: may a device topic's command set ``replace``?
     # How often the device-topic subscription looks for topics of new accounts.

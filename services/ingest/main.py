@@ -1,4 +1,4 @@
-"""The ingest consumer loop: poll a batch, write it in one transaction, send its events, commit offsets.
+"""The ingest consumer loop: take what has arrived, write it in one transaction, send its events, commit offsets.
 
 Failures are sorted in one place: a message that can never succeed goes to the DLQ (inside
 ``handlers.ingest_batch``); a transient database or broker failure is retried with backoff and, if it
@@ -9,6 +9,7 @@ bug and crashes the process (also uncommitted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -17,7 +18,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Histogram
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -98,6 +100,54 @@ async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results:
     await asyncio.gather(*sends)
 
 
+class Intake:
+    """Records read from Kafka but not yet written: a reader task fills it while the writer's transaction runs,
+    so the next batch is whatever arrived meanwhile (group commit) and an idle write waits on no timer.
+
+    aiokafka fetches a partition again only once its buffered records are taken, so without a reader of its
+    own the consumer would sit idle during every transaction and batches would stay as small as one fetch."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, batch_max: int) -> None:
+        self.consumer = consumer
+        self.batch_max = batch_max
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def read(self) -> None:
+        """Take what the broker has, as it arrives, as long as less than one batch is waiting."""
+        while True:
+            await self._room.wait()
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max)
+            for part in batches.values():
+                self.records.extend(part)
+            if self.records:
+                self._arrived.set()
+            if len(self.records) >= self.batch_max:
+                self._room.clear()
+
+    async def take(self, timeout: float) -> list[ConsumerRecord[bytes, bytes]]:
+        """Everything waiting (up to one batch) at once; waits at most ``timeout`` seconds for the first."""
+        if not self.records:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        batch, self.records = self.records[: self.batch_max], self.records[self.batch_max :]
+        if len(self.records) < self.batch_max:
+            self._room.set()
+        return batch
+
+
+def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
 async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
     await kafka.ensure_topics(settings)
     async with (
@@ -120,11 +170,15 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
         schedule_loop = asyncio.create_task(store_schedules_until(schedules, pool, stop))
+        intake = Intake(consumer, settings.ingest_batch_max)
+        reader = asyncio.create_task(intake.read())
+        committing: asyncio.Task[None] | None = None
         logger.info("ingest consuming", extra={"pattern": subscription(settings), "group": settings.ingest_group})
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=settings.ingest_batch_max)
-                records = [record for part in batches.values() for record in part]
+                if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
+                    reader.result()
+                records = await intake.take(timeout=0.5)
                 if not records:
                     continue
                 RECORDS.inc(len(records))
@@ -133,10 +187,21 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
                 await publish(producer, settings, results)
-                await consumer.commit()  # only after the DB commit and the events are durable
+                # Only after the DB commit and the events are durable, and only for the records written; a
+                # partition taken away by a rebalance meanwhile is replayed by its new owner (idempotent). The
+                # commit runs while the next batch is written; the one after waits for it (offsets in order).
+                if committing is not None:
+                    await committing
+                assigned = consumer.assignment()
+                offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
+                committing = asyncio.create_task(consumer.commit(offsets)) if offsets else None
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
+            if committing is not None:
+                await committing
         finally:
             stop.set()
+            reader.cancel()
+            await asyncio.gather(reader, *([committing] if committing else []), return_exceptions=True)
             await schedule_loop
             await server
 

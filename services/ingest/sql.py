@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -45,6 +45,8 @@ SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE c
 
 
 async def load_done_commands(conn: AsyncConnection[Any], ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    if not ids:
+        return {}
     cur = await conn.execute(SELECT_DONE_COMMANDS, {"ids": list(ids)})
     return {row[0]: row[1] for row in await cur.fetchall()}
 
@@ -70,7 +72,10 @@ SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)s)"
 
 
 async def existing_source_ids(conn: AsyncConnection[Any], ids: Iterable[int]) -> set[int]:
-    cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": sorted(set(ids))})
+    wanted = sorted(set(ids))
+    if not wanted:  # device commands name their source: no round trip for them
+        return set()
+    cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": wanted})
     return {row[0] for row in await cur.fetchall()}
 
 
@@ -117,39 +122,97 @@ COPY_STAGING = (
 
 # Unchanged-belief suppression and replacement detection (FlexMeasures' rules, see docs/api.md). Ex-ante (horizon
 # > 0) and ex-post beliefs are compared only within their own class; the horizon of a default sensor is event end
-# - belief time. The stored beliefs are read once for the round's sensors and event window (constant bounds, so
-# TimescaleDB skips the chunks outside it) and joined to the staged rows: no index probe per row. Within a round,
-# staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is the join key back. The latest
-# stored belief at or before the new belief time is the "previous" one; when its belief time is the new one's, it
-# is the stored row with exactly this key (a replacement when the value differs).
+# - belief time. The stored beliefs are read for the round's sensors per span of nearby commands (``window_spans``),
+# each span with its constant bounds (so TimescaleDB skips the chunks outside it: a round with commands in 1995 and
+# 2045 reads the chunks of those two spans, not every chunk in between), and joined to the staged rows: no index
+# probe per row. Within a round, staged rows are unique per (sensor, event start) (handlers.plan_rounds), which is
+# the join key back. The latest stored belief at or before the new belief time is the "previous" one; when its
+# belief time is the new one's, it is the stored row with exactly this key (a replacement when the value differs).
 CLASSIFY_STAGING = """
 UPDATE staging_beliefs st
 SET previous_value = p.event_value,
     stored_value = CASE WHEN p.belief_time = st.belief_time THEN p.event_value END
-FROM (
+FROM ({spans}) p
+WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
+"""
+
+CLASSIFY_SPAN = """(
     SELECT DISTINCT ON (s.sensor_id, s.event_start) s.sensor_id, s.event_start, tb.belief_time, tb.event_value
     FROM staging_beliefs s
     JOIN timed_beliefs tb
       ON tb.sensor_id = s.sensor_id AND tb.event_start = s.event_start AND tb.source_id = s.source_id
      AND tb.belief_time <= s.belief_time
      AND (tb.belief_time < s.event_start + s.resolution) = (s.belief_time < s.event_start + s.resolution)
-    WHERE tb.sensor_id = ANY(%(sensor_ids)s) AND tb.event_start >= %(first)s AND tb.event_start <= %(last)s
-      AND tb.cumulative_probability = 0.5
+    WHERE tb.sensor_id = ANY(%(sensor_ids)s) AND tb.event_start >= {lo} AND tb.event_start <= {hi}
+      AND s.event_start >= {lo} AND s.event_start <= {hi} AND tb.cumulative_probability = 0.5
     ORDER BY s.sensor_id, s.event_start, tb.belief_time DESC
-) p
-WHERE st.sensor_id = p.sensor_id AND st.event_start = p.event_start
-"""
+)"""
 
-# Which commands (index, sensor, first and last event start) land where beliefs are stored already.
+STAGED_WINDOWS = "SELECT command_idx, sensor_id, min(event_start), max(event_start) FROM staging_beliefs GROUP BY 1, 2"
+
+
+def classify_query(
+    spans: Sequence[Sequence[tuple[int, int, datetime, datetime]]],
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The classification (one statement) over ``spans`` of staged windows; parameters without the sensor ids."""
+    parts = []
+    params: dict[str, Any] = {}
+    for k, span in enumerate(spans):
+        parts.append(sql.SQL(CLASSIFY_SPAN).format(lo=sql.Placeholder(f"lo{k}"), hi=sql.Placeholder(f"hi{k}")))
+        params |= {f"lo{k}": min(w[2] for w in span), f"hi{k}": max(w[3] for w in span)}
+    return sql.SQL(CLASSIFY_STAGING).format(spans=sql.SQL(" UNION ALL ").join(parts)), params
+
+
+# Which commands (index, sensor, first and last event start) land where beliefs are stored already. The
+# windows come in as arrays, which no chunk can be excluded by; so they are grouped into spans of nearby
+# windows (``window_spans``) and each span's query also carries its constant bounds: TimescaleDB then plans
+# it over the chunks of that span only, and the cost stays flat however many chunks the table holds.
 SELECT_STORED_WINDOWS = """
 SELECT w.idx
-FROM unnest(%(idx)s::integer[], %(sensor_ids)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
+FROM unnest({idx}::integer[], {sensor_ids}::integer[], {firsts}::timestamptz[], {lasts}::timestamptz[])
      AS w(idx, sensor_id, first, last)
 WHERE EXISTS (
     SELECT 1 FROM timed_beliefs tb
     WHERE tb.sensor_id = w.sensor_id AND tb.event_start >= w.first AND tb.event_start <= w.last
+      AND tb.event_start >= {lo}::timestamptz AND tb.event_start <= {hi}::timestamptz
 )
 """
+
+SPAN_GAP = timedelta(days=30)  # the hypertable's chunk interval (migrations/0002): closer windows share a span
+
+
+def window_spans(
+    windows: Sequence[tuple[int, int, datetime, datetime]], gap: timedelta = SPAN_GAP
+) -> list[list[tuple[int, int, datetime, datetime]]]:
+    """The windows grouped by time: sorted by first event start, a window joins the current span when it begins
+    less than ``gap`` after the span's end."""
+    spans: list[list[tuple[int, int, datetime, datetime]]] = []
+    end: datetime | None = None
+    for w in sorted(windows, key=lambda w: w[2]):
+        if end is None or w[2] - end >= gap:
+            spans.append([])
+            end = w[3]
+        spans[-1].append(w)
+        end = max(end, w[3])
+    return spans
+
+
+def stored_windows_query(
+    spans: Sequence[Sequence[tuple[int, int, datetime, datetime]]],
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """One statement (a UNION ALL of one query per span) and its parameters."""
+    parts: list[sql.Composed] = []
+    params: dict[str, Any] = {}
+    for k, span in enumerate(spans):
+        names = {f: sql.Placeholder(f"{f}{k}") for f in ("idx", "sensor_ids", "firsts", "lasts", "lo", "hi")}
+        parts.append(sql.SQL(SELECT_STORED_WINDOWS).format(**names))
+        params |= {
+            f"idx{k}": [w[0] for w in span], f"sensor_ids{k}": [w[1] for w in span],
+            f"firsts{k}": [w[2] for w in span], f"lasts{k}": [w[3] for w in span],
+            f"lo{k}": min(w[2] for w in span), f"hi{k}": max(w[3] for w in span),
+        }  # fmt: skip
+    return sql.SQL("UNION ALL").join(parts), params
+
 
 COPY_BELIEFS = (
     "COPY timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)"
@@ -163,11 +226,8 @@ async def commands_over_stored_beliefs(
     """The indexes of the (index, sensor id, first, last event start) windows that hold stored beliefs."""
     if not windows:
         return set()
-    params = {
-        "idx": [w[0] for w in windows], "sensor_ids": [w[1] for w in windows],
-        "firsts": [w[2] for w in windows], "lasts": [w[3] for w in windows],
-    }  # fmt: skip
-    cur = await conn.execute(SELECT_STORED_WINDOWS, params)
+    query, params = stored_windows_query(window_spans(windows))
+    cur = await conn.execute(query, params)
     return {row[0] for row in await cur.fetchall()}
 
 
@@ -232,9 +292,14 @@ async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
 async def classify(
     conn: AsyncConnection[Any], sensor_ids: Sequence[int], first: datetime, last: datetime
 ) -> dict[int, Staged]:
-    """Compare the staged rows with what is stored (``first``/``last`` bound the staged event starts)."""
+    """Compare the staged rows with what is stored. ``first``/``last`` bound the staged event starts; the
+    comparison itself runs per span of the staged commands' windows (read from the staging table)."""
     await conn.execute("ANALYZE staging_beliefs")  # a temp table has no statistics: show the planner its size
-    await conn.execute(CLASSIFY_STAGING, {"sensor_ids": list(sensor_ids), "first": first, "last": last})
+    cur = await conn.execute(STAGED_WINDOWS)
+    windows = [(int(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+    if windows:
+        query, params = classify_query(window_spans(windows))
+        await conn.execute(query, {"sensor_ids": list(sensor_ids), **params})
     cur = await conn.execute(SUMMARISE_STAGING)
     return {row[0]: Staged(*row[1:]) for row in await cur.fetchall()}
 

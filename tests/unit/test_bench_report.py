@@ -1,0 +1,148 @@
+"""The benchmark's verdicts come from measured fields: missing rows, failed requests, unmeasured rows and
+figures beyond their goal all fail the run (exit status 1), whatever the notes say."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bench import publish, record
+from bench.report import Results, Verdict, exit_code, render_table, table_rows
+from bench.workloads import Fill, Latency, Throughput
+
+
+def good() -> Results:
+    fast = Latency([0.004, 0.005, 0.006], promised=288, stored=288)
+    return Results(
+        kafka=Throughput(480_000, 480_000, 2.0, requests=5000),  # 240,000/s = 0.80 of (c)
+        http=Throughput(192_000, 192_000, 2.0, requests=2000),  # 96,000/s = 0.32 of (c)
+        copy=Throughput(480_000, 480_000, 1.6),  # 300,000/s
+        copy_into_empty=Throughput(480_000, 480_000, 1.0),
+        year_post=Latency([0.150], promised=35_040, stored=35_040),
+        year_repost=Latency([0.160], promised=35_040, stored=35_040),
+        kafka_year=Latency([0.120], promised=35_040, stored=35_040),
+        kafka_year_again=Latency([0.120], promised=35_040, stored=35_040),
+        get_one=Latency([0.030] * 5, promised=5 * 8760, stored=5 * 8760),
+        get_daily=Latency([0.030] * 5, promised=5 * 8760, stored=5 * 8760),
+        sql_one=Latency([0.020] * 5, promised=5 * 8760, stored=5 * 8760),
+        sql_daily=Latency([0.020] * 5, promised=5 * 8760, stored=5 * 8760),
+        post_seq=fast,
+        post_seq_outside=fast,
+        kafka_seq=fast,
+        kafka_seq_outside=fast,
+        large_fill=Fill(10_100_000, 10_100_000, chunks=650, seconds=60),
+        large_kafka=Throughput(480_000, 480_000, 2.2),  # 0.91 of (a)
+        large_http=Throughput(192_000, 192_000, 2.4),  # 0.83 of (b)
+        large_post_seq=Latency([0.005, 0.006, 0.007], promised=288, stored=288),  # 0.83
+        large_get_one=Latency([0.030] * 5, promised=5 * 8760, stored=5 * 8760),
+        large_get_daily=Latency([0.035] * 5, promised=5 * 8760, stored=5 * 8760),  # 0.86
+    )
+
+
+def verdicts(results: Results) -> dict[str, Verdict]:
+    return {row.measurement.strip(): row.verdict for row in table_rows(results)}
+
+
+def test_a_run_that_meets_every_goal_exits_0() -> None:
+    rows = table_rows(good())
+    assert {r.verdict for r in rows} == {Verdict.MET, Verdict.INFO}
+    assert exit_code(rows) == 0
+    assert "every goal met" in render_table(rows)
+
+
+def test_missing_rows_are_not_met_even_when_fast() -> None:
+    results = dataclasses.replace(good(), http=Throughput(192_000, 191_904, 1.0, requests=2000))
+    rows = table_rows(results)
+    assert verdicts(results)["(b) HTTP POST x96, read-your-writes"] == Verdict.NOT_MET
+    assert exit_code(rows) == 1
+    assert "191904 rows stored, 192000 promised" in render_table(rows)
+
+
+def test_failed_requests_are_not_met() -> None:
+    results = dataclasses.replace(good(), kafka=Throughput(480_000, 480_000, 1.0, requests=5000, failures=1))
+    assert verdicts(results)["(a) Kafka producers -> stored"] == Verdict.NOT_MET
+    failed_get = Latency([0.010] * 5, failures=1, promised=5 * 8760, stored=4 * 8760)
+    results = dataclasses.replace(good(), get_one=failed_get)
+    assert verdicts(results)["GET year @PT1H, posted in 1 request"] == Verdict.NOT_MET
+    assert exit_code(table_rows(results)) == 1
+
+
+def test_a_year_repost_that_changed_the_stored_rows_is_not_met() -> None:
+    results = dataclasses.replace(good(), year_repost=Latency([0.1], promised=35_040, stored=70_080))
+    assert verdicts(results)["identical re-POST of that year"] == Verdict.NOT_MET
+
+
+def test_an_information_row_with_a_problem_fails_too() -> None:
+    results = dataclasses.replace(good(), copy=Throughput(480_000, 0, 1.6))
+    assert verdicts(results)["(c) raw COPY into timed_beliefs"] == Verdict.NOT_MET
+
+
+def test_a_row_that_could_not_be_measured_fails_the_run_unless_no_fail() -> None:
+    results = dataclasses.replace(good(), post_seq_outside=None, problems={"post_seq": "gateway did not start"})
+    rows = table_rows(results)
+    outside = [r for r in rows if r.verdict == Verdict.NOT_MEASURED]
+    assert [r.problems for r in outside] == [("gateway did not start",)]
+    assert exit_code(rows) == 1
+    assert exit_code(rows, no_fail=True) == 0
+
+
+def test_without_the_limit_no_ratio_can_be_met() -> None:
+    rows = table_rows(dataclasses.replace(good(), copy=None))
+    assert {r.measurement for r in rows if r.verdict == Verdict.NOT_MEASURED} == {
+        "(a) Kafka producers -> stored",
+        "(b) HTTP POST x96, read-your-writes",
+        "(c) raw COPY into timed_beliefs",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "row"),
+    [
+        ({"kafka": Throughput(480_000, 480_000, 3.0)}, "(a) Kafka producers -> stored"),  # 0.53 of (c)
+        ({"http": Throughput(192_000, 192_000, 3.0)}, "(b) HTTP POST x96, read-your-writes"),  # 0.21 of (c)
+        ({"year_post": Latency([0.190], promised=35_040, stored=35_040)}, "one-year POST (35,040 values)"),
+        ({"get_daily": Latency([0.041] * 5, promised=43_800, stored=43_800)}, "GET year @PT1H, posted in 365 requests"),
+        ({"post_seq": Latency([0.005] * 18 + [0.025] * 2)}, "one client, 96-value POSTs in a row"),  # p95 too slow
+        ({"kafka_seq": Latency([0.011] * 3)}, "one Kafka command -> BeliefsIngested"),
+        ({"large_kafka": Throughput(480_000, 480_000, 2.6)}, "(a) again, large table"),  # 0.77 of (a)
+        ({"large_get_one": Latency([0.038] * 5, promised=43_800, stored=43_800)}, "GET year (1 request), large table"),
+        ({"large_fill": Fill(9_000_000, 9_000_000, chunks=650, seconds=60)}, "large table: pre-filled"),
+        ({"large_fill": Fill(10_100_000, 10_100_000, chunks=399, seconds=60)}, "large table: pre-filled"),
+    ],
+)
+def test_a_figure_beyond_its_goal_is_not_met(change: dict[str, object], row: str) -> None:
+    results = dataclasses.replace(good(), **change)  # type: ignore[arg-type]
+    assert verdicts(results)[row] == Verdict.NOT_MET
+    assert exit_code(table_rows(results)) == 1
+
+
+def test_the_result_file_has_its_header_and_the_docs_section_shows_it(tmp_path: Path) -> None:
+    head = {
+        "started": "2026-12-01 06:00:00 UTC", "commit": "abc1234", "dirty": True,
+        "machine": {"host": "vm", "cpu": "AMD EPYC", "cores": 2, "memory_gb": 23.5},
+        "versions": {"python": "3.11.7", "kafka": "Apache Kafka 4.4.0", "postgresql": "17.12", "timescaledb": "2.19.3"},
+        "sizes": {"kafka_sensors": 500}, "load_before": [1.0, 1.0, 1.0], "load_after": [2.0, 2.0, 2.0],
+    }  # fmt: skip
+    path = record.write(head, table_rows(good()), tmp_path)
+    assert path.name == "20261201T060000Z-abc1234-dirty.md"
+    assert path.with_suffix(".json").exists()
+    text = path.read_text()
+    for part in ("commit `abc1234` (dirty tree)", "2 cores (AMD EPYC), 23.5 GB", "Apache Kafka 4.4.0",
+                 "TimescaleDB 2.19.3", "kafka_sensors 500", "1.00 / 1.00 / 1.00 before", "every goal met"):  # fmt: skip
+        assert part in text
+    doc = f"intro\n{publish.BEGIN}\nold figures\n{publish.END}\nhistory\n"
+    new = publish.rewrite(doc, text, "bench/results/x.md")
+    assert new.startswith(f"intro\n{publish.BEGIN}\nFrom `bench/results/x.md`") and new.endswith(
+        f"{publish.END}\nhistory\n"
+    )
+    assert "old figures" not in new and "#### Benchmark run" in new
+
+
+def test_docs_show_the_latest_committed_result() -> None:
+    """docs/performance.md's generated section is the newest committed run (``python -m bench.publish``)."""
+    result = publish.latest_tracked()
+    name = str(result.relative_to(record.ROOT))
+    doc = publish.PERFORMANCE.read_text()
+    assert publish.rewrite(doc, result.read_text(), name) == doc, "run: .venv/bin/python -m bench.publish"
