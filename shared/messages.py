@@ -165,7 +165,28 @@ class TriggerSchedule(Message):
     data_offsets: dict[int, int] = Field(
         default_factory=dict, description="Partition → end offset of the sensor-data topic at trigger time."
     )
+    asset_id: int | None = Field(
+        default=None,
+        description="Set for an asset-level trigger: ``body`` is then the asset trigger's body (a list of device "
+        "flex-models), ``sensor_id`` its first device, and the job schedules every device in ``devices``.",
+    )
+    devices: list[int] = Field(default_factory=list, description="An asset-level job's device sensors, in order.")
+    sequential: bool = Field(
+        default=False, description="Asset-level: one device after another (else jointly, in one problem)."
+    )
     triggered_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class DeviceSchedule(Message):
+    """One device's schedule within an asset-level job (fields as in ``ScheduleComputed``)."""
+
+    sensor_id: int
+    values: list[float]
+    unit: str
+    consumption_positive: bool = False
+    soc_sensor_id: int | None = None
+    soc_values: list[float] = Field(default_factory=list)
+    soc_unit: str | None = None
 
 
 class ScheduleComputed(Message):
@@ -209,6 +230,11 @@ class ScheduleComputed(Message):
         default_factory=list, description="State of charge at start + i·resolution, i = 0…len(values), in soc_unit."
     )
     soc_unit: str | None = None
+    devices: list[DeviceSchedule] = Field(
+        default_factory=list,
+        description="An asset-level job's schedules, one per device (the first one repeats the top-level fields). "
+        "Ingest stores them all in one transaction and only then marks the job finished.",
+    )
     computed_at: AwareDatetime = Field(default_factory=utcnow)
 
 

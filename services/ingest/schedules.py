@@ -1,9 +1,10 @@
 """Storing computed schedules as beliefs: ingest stays the one writer of beliefs.
 
-A finished ``ScheduleComputed`` becomes one belief per slot of the device's power sensor (and, when the message
-carries a state-of-charge trajectory, one per instant of the state-of-charge sensor) under the scheduler's data
-source, with the job's belief time; the job is marked finished **in the same transaction**, so a job that reads
-as finished always has its values. Failed outcomes were recorded by the scheduler; they are not stored here.
+A finished ``ScheduleComputed`` becomes one belief per slot of each device's power sensor (the one device, or every
+device of an asset-level job) and, when it carries a state-of-charge trajectory, one per instant of the
+state-of-charge sensor, under the scheduler's data source, with the job's belief time; the job is marked finished
+**in the same transaction**, so a job that reads as finished always has every device's values. Failed outcomes were
+recorded by the scheduler; they are not stored here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from services.ingest import sql
-from shared.messages import ScheduleComputed
+from shared.messages import DeviceSchedule, ScheduleComputed
 from shared.topics import SCHEDULES
 
 logger = logging.getLogger(__name__)
@@ -56,17 +57,30 @@ async def store_schedules(conn: AsyncConnection[Any], messages: Sequence[Schedul
         source_id = sources[model]
         assert message.start is not None and message.belief_time is not None
         step = message.resolution or timedelta(0)
-        written += await sql.store_schedule_beliefs(
-            conn, message.sensor_id, source_id, message.belief_time,
-            event_starts(message.start, step, len(message.values)), message.values,
-        )  # fmt: skip
-        if message.soc_sensor_id is not None and message.soc_values:
+        for device in _device_schedules(message):
             written += await sql.store_schedule_beliefs(
-                conn, message.soc_sensor_id, source_id, message.belief_time,
-                event_starts(message.soc_start or message.start, step, len(message.soc_values)), message.soc_values,
+                conn, device.sensor_id, source_id, message.belief_time,
+                event_starts(message.start, step, len(device.values)), device.values,
             )  # fmt: skip
+            if device.soc_sensor_id is not None and device.soc_values:
+                written += await sql.store_schedule_beliefs(
+                    conn, device.soc_sensor_id, source_id, message.belief_time,
+                    event_starts(message.soc_start or message.start, step, len(device.soc_values)),
+                    device.soc_values,
+                )  # fmt: skip
         await sql.mark_job_finished(
             conn, message.job_id, source_id, message.belief_time, scheduler=model,
             time_limit_hit=message.time_limit_hit,
         )  # fmt: skip
     return written
+
+
+def _device_schedules(message: ScheduleComputed) -> list[DeviceSchedule]:
+    """Every device schedule of a message: an asset-level job's list, else the one device of the top-level fields."""
+    if message.devices:
+        return list(message.devices)
+    return [DeviceSchedule(
+        sensor_id=message.sensor_id, values=message.values, unit=message.unit or "",
+        consumption_positive=message.consumption_positive, soc_sensor_id=message.soc_sensor_id,
+        soc_values=message.soc_values, soc_unit=message.soc_unit,
+    )]  # fmt: skip

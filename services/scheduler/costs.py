@@ -46,16 +46,12 @@ def _applies(limit: Array) -> Array:
     return np.where(np.isfinite(limit), limit, np.nan)
 
 
-def commitments_for(
-    request: ScheduleRequest,
-    model: StorageFlexModel,
-    inputs: Inputs,
-    prices: Prices,
-    site: SiteLimits,
-    power: PowerLimits,
-    soc: SocSeries,
-) -> tuple[Commitment, ...]:
-    context, tau = request.context, inputs.grid.tau
+def site_commitments(
+    request: ScheduleRequest, inputs: Inputs, prices: Prices, site: SiteLimits, *, prefer_charging_sooner: bool
+) -> tuple[tuple[Commitment, ...], Array]:
+    """The commitments on the site flow (energy cost, peaks, site breaches), once per program, and the effective
+    consumption price the device tie-breakers use."""
+    context = request.context
     slot = commitments.first_slot_production_price_above_consumption_price(prices.consumption, prices.production)
     if slot is not None:
         raise SchedulingFailed(
@@ -65,10 +61,11 @@ def commitments_for(
             "selling and buying at once would earn without limit. Check both prices.",
         )
     consumption, production = commitments.effective_prices(
-        prices.consumption, prices.production, prefer_charging_sooner=model.prefer_charging_sooner
+        prices.consumption, prices.production, prefer_charging_sooner=prefer_charging_sooner
     )
+    tau = inputs.grid.tau
     found = [commitments.energy(consumption, production, tau)]
-    per_mw, per_mwh = f"{context.currency}/MW", f"{context.currency}/MWh"
+    per_mw = f"{context.currency}/MW"
 
     peak_price = _price(context.site_peak_consumption_price, per_mw, inputs, "site-peak-consumption-price")
     if peak_price is not None:
@@ -85,19 +82,35 @@ def commitments_for(
     price = _price(context.site_production_breach_price, per_mw, inputs, "site-production-breach-price")
     if price is not None:
         found.extend(commitments.site_production_breach(_applies(site.production), price, tau))
+    return tuple(found), consumption
+
+
+def device_commitments(
+    request: ScheduleRequest,
+    model: StorageFlexModel,
+    inputs: Inputs,
+    power: PowerLimits,
+    soc: SocSeries,
+    effective_consumption_price: Array,
+    *,
+    device: int = 0,
+) -> tuple[Commitment, ...]:
+    """The commitments of flexible device ``device`` (its capacity and SoC breaches, its curtailing tie-breaker)."""
+    context, tau = request.context, inputs.grid.tau
+    per_mw, per_mwh = f"{context.currency}/MW", f"{context.currency}/MWh"
+    found: list[Commitment] = []
     price = _price(context.consumption_breach_price, per_mw, inputs, "consumption-breach-price")
     if price is not None and model.consumption_capacity_in_flex_model:
-        found.extend(commitments.device_consumption_breach(power.consumption, price, tau))
+        found.extend(commitments.device_consumption_breach(power.consumption, price, tau, device=device))
     price = _price(context.production_breach_price, per_mw, inputs, "production-breach-price")
     if price is not None and model.production_capacity_in_flex_model:
-        found.extend(commitments.device_production_breach(power.production, price, tau))
+        found.extend(commitments.device_production_breach(power.production, price, tau, device=device))
     price = _price(context.soc_minima_breach_price, per_mwh, inputs, "soc-minima-breach-price")
     if price is not None and model.soc_minima is not None:
-        found.extend(commitments.soc_minima_breach(soc.minima, price, tau))
+        found.extend(commitments.soc_minima_breach(soc.minima, price, tau, device=device))
     price = _price(context.soc_maxima_breach_price, per_mwh, inputs, "soc-maxima-breach-price")
     if price is not None and model.soc_maxima is not None:
-        found.extend(commitments.soc_maxima_breach(soc.maxima, price, tau))
-
+        found.extend(commitments.soc_maxima_breach(soc.maxima, price, tau, device=device))
     if model.prefer_curtailing_later:
-        found.append(commitments.prefer_curtailing_later(consumption))
+        found.append(commitments.prefer_curtailing_later(effective_consumption_price, device=device))
     return tuple(found)

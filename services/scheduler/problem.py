@@ -1,7 +1,8 @@
 """From a validated schedule request and its sensors' data to the arrays the solver takes (program.py), and back.
 
 * ``needs(request)``: which sensor series the loader must read (per slot or per instant);
-* ``build(request, sensors, series)``: the ``Program`` (raises ``SchedulingFailed`` with a reason a user can act on:
+* ``build(request, sensors, series)``: the ``Program`` of one device, ``build_joint`` that of several devices
+  sharing the site (raises ``SchedulingFailed`` with a reason a user can act on:
   unknown prices, no power capacity, conflicting SoC constraints, unusable units);
 * ``build_fallback_inputs``, ``build_process_inputs``: the inputs of the fallback and the process scheduler;
 * ``to_sensor_values`` / ``to_soc_values``: a solution in the power sensor's (and SoC sensor's) unit and sign.
@@ -11,7 +12,7 @@ The rules (gap filling, overlaps, defaults, signs) are described in docs/schedul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +41,7 @@ from shared.flex.window import slot_count
 __all__ = [
     "SeriesNeed",
     "build",
+    "build_joint",
     "build_fallback_inputs",
     "build_process_inputs",
     "needs",
@@ -233,15 +235,18 @@ def _gain(model: StorageFlexModel, inputs: Inputs) -> Array:
 
 
 def build(request: ScheduleRequest, sensors: Mapping[int, SensorFacts], series: Mapping[SeriesNeed, Array]) -> Program:
-    model = request.storage
-    if model is None:
-        raise ValueError("build() is for the StorageScheduler; use build_process_inputs() for processes")
-    grid = grid_of(request)
-    inputs = Inputs(sensors, series, grid)
-    context = request.context
-    consumption_price, production_price = prices(request, inputs)
-    site = site_limits(context, inputs)
-    inflexible = inflexible_flow(context, inputs)
+    """The program of one flexible device."""
+    return build_joint((request,), sensors, series)
+
+
+@dataclass(frozen=True)
+class _DeviceParts:
+    device: Device
+    power: PowerLimits
+    soc: SocSeries
+
+
+def _device_parts(request: ScheduleRequest, model: StorageFlexModel, inputs: Inputs) -> _DeviceParts:
     power = device_power(request, model, inputs)
     soc = soc_series(request, model, inputs)
     device = Device(
@@ -256,15 +261,47 @@ def build(request: ScheduleRequest, sensors: Mapping[int, SensorFacts], series: 
         storage_efficiency=np.clip(_efficiency(model.storage_efficiency, inputs, "storage-efficiency"), 0.0, 1.0),
         gain=_gain(model, inputs),
     )
-    precheck.check(device, grid, soc.targets)
-    prices_ = costs.Prices(consumption_price, production_price)
-    found = costs.commitments_for(request, model, inputs, prices_, site, power, soc)
-    bounds = np.concatenate([power.lower, power.upper, inflexible])
+    precheck.check(device, inputs.grid, soc.targets)
+    return _DeviceParts(device, power, soc)
+
+
+def build_joint(
+    requests: Sequence[ScheduleRequest],
+    sensors: Mapping[int, SensorFacts],
+    series: Mapping[SeriesNeed, Array],
+    *,
+    scheduled: Array | None = None,
+) -> Program:
+    """One program for several flexible devices: one ``Device`` each with its own constraints and commitments,
+    the site limits, inflexible flow and site commitments (energy cost, peaks, site breaches) once, from the
+    first request's flex-context (an asset-level trigger gives every device the same one, window and grid).
+    ``scheduled``: the flow (MW, consumption positive) of devices scheduled before, counted as inflexible."""
+    first = requests[0]
+    if any(r.storage is None for r in requests):
+        raise ValueError("build() is for the StorageScheduler; use build_process_inputs() for processes")
+    grid = grid_of(first)
+    inputs = Inputs(sensors, series, grid)
+    context = first.context
+    consumption_price, production_price = prices(first, inputs)
+    site = site_limits(context, inputs)
+    inflexible = inflexible_flow(context, inputs)
+    if scheduled is not None:
+        inflexible = inflexible + scheduled
+    parts = [_device_parts(r, r.storage, inputs) for r in requests if r.storage is not None]
+    prefer_sooner = all(r.storage.prefer_charging_sooner for r in requests if r.storage is not None)
+    found, effective = costs.site_commitments(
+        first, inputs, costs.Prices(consumption_price, production_price), site, prefer_charging_sooner=prefer_sooner
+    )
+    for index, (request, part) in enumerate(zip(requests, parts, strict=True)):
+        assert request.storage is not None
+        found += costs.device_commitments(request, request.storage, inputs, part.power, part.soc, effective,
+                                          device=index)  # fmt: skip
+    bounds = np.concatenate([*(np.concatenate([p.power.lower, p.power.upper]) for p in parts), inflexible])
     finite = np.abs(bounds[np.isfinite(bounds)])
     return Program(
         n=grid.n,
         tau=grid.tau,
-        devices=(device,),
+        devices=tuple(p.device for p in parts),
         inflexible=inflexible,
         site_lower=site.lower,
         site_upper=site.upper,

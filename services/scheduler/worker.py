@@ -38,7 +38,8 @@ from services.scheduler.problem import needs
 from services.scheduler.series import SeriesNeed
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, SensorFacts, referenced_sensors, validate_trigger
-from shared.messages import ScheduleComputed, TriggerSchedule
+from shared.flex.asset_trigger import asset_referenced_sensors, validate_asset_trigger
+from shared.messages import DeviceSchedule, ScheduleComputed, TriggerSchedule
 from shared.sensor_facts import consumption_stored_negative, load_facts
 from shared.settings import SchedulerSettings
 from shared.topics import SCHEDULES, key_for
@@ -69,6 +70,7 @@ class Inputs:
     sensors: dict[int, SensorFacts]
     series: dict[SeriesNeed, np.ndarray]
     belief_time: datetime
+    devices: tuple[ScheduleRequest, ...] = ()  # an asset-level job: every device's request (``request`` is the first)
 
 
 async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
@@ -96,10 +98,16 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
             return
         loaded = time.perf_counter()
         limit = ctx.settings.scheduler_time_limit.total_seconds()
-        outcome = await _guarded(
-            trigger, inputs.request.scheduler, compute.compute, inputs.request, inputs.sensors, inputs.series,
-            time_limit=limit,
-        )  # fmt: skip
+        if inputs.devices:
+            outcome = await _guarded(
+                trigger, inputs.request.scheduler, compute.compute_devices, inputs.devices, inputs.sensors,
+                inputs.series, sequential=trigger.sequential, time_limit=limit,
+            )  # fmt: skip
+        else:
+            outcome = await _guarded(
+                trigger, inputs.request.scheduler, compute.compute, inputs.request, inputs.sensors, inputs.series,
+                time_limit=limit,
+            )  # fmt: skip
         BUILD_SECONDS.observe(outcome.timing.build_seconds)
         SOLVE_SECONDS.observe(outcome.timing.solve_seconds)
         if not outcome.failed:
@@ -160,6 +168,30 @@ async def _start(
 
 
 async def _inputs(ctx: Context, trigger: TriggerSchedule) -> Inputs:
+    if trigger.asset_id is not None:
+        return await _asset_inputs(ctx, trigger, trigger.asset_id)
+    return await _sensor_inputs(ctx, trigger)
+
+
+async def _asset_inputs(ctx: Context, trigger: TriggerSchedule, asset_id: int) -> Inputs:
+    """An asset-level job: every device re-validated under the flex-context accepted at trigger time, and the
+    series of all of them loaded once."""
+    body = trigger.body or {}
+    async with ctx.pool.connection() as conn:
+        sensors = await load_facts(conn, asset_referenced_sensors(body, trigger.flex_context))
+        request = validate_asset_trigger(
+            body, asset_id, trigger.flex_context, sensors, planning_horizon=ctx.settings.planning_horizon,
+            max_planning_horizon=ctx.settings.max_planning_horizon_steps,
+        )  # fmt: skip
+        belief_time = request.prior or datetime.now(UTC)
+        loaded: dict[SeriesNeed, np.ndarray] = {}
+        for device in request.devices:
+            missing = [need for need in needs(device) if need not in loaded]
+            loaded |= await load_series(conn, device, sensors, belief_time, missing)
+    return Inputs(request.devices[0], sensors, loaded, belief_time, request.devices)
+
+
+async def _sensor_inputs(ctx: Context, trigger: TriggerSchedule) -> Inputs:
     """Re-validate the trigger (with the flex-context accepted at trigger time) and load its input series."""
     body = trigger.body if trigger.body is not None else _body_of(trigger)
     async with ctx.pool.connection() as conn:
@@ -181,12 +213,17 @@ async def _inputs(ctx: Context, trigger: TriggerSchedule) -> Inputs:
 
 
 async def load_series(
-    conn: AsyncConnection[Any], request: ScheduleRequest, sensors: Mapping[int, SensorFacts], belief_time: datetime
+    conn: AsyncConnection[Any],
+    request: ScheduleRequest,
+    sensors: Mapping[int, SensorFacts],
+    belief_time: datetime,
+    only: list[SeriesNeed] | None = None,
 ) -> dict[SeriesNeed, np.ndarray]:
-    """Every series the problem needs, in each sensor's own unit, ``nan`` where nothing is known."""
+    """Every series the problem needs (or those in ``only``), in each sensor's own unit, ``nan`` where nothing is
+    known."""
     n = -(-(request.end - request.start) // request.resolution)
     out: dict[SeriesNeed, np.ndarray] = {}
-    for need in needs(request):
+    for need in needs(request) if only is None else only:
         facts = sensors[need.sensor_id]
         lo, hi = sql.window_for(request.start, request.end, facts.event_resolution, request.resolution)
         events = await sql.series(conn, need.sensor_id, lo, hi, belief_time)
@@ -221,6 +258,14 @@ def _computed(job_id: UUID, sensor_id: int, inputs: Inputs, outcome: Outcome) ->
         time_limit_hit=outcome.time_limit_hit, soc_sensor_id=outcome.soc_sensor_id,
         soc_start=request.start if outcome.soc_sensor_id is not None else None, soc_values=outcome.soc_values,
         soc_unit=outcome.soc_unit, consumption_positive=_consumption_positive(facts),
+        devices=[
+            DeviceSchedule(
+                sensor_id=d.sensor_id, values=d.values, unit=inputs.sensors[d.sensor_id].unit,
+                consumption_positive=_consumption_positive(inputs.sensors[d.sensor_id]), soc_sensor_id=d.soc_sensor_id,
+                soc_values=d.soc_values, soc_unit=d.soc_unit,
+            )
+            for d in outcome.devices
+        ],
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FLEXMEASURES_VERSION = "0.26.1"
+FLEXMEASURES_VERSION = "0.27.4"
 API_VERSIONS = ("v3_0",)
 VERSION_HEADER = "FlexMeasures-Version"
 

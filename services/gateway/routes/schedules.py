@@ -21,15 +21,25 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.http.guards import current_user, require, sensor_from_path
+from services.gateway.http.guards import asset_owner, current_user, require, require_on, sensor_from_path
 from services.gateway.http.openapi import ApiRoute, RouteDoc
-from services.gateway.http.request_input import json_object, query
+from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import ApiError, http_error, ok, processed, unprocessable, validation_error
-from services.gateway.sql import jobs
+from services.gateway.sql import assets, jobs
+from services.gateway.sql.assets import AssetRow
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import State
+from shared import db
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, SensorFacts, referenced_sensors, trigger_body, validate_trigger
+from shared.flex.asset_trigger import (
+    AssetScheduleRequest,
+    asset_referenced_sensors,
+    asset_trigger_body,
+    check_membership,
+    parse_asset_body,
+    validate_asset_trigger,
+)
 from shared.messages import TriggerSchedule
 from shared.sensor_facts import consumption_stored_negative, load_facts
 from shared.time import DurationError, format_duration_hours, format_instant, parse_duration
@@ -139,6 +149,89 @@ async def trigger_schedule(request: Request[State]) -> Response:
             )  # fmt: skip
             await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
     logger.info("schedule triggered", extra={"job_id": str(job_id), "sensor_id": sensor.id})
+    return processed(schedule=str(job_id))
+
+
+def asset_request_hash(req: AssetScheduleRequest) -> bytes:
+    """Identity of an asset-level trigger: the asset, its devices' flex-models as sent, the window, resolution,
+    prior, sequential and the flex-context as sent."""
+    identity = {
+        "asset": req.asset_id,
+        "devices": [[d.sensor_id, d.flex_model] for d in req.devices],
+        "start": req.start.astimezone(UTC).isoformat(),
+        "end": req.requested_end.astimezone(UTC).isoformat(),
+        "resolution": req.resolution.total_seconds(),
+        "prior": req.prior.astimezone(UTC).isoformat() if req.prior else None,
+        "sequential": req.sequential,
+        "flex-context": req.sent_flex_context,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+
+
+async def _asset_from_path(conn: AsyncConnection[Any], request: Request[State]) -> AssetRow:
+    """The asset named by ``{id}``, or E1 at ``args_and_json`` (FlexMeasures validates it with the body)."""
+    asset_id = path_int(request)
+    asset = await assets.asset_by_id(conn, asset_id) if db.is_db_id(asset_id) else None
+    if asset is None:
+        raise unprocessable("args_and_json", "id", f"No asset found with ID {asset_id}.")
+    return asset
+
+
+async def trigger_asset_schedule(request: Request[State]) -> Response:
+    """Queue one scheduling job for several devices of an asset (FlexMeasures 0.27 asset ``schedules/trigger``)."""
+    user = await current_user(request)
+    body = normalise_force_flag(await json_object(request))
+    settings = request.state["settings"]
+    async with request.state["pool"].connection() as conn:
+        asset = await _asset_from_path(conn, request)
+        try:
+            parsed = parse_asset_body(body, settings.planning_horizon)
+        except TriggerRejected as exc:
+            raise ApiError(422, exc.body()) from None
+        context = await assets.merged_flex_context(conn, asset.id)
+        sensors = await load_facts(conn, asset_referenced_sensors(body, context))
+        subtree = set(await assets.subtree_ids(conn, asset.id))
+        rejected: FlexRejected | None = None
+        try:
+            check_membership(parsed, asset.id, subtree, sensors)
+            req = validate_asset_trigger(
+                body, asset.id, context, sensors, planning_horizon=settings.planning_horizon,
+                max_planning_horizon=settings.max_planning_horizon_steps,
+            )  # fmt: skip
+        except TriggerRejected as exc:
+            raise ApiError(422, exc.body()) from None
+        except FlexRejected as exc:
+            rejected = exc
+        require_on(user, "create-children", "asset", asset_owner(asset))
+        if rejected is not None:
+            raise ApiError(422, rejected.body())
+        digest = asset_request_hash(req)
+        marks = await request.state["data_offsets"].marks(set(sensors))
+        first = req.devices[0]
+        async with conn.transaction():
+            await jobs.lock_request(conn, digest)
+            existing = (
+                None if req.force_new_job_creation else await jobs.recent_job(conn, digest, settings.job_cache_ttl)
+            )
+            if existing is not None:
+                return processed(schedule=str(existing))
+            job_id = uuid4()
+            stored = {
+                "start": req.start.isoformat(), "end": req.end.isoformat(),
+                "resolution": req.resolution.total_seconds(), "prior": req.prior.isoformat() if req.prior else None,
+                "body": body, "asset_id": asset.id,
+                "devices": req.sensor_ids, "sequential": req.sequential,
+            }  # fmt: skip
+            await jobs.create_job(conn, job_id=job_id, sensor_id=first.sensor_id, request=stored, request_hash=digest,
+                                  scheduler=first.scheduler)  # fmt: skip
+            trigger = TriggerSchedule(
+                job_id=job_id, sensor_id=first.sensor_id, start=req.start, duration=req.requested_end - req.start,
+                prior=req.prior, flex_model={}, flex_context=first.flex_context, body=asset_trigger_body(req),
+                data_offsets=marks, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
+            )  # fmt: skip
+            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+    extra = {"job_id": str(job_id), "asset_id": asset.id, "sensor_ids": req.sensor_ids, "sequential": req.sequential}
+    logger.info("asset schedule triggered", extra=extra)
     return processed(schedule=str(job_id))
 
 
@@ -257,6 +350,12 @@ ROUTES = [
     ApiRoute("/api/v3_0/sensors/{id}/schedules/trigger", trigger_schedule, methods=["POST"], doc=RouteDoc(
         "Trigger a schedule", tag=_TAG, success=200, errors=(400, 401, 403, 422, 503),
         description="Validates the flex-model and flex-context, queues a job and answers its id (`schedule`).",
+    )),
+    ApiRoute("/api/v3_0/assets/{id}/schedules/trigger", trigger_asset_schedule, methods=["POST"], doc=RouteDoc(
+        "Trigger a schedule for several devices of an asset", tag=_TAG, success=200, errors=(400, 401, 403, 422, 503),
+        description="A list of device flex-models (each naming its power `sensor`, a device of the asset or of an "
+        "asset below it) and one flex-context; scheduled jointly, or one after another with `sequential`. The job "
+        "id (`schedule`) answers `GET /sensors/<device>/schedules/<uuid>` for every device.",
     )),
     ApiRoute("/api/v3_0/sensors/{id}/schedules/{uuid}", get_schedule, methods=["GET"], doc=RouteDoc(
         "Get a schedule", tag=_TAG, success=200, errors=(303, 400, 401, 403, 422),

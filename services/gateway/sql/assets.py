@@ -9,6 +9,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from shared.sensor_facts import merge_contexts
+
 UPSERT_ASSET_TYPE = """
 INSERT INTO generic_asset_types (name) VALUES (%(name)s)
 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
@@ -249,3 +251,21 @@ async def asset_types(conn: AsyncConnection[Any]) -> list[AssetTypeRow]:
     async with conn.cursor(row_factory=class_row(AssetTypeRow)) as cur:
         await cur.execute(SELECT_ASSET_TYPES)
         return await cur.fetchall()
+
+
+SELECT_ANCESTOR_CONTEXTS = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_asset_id, flex_context, 0 AS depth FROM generic_assets WHERE id = %(id)s
+    UNION ALL
+    SELECT p.id, p.parent_asset_id, p.flex_context, u.depth + 1
+    FROM up u JOIN generic_assets p ON p.id = u.parent_asset_id
+    WHERE u.depth < 100
+)
+SELECT flex_context FROM up ORDER BY depth DESC
+"""
+
+
+async def merged_flex_context(conn: AsyncConnection[Any], id: int) -> dict[str, Any]:
+    """The asset's flex-context merged over its ancestors' (root first, the asset's own keys last)."""
+    rows = await (await conn.execute(SELECT_ANCESTOR_CONTEXTS, {"id": id})).fetchall()
+    return merge_contexts(row[0] for row in rows)
