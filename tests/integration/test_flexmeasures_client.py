@@ -1,8 +1,9 @@
 """flexmeasures-client 0.9.6, as a new user's script would use it, against the real gateway and ingest.
 
 Every client method that touches users, accounts, assets, sensors, sensor data (JSON and file upload) and
-deletion is called once and answers what FlexMeasures would. Scheduling through the client is not covered
-here: it needs the schedule routes (see docs/api.md, "Service listing").
+deletion is called once and answers what FlexMeasures would, and ``trigger_and_get_schedule`` schedules a sensor and
+an asset, with and without ``prior`` (which routes the client picks at the reported release: docs/api.md,
+"Service listing").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flexmeasures_client import FlexMeasuresClient
+from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.http.server_version import FLEXMEASURES_VERSION
 from tests.integration.conftest import Factory, UserHandle
@@ -155,3 +157,50 @@ async def test_sensor_data(
     await client.delete_sensor_data(sensor, confirm_first=False)
     emptied = await client.get_sensor_data(sensor, start=start, duration="PT30M", unit="MW", resolution="PT15M")
     assert emptied["values"] == [None, None]
+
+
+# a battery wanting 10 → 15 kWh within the hour at a fixed price, behind a 30 kW site connection
+SCHEDULE_START = datetime(2026, 6, 1, tzinfo=UTC)
+BATTERY = {"soc-at-start": 10, "soc-unit": "kWh", "soc-min": 0, "soc-max": 100, "power-capacity": "20 kW",
+           "soc-targets": [{"datetime": (SCHEDULE_START + timedelta(hours=1)).isoformat(), "value": 15}]}  # fmt: skip
+CONTEXT = {"consumption-price": "30 EUR/MWh", "site-power-capacity": "30 kW"}
+
+
+async def _last_job_was_asset_level(pool: AsyncConnectionPool, sensor: int) -> bool:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT request ? 'asset_id' FROM schedule_jobs WHERE sensor_id = %s ORDER BY created_at DESC LIMIT 1",
+            (sensor,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+async def test_trigger_and_get_schedule(
+    client: FlexMeasuresClient, account_admin: UserHandle, factory: Factory, scheduler: Service,
+    pool: AsyncConnectionPool,
+) -> None:  # fmt: skip
+    site = await factory.asset(account_admin.account_id)
+    child = await factory.asset(account_admin.account_id, parent=site)
+    first, second = await factory.sensor(site, unit="kW"), await factory.sensor(child, unit="kW")
+    common = {"start": SCHEDULE_START, "duration": "PT1H", "flex_context": CONTEXT}
+
+    one = await client.trigger_and_get_schedule(sensor_id=first, flex_model=BATTERY, **common)
+    assert isinstance(one, dict) and await _last_job_was_asset_level(pool, first)  # 0.27.4: the asset route
+    assert (one["unit"], one["start"], one["duration"]) == ("kW", "2026-06-01T00:00:00+00:00", "PT1H")
+    assert sum(one["values"]) * 0.25 == pytest.approx(5)  # kWh charged
+
+    prior = datetime.now(UTC)
+    again = await client.trigger_and_get_schedule(sensor_id=first, flex_model=BATTERY, prior=prior, **common)
+    assert isinstance(again, dict) and not await _last_job_was_asset_level(pool, first)  # forced: the sensor route
+    assert again["values"] == pytest.approx(one["values"])
+
+    models = [{"sensor": first, **BATTERY}, {"sensor": second, **BATTERY}]
+    for asset_prior in (None, prior):  # with a prior the client adds force-new-job-creation
+        both = await client.trigger_and_get_schedule(asset_id=site, flex_model=models, prior=asset_prior, **common)
+        assert isinstance(both, list) and [s["sensor"] for s in both] == [first, second]
+        assert await _last_job_was_asset_level(pool, first)
+        for device in both:
+            assert device["unit"] == "kW" and sum(device["values"]) * 0.25 == pytest.approx(5)
+        assert all(a + b <= 30 + 1e-6 for a, b in zip(both[0]["values"], both[1]["values"], strict=True))
