@@ -18,7 +18,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex.context import parse_boolean, parse_flex_context
 from shared.flex.quantities import UNKNOWN_FIELD, FieldInvalid
-from shared.flex.trigger import ScheduleRequest, SensorFacts, parse_body, referenced_sensors, validate_trigger
+from shared.flex.trigger import (
+    ScheduleRequest,
+    SensorFacts,
+    parse_body,
+    referenced_sensors,
+    scheduler_for,
+    validate_trigger,
+)
 from shared.time import format_duration_hours
 
 ASSET_BODY_FIELDS = {"start", "duration", "prior", "flex-model", "flex-context", "sequential", "force_new_job_creation"}
@@ -196,6 +203,11 @@ def validate_asset_trigger(
             attributes=facts.attributes, asset_id=facts.asset_id, asset_type=facts.asset_type,
             asset_attributes=facts.asset_attributes, flex_context=dict(asset_flex_context),
         )  # fmt: skip
+        if scheduler_for(own) != "StorageScheduler":
+            raise FlexRejected(
+                f"Sensor {device.sensor_id} belongs to a process asset; the asset-level trigger schedules storage "
+                "devices only. Trigger the process through its sensor's own schedules/trigger."
+            )
         try:
             request = validate_trigger(
                 device_body(parsed, device), own, sensors, planning_horizon=planning_horizon,
@@ -205,11 +217,6 @@ def validate_asset_trigger(
             if isinstance(exc.payload, str):
                 raise FlexRejected(f"Device sensor {device.sensor_id}: {exc.payload}") from None
             raise FlexRejected({"flex-model": {str(index): exc.payload}}) from None
-        if request.scheduler != "StorageScheduler":
-            raise FlexRejected(
-                f"Sensor {device.sensor_id} belongs to a process asset; the asset-level trigger schedules storage "
-                "devices only. Trigger the process through its sensor's own schedules/trigger."
-            )
         requests.append(request)
     resolutions = {r.resolution for r in requests}
     if len(resolutions) > 1:
