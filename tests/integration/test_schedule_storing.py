@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.sql import jobs
 from shared import kafka
-from shared.messages import ScheduleComputed
+from shared.messages import DeviceSchedule, ScheduleComputed
 from shared.settings import Settings
 from shared.topics import SCHEDULES, key_for
 from tests.integration.conftest import Factory, Service
@@ -93,6 +93,37 @@ async def test_a_finished_schedule_is_stored_under_the_scheduler_source_and_mark
     soc_stored = await _beliefs(pool, soc)
     assert [v for *_, v in soc_stored] == [10.0, 10.375, 10.375, 9.8125]
     assert soc_stored[-1][0] == START + 3 * M15
+
+
+async def test_an_asset_level_job_stores_every_device_and_is_finished_once(
+    settings: Settings, ingest: Service, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    account = await factory.account()
+    asset = await factory.asset(account)
+    first, second, third = [await factory.sensor(asset, unit="kW") for _ in range(3)]
+    soc = await factory.sensor(asset, unit="kWh", resolution=timedelta(0))
+    job_id = await _job(pool, first)
+    devices = [
+        DeviceSchedule(sensor_id=first, values=[1.0, 2.0], unit="kW"),
+        DeviceSchedule(sensor_id=second, values=[-3.0, 0.0], unit="kW", soc_sensor_id=soc, soc_values=[5.0, 5.5, 5.5],
+                       soc_unit="kWh"),
+        DeviceSchedule(sensor_id=third, values=[4.0, 4.0], unit="kW"),
+    ]  # fmt: skip
+    message = ScheduleComputed(
+        job_id=job_id, sensor_id=first, status="finished", start=START, resolution=M15, values=[1.0, 2.0], unit="kW",
+        belief_time=START, scheduler="StorageScheduler", devices=devices,
+    )  # fmt: skip
+
+    await _produce(settings, message)
+
+    row = await _job_row(pool, job_id)
+    assert row["status"] == "finished"
+    for device in devices:
+        stored = await _beliefs(pool, device.sensor_id)
+        assert [(s, src, v) for s, src, _, v in stored] == [
+            (START + i * M15, row["source_id"], v) for i, v in enumerate(device.values)
+        ]
+    assert [v for *_, v in await _beliefs(pool, soc)] == [5.0, 5.5, 5.5]
 
 
 async def test_fallback_and_process_schedules_get_their_own_sources_and_a_rerun_overwrites(
