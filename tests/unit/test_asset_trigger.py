@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.scheduler import problem
+from services.scheduler import compute, problem
 from services.scheduler.program import Program
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import SensorFacts
@@ -201,3 +201,41 @@ def test_single_device_build_is_the_joint_build_of_one() -> None:
     single, one = problem.build(request.devices[0], ALL, {}), joint(request)
     assert single.devices[0].sensor_id == one.devices[0].sensor_id
     assert [c.name for c in single.commitments] == [c.name for c in one.commitments]
+
+
+# --- computing an asset-level job ---------------------------------------------------------------------------------
+
+PRICED = {"flex-context": {"site-power-capacity": "1.5 MW", "consumption-price": [
+    {"start": "2024-01-01T00:00:00+01:00", "duration": "PT1H", "value": "10 EUR/MWh"},
+    {"start": "2024-01-01T01:00:00+01:00", "duration": "PT1H", "value": "50 EUR/MWh"},
+]}}  # fmt: skip
+FULL_AT_2H = [{"datetime": "2024-01-01T02:00:00+01:00", "value": "1 MWh"}]
+
+
+def charged(values: list[float], per_mw: float = 1.0) -> np.ndarray:
+    """Stored values (consumption negative) as MW charged per slot."""
+    return -np.array(values) / per_mw
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_devices_share_the_site_limit(sequential: bool) -> None:
+    request = validate(asset_body(model(21, **{"soc-targets": FULL_AT_2H}), model(22, **{"soc-targets": FULL_AT_2H}),
+                                  **PRICED))  # fmt: skip
+    outcome = compute.compute_devices(request.devices, ALL, {}, sequential=sequential, time_limit=30)
+
+    assert not outcome.failed and [d.sensor_id for d in outcome.devices] == [21, 22]
+    first, second = charged(outcome.devices[0].values), charged(outcome.devices[1].values, per_mw=1000)  # 22 is kW
+    assert outcome.values == outcome.devices[0].values
+    assert (first + second <= 1.5 + 1e-6).all()  # the shared site limit, every slot
+    assert first.sum() * 0.25 == pytest.approx(1) and second.sum() * 0.25 == pytest.approx(1)
+    assert (first[:4] + second[:4]).sum() * 0.25 == pytest.approx(1.5)  # the cheap hour is used to the site limit
+    if sequential:  # the first device is scheduled as if alone: all of its charge in the cheap hour
+        assert first[:4] == pytest.approx([1.0] * 4)
+
+
+def test_a_device_that_cannot_be_scheduled_fails_the_job_naming_it() -> None:
+    impossible = [{"datetime": "2024-01-01T00:30:00+01:00", "value": "1 MWh"}]  # 1 MW for 30 min gives 0.5 MWh
+    request = validate(asset_body(model(21), model(22, **{"soc-targets": impossible}), sequential=True))
+    outcome = compute.compute_devices(request.devices, ALL, {}, sequential=True, time_limit=30)
+    assert outcome.failed and not outcome.infeasible  # no fallback for asset-level jobs
+    assert outcome.error is not None and outcome.error.startswith("Device sensor 22 (scheduled after sensors [21]): ")
