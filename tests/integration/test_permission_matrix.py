@@ -1,4 +1,5 @@
-"""Who may do what over HTTP (docs/api.md, "Sensors"): one cell per (caller, operation), each with its expected status.
+"""Who may do what over HTTP (docs/api.md, "Sensors" and "Scheduling"): one cell per (caller, operation), each with its
+expected status.
 
 Account A is consulted by account C; B is unrelated. The sensor lives on an asset of A, except in the
 "public" rows where it lives on a public asset (no account).
@@ -17,22 +18,23 @@ from tests.integration.conftest import Factory
 from tests.integration.test_auth import expire
 from tests.integration.test_sensors_api import E2, E3
 
-OPERATIONS = ("GET sensor", "PATCH sensor", "DELETE sensor", "POST sensor", "GET sensors")
+OPERATIONS = ("GET sensor", "PATCH sensor", "DELETE sensor", "POST sensor", "GET sensors", "POST asset trigger")
 
-MATRIX: dict[str, tuple[int, int, int, int, int]] = {
-    "member of A": (200, 403, 403, 201, 200),
-    "account-admin of A": (200, 200, 204, 201, 200),
-    "account-admin of B": (403, 403, 403, 403, 403),
-    "consultant of A (in C)": (200, 200, 204, 201, 200),
-    "member of C, not consultant": (403, 403, 403, 403, 403),
-    "consultant in B": (403, 403, 403, 403, 403),
-    "admin (in B)": (200, 200, 204, 201, 200),
-    "admin-reader (in B)": (200, 403, 403, 403, 200),
-    "public asset, member of B": (200, 403, 403, 403, 200),
-    "public asset, admin": (200, 200, 204, 201, 200),
-    "no token": (401, 401, 401, 401, 401),
-    "expired token": (401, 401, 401, 401, 401),
-    "inactive member of A": (401, 401, 401, 401, 401),
+# the asset trigger needs create-children on the asset, as POST sensor does
+MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
+    "member of A": (200, 403, 403, 201, 200, 200),
+    "account-admin of A": (200, 200, 204, 201, 200, 200),
+    "account-admin of B": (403, 403, 403, 403, 403, 403),
+    "consultant of A (in C)": (200, 200, 204, 201, 200, 200),
+    "member of C, not consultant": (403, 403, 403, 403, 403, 403),
+    "consultant in B": (403, 403, 403, 403, 403, 403),
+    "admin (in B)": (200, 200, 204, 201, 200, 200),
+    "admin-reader (in B)": (200, 403, 403, 403, 200, 403),
+    "public asset, member of B": (200, 403, 403, 403, 200, 403),
+    "public asset, admin": (200, 200, 204, 201, 200, 200),
+    "no token": (401, 401, 401, 401, 401, 401),
+    "expired token": (401, 401, 401, 401, 401, 401),
+    "inactive member of A": (401, 401, 401, 401, 401, 401),
 }
 
 CELLS = [(who, op, expected[i]) for who, expected in MATRIX.items() for i, op in enumerate(OPERATIONS)]
@@ -84,6 +86,11 @@ def request(http: httpx.Client, op: str, w: World, headers: dict[str, str], publ
         body = {"name": f"new-{uuid.uuid4().hex[:6]}", "unit": "kW", "event_resolution": "PT15M",
                 "generic_asset_id": w.asset}  # fmt: skip
         return http.post("/api/v3_0/sensors", json=body, headers=headers)
+    if op == "POST asset trigger":
+        device = {"sensor": w.sensor, "soc-at-start": 0, "soc-unit": "kWh", "soc-max": 1, "power-capacity": "1 kW"}
+        body = {"start": "2026-06-01T00:00:00+00:00", "duration": "PT1H", "flex-model": [device],
+                "flex-context": {"consumption-price": "1 EUR/MWh"}}  # fmt: skip
+        return http.post(f"/api/v3_0/assets/{w.asset}/schedules/trigger", json=body, headers=headers)
     params = {"asset_id": w.asset} if public else {"account_id": w.a}
     return http.get("/api/v3_0/sensors", params=params, headers=headers)
 
