@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
-from services.scheduler import compute, problem
+from services.scheduler import compute, problem, worker
 from services.scheduler.program import Program
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import SensorFacts
@@ -239,3 +240,18 @@ def test_a_device_that_cannot_be_scheduled_fails_the_job_naming_it() -> None:
     outcome = compute.compute_devices(request.devices, ALL, {}, sequential=True, time_limit=30)
     assert outcome.failed and not outcome.infeasible  # no fallback for asset-level jobs
     assert outcome.error is not None and outcome.error.startswith("Device sensor 22 (scheduled after sensors [21]): ")
+
+
+def test_the_computed_message_lists_every_device_in_its_own_unit_and_sign() -> None:
+    request = validate(asset_body(model(21), model(22, **{"soc-targets": FULL_AT_2H}), **PRICED))
+    flipped = {**ALL, 22: sensor(22, "kW", asset_id=11, attributes={"consumption_is_positive": False})}
+    outcome = compute.compute_devices(request.devices, flipped, {}, sequential=False, time_limit=30)
+    inputs = worker.Inputs(request.devices[0], flipped, {}, request.start, request.devices)
+
+    message = worker._computed(uuid.uuid4(), 21, inputs, outcome)
+
+    assert [(d.sensor_id, d.unit, d.consumption_positive) for d in message.devices] == [
+        (21, "MW", False), (22, "kW", True)]  # fmt: skip
+    assert (message.values, message.unit) == (message.devices[0].values, "MW")
+    assert [d.values for d in message.devices] == [d.values for d in outcome.devices]
+    assert sum(message.devices[1].values) * 0.25 == pytest.approx(1000)  # 1 MWh charged, stored positive in kWh
