@@ -125,8 +125,7 @@ def compute_devices(
     build_s = solve_s = 0.0
     hit = False
     for group in groups:
-        where = f"Device sensor {group[0].sensor_id} (scheduled after sensors {[d.sensor_id for d in found]}): "
-        prefix = where if sequential else ""
+        prefix = _device_prefix(group[0].sensor_id, [d.sensor_id for d in found]) if sequential else ""
         began = time.perf_counter()
         try:
             program = problem.build_joint(group, sensors, series, scheduled=scheduled)
@@ -150,6 +149,13 @@ def compute_devices(
         name, first.values, first.soc_sensor_id, first.soc_values, first.soc_unit, time_limit_hit=hit,
         timing=Timing(build_s, solve_s), devices=tuple(found),
     )  # fmt: skip
+
+
+def _device_prefix(sensor_id: int, earlier: list[int]) -> str:
+    """How a sequential job's failure names the device (and those scheduled before it)."""
+    if not earlier:
+        return f"Device sensor {sensor_id}: "
+    return f"Device sensor {sensor_id} (scheduled after sensors {', '.join(map(str, earlier))}): "
 
 
 def _device_values(

@@ -239,7 +239,7 @@ def test_a_device_that_cannot_be_scheduled_fails_the_job_naming_it() -> None:
     request = validate(asset_body(model(21), model(22, **{"soc-targets": impossible}), sequential=True))
     outcome = compute.compute_devices(request.devices, ALL, {}, sequential=True, time_limit=30)
     assert outcome.failed and not outcome.infeasible  # no fallback for asset-level jobs
-    assert outcome.error is not None and outcome.error.startswith("Device sensor 22 (scheduled after sensors [21]): ")
+    assert outcome.error is not None and outcome.error.startswith("Device sensor 22 (scheduled after sensors 21): ")
 
 
 def test_the_computed_message_lists_every_device_in_its_own_unit_and_sign() -> None:
