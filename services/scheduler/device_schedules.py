@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from psycopg_pool import AsyncConnectionPool
 
 from services.scheduler import sql
+from shared.messages import ScheduleComputed
 from shared.topics import DEVICE_SCHEDULES
 
 TOPICS_MAX_AGE = 5.0  # seconds a listing of the broker's topics is reused
@@ -39,3 +40,18 @@ class DeviceSchedules:
             self._topics = set(await self._admin.list_topics())  # the broker lists only those the scheduler may see
             self._listed_at = time.monotonic()
         return name if name in self._topics else None
+
+
+def restricted_to(message: ScheduleComputed, sensor_ids: list[int]) -> ScheduleComputed:
+    """The message as one account's devices may see it: a single-device message as it is; an asset-level one with
+    only the devices in ``sensor_ids`` (in their order), the first of them in the top-level fields."""
+    if not message.devices:
+        return message
+    devices = [d for d in message.devices if d.sensor_id in sensor_ids]
+    first = devices[0]
+    return message.model_copy(update={
+        "devices": devices, "sensor_id": first.sensor_id, "values": first.values, "unit": first.unit,
+        "consumption_positive": first.consumption_positive, "soc_sensor_id": first.soc_sensor_id,
+        "soc_values": first.soc_values, "soc_unit": first.soc_unit,
+        "soc_start": message.soc_start if first.soc_sensor_id is not None else None,
+    })  # fmt: skip

@@ -32,7 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.scheduler import compute, resample, sql
 from services.scheduler.compute import FALLBACK, Outcome
-from services.scheduler.device_schedules import DeviceSchedules
+from services.scheduler.device_schedules import DeviceSchedules, restricted_to
 from services.scheduler.ingest_wait import IngestBehind, IngestProgress
 from services.scheduler.problem import needs
 from services.scheduler.series import SeriesNeed
@@ -361,12 +361,18 @@ def _bug_text(trigger: TriggerSchedule, exc: Exception) -> str:
 
 
 async def _publish(ctx: Context, message: ScheduleComputed) -> None:
-    """To ``flexstream.schedules.v1`` and, where the sensor's account has device topics, to its device schedules
-    topic (``device_schedules.py``); both are durable before this returns."""
-    topics = [SCHEDULES.full_name(ctx.settings.topic_prefix)]
-    device_topic = await ctx.devices.topic_for(message.sensor_id) if ctx.devices is not None else None
-    if device_topic is not None:
-        topics.append(device_topic)
-    value, key = SCHEDULES.encode(message), key_for(message.sensor_id)
-    sent = [await ctx.producer.send(topic, value, key=key) for topic in topics]
+    """To ``flexstream.schedules.v1`` and, where a device's account has device topics, to its device schedules
+    topic (``device_schedules.py``): an asset-level job's message goes there with only that account's devices. All
+    are durable before this returns."""
+    sent = [await ctx.producer.send(SCHEDULES.full_name(ctx.settings.topic_prefix), SCHEDULES.encode(message),
+                                    key=key_for(message.sensor_id))]  # fmt: skip
+    if ctx.devices is not None:
+        by_topic: dict[str, list[int]] = {}
+        for sensor_id in [d.sensor_id for d in message.devices] or [message.sensor_id]:
+            topic = await ctx.devices.topic_for(sensor_id)
+            if topic is not None:
+                by_topic.setdefault(topic, []).append(sensor_id)
+        for topic, sensor_ids in by_topic.items():
+            part = restricted_to(message, sensor_ids)
+            sent.append(await ctx.producer.send(topic, SCHEDULES.encode(part), key=key_for(part.sensor_id)))
     await asyncio.gather(*sent)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
 from services.scheduler import compute, problem, worker
+from services.scheduler.device_schedules import restricted_to
 from services.scheduler.program import Program
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import SensorFacts
@@ -21,6 +22,7 @@ from shared.flex.asset_trigger import (
     parse_asset_body,
     validate_asset_trigger,
 )
+from shared.messages import DeviceSchedule, ScheduleComputed
 from tests.unit.flex_fixtures import QUARTER, SENSORS, START, sensor
 
 HORIZON = timedelta(hours=48)
@@ -255,3 +257,21 @@ def test_the_computed_message_lists_every_device_in_its_own_unit_and_sign() -> N
     assert (message.values, message.unit) == (message.devices[0].values, "MW")
     assert [d.values for d in message.devices] == [d.values for d in outcome.devices]
     assert sum(message.devices[1].values) * 0.25 == pytest.approx(1000)  # 1 MWh charged, stored positive in kWh
+
+
+def test_an_account_s_device_topic_sees_only_its_own_devices() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    devices = [DeviceSchedule(sensor_id=21, values=[1.0], unit="MW"),
+               DeviceSchedule(sensor_id=22, values=[2.0], unit="kW", consumption_positive=True, soc_sensor_id=5,
+                              soc_values=[0.0, 0.5], soc_unit="MWh")]  # fmt: skip
+    message = ScheduleComputed(job_id=uuid.uuid4(), sensor_id=21, status="finished", start=start, values=[1.0],
+                               unit="MW", devices=devices)  # fmt: skip
+
+    part = restricted_to(message, [22])
+
+    assert [d.sensor_id for d in part.devices] == [22]
+    assert (part.sensor_id, part.values, part.unit, part.consumption_positive) == (22, [2.0], "kW", True)
+    assert (part.soc_sensor_id, part.soc_values, part.soc_unit) == (5, [0.0, 0.5], "MWh")
+    assert restricted_to(message, [21, 22]).devices == devices
+    single = message.model_copy(update={"devices": []})
+    assert restricted_to(single, [21]) is single
