@@ -50,7 +50,8 @@ class AssetBody:
 
 class AssetScheduleRequest(BaseModel):
     """A validated asset-level trigger: one ``ScheduleRequest`` per device, in flex-model order, all with the same
-    window (``end`` is the latest end any device's soc-targets need) and resolution."""
+    window (``end`` is the latest end any device's soc-targets need) and resolution. Several devices are all storage
+    devices; a single device may also be a process (``single`` then says to run it as that device's own job)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +69,11 @@ class AssetScheduleRequest(BaseModel):
     @property
     def sensor_ids(self) -> list[int]:
         return [device.sensor_id for device in self.devices]
+
+    @property
+    def single(self) -> ScheduleRequest | None:
+        """The one device's request when only one device is named: it runs as an ordinary single-device job."""
+        return self.devices[0] if len(self.devices) == 1 else None
 
 
 def _devices(raw: object, errors: dict[str, Any]) -> tuple[DeviceModel, ...]:
@@ -203,10 +209,10 @@ def validate_asset_trigger(
             attributes=facts.attributes, asset_id=facts.asset_id, asset_type=facts.asset_type,
             asset_attributes=facts.asset_attributes, flex_context=dict(asset_flex_context),
         )  # fmt: skip
-        if scheduler_for(own) != "StorageScheduler":
+        if scheduler_for(own) != "StorageScheduler" and len(parsed.devices) > 1:
             raise FlexRejected(
-                f"Sensor {device.sensor_id} belongs to a process asset; the asset-level trigger schedules storage "
-                "devices only. Trigger the process through its sensor's own schedules/trigger."
+                f"Sensor {device.sensor_id} belongs to a process asset; several devices are scheduled together only "
+                "when all are storage devices. Trigger the process on its own."
             )
         try:
             request = validate_trigger(

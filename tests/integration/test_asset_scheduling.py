@@ -145,3 +145,27 @@ async def test_bad_asset_triggers_are_clear_4xx(http: httpx.Client, factory: Fac
     body = {"flex-model": [{"sensor": a, **BATTERY}], "flex-context": context}
     assert asset_trigger(http, stranger, asset, **body).status_code == 403
     assert http.post(f"/api/v3_0/assets/{asset}/schedules/trigger", json={"start": START}).status_code == 401
+
+
+async def test_a_single_device_runs_as_its_own_job(http: httpx.Client, factory: Factory, site: Site) -> None:
+    """What flexmeasures-client sends for one sensor: the process scheduler and the fallback work as on the sensor
+    route."""
+    process_asset = await factory.asset(site.account, asset_type="process", parent=site.asset)
+    process = await factory.sensor(process_asset, unit="kW")
+    shiftable = {"duration": "PT1H", "power": 10, "process-type": "SHIFTABLE"}
+    context = {"consumption-price": cheap_then_dear([50, 10, 30])["consumption-price"]}
+    job = job_of(asset_trigger(http, site.user, site.asset, duration="PT3H", **{
+        "flex-model": [{"sensor": process, **shiftable}], "flex-context": context}))  # fmt: skip
+    response = schedule(http, site.user, process, job)
+    assert response.status_code == 200, response.text
+    assert response.json()["scheduler_info"] == {"scheduler": "ProcessScheduler"}
+    assert response.json()["values"] == [0.0] * 4 + [10.0] * 4 + [0.0] * 4
+
+    battery = await factory.sensor(site.asset, unit="kW", attributes={"is_consumer": True})
+    infeasible = {"sensor": battery, **BATTERY, "soc-targets": target(1, 30)}  # needs 20 kW, the site allows 5
+    tight = {"consumption-price": "30 EUR/MWh", "site-power-capacity": "5 kW"}
+    job = job_of(asset_trigger(http, site.user, site.asset, duration="PT1H",
+                               **{"flex-model": [infeasible], "flex-context": tight}))  # fmt: skip
+    fallback = schedule(http, site.user, battery, job)
+    assert fallback.status_code == 200, fallback.text
+    assert fallback.json()["scheduler_info"] == {"scheduler": "StorageFallbackScheduler"}

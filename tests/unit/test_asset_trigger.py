@@ -124,8 +124,15 @@ def test_each_device_is_validated_with_its_own_flex_model() -> None:
 
 
 def test_storage_devices_only_and_one_resolution() -> None:
-    assert "storage devices only" in str(e6(asset_body(model(21), model(24))))
+    assert "only when all are storage devices" in str(e6(asset_body(model(21), model(24))))
     assert "share one event resolution" in str(e6(asset_body(model(21), model(25))))
+
+
+def test_a_single_device_is_its_own_job_and_may_be_a_process() -> None:
+    process = validate(asset_body({"sensor": 24, "duration": "PT1H", "power": 0.2}))
+    assert process.single is not None and process.single.scheduler == "ProcessScheduler"
+    assert process.single.flex_context["site-power-capacity"] == "1.5 MW"  # the asset's flex-context
+    assert validate(asset_body(model(21), model(22))).single is None
 
 
 def test_window_is_the_longest_any_device_needs() -> None:

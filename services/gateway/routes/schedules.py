@@ -208,6 +208,7 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
         digest = asset_request_hash(req)
         marks = await request.state["data_offsets"].marks(set(sensors))
         first = req.devices[0]
+        single = req.single
         async with conn.transaction():
             await jobs.lock_request(conn, digest)
             existing = (
@@ -216,19 +217,27 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
             if existing is not None:
                 return processed(schedule=str(existing))
             job_id = uuid4()
-            stored = {
-                "start": req.start.isoformat(), "end": req.end.isoformat(),
-                "resolution": req.resolution.total_seconds(), "prior": req.prior.isoformat() if req.prior else None,
-                "body": body, "asset_id": asset.id,
-                "devices": req.sensor_ids, "sequential": req.sequential,
-            }  # fmt: skip
+            if single is not None:  # one device: exactly the job the sensor route would queue, with this flex-context
+                stored = {**_stored_request(single, trigger_body(single)), "asset_id": asset.id}
+                trigger = TriggerSchedule(
+                    job_id=job_id, sensor_id=single.sensor_id, start=single.start,
+                    duration=single.requested_end - single.start, prior=single.prior, flex_model=single.flex_model,
+                    flex_context=single.flex_context, body=trigger_body(single), data_offsets=marks,
+                )  # fmt: skip
+            else:
+                stored = {
+                    "start": req.start.isoformat(), "end": req.end.isoformat(),
+                    "resolution": req.resolution.total_seconds(),
+                    "prior": req.prior.isoformat() if req.prior else None, "body": body, "asset_id": asset.id,
+                    "devices": req.sensor_ids, "sequential": req.sequential,
+                }  # fmt: skip
+                trigger = TriggerSchedule(
+                    job_id=job_id, sensor_id=first.sensor_id, start=req.start, duration=req.requested_end - req.start,
+                    prior=req.prior, flex_model={}, flex_context=first.flex_context, body=asset_trigger_body(req),
+                    data_offsets=marks, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
+                )  # fmt: skip
             await jobs.create_job(conn, job_id=job_id, sensor_id=first.sensor_id, request=stored, request_hash=digest,
                                   scheduler=first.scheduler)  # fmt: skip
-            trigger = TriggerSchedule(
-                job_id=job_id, sensor_id=first.sensor_id, start=req.start, duration=req.requested_end - req.start,
-                prior=req.prior, flex_model={}, flex_context=first.flex_context, body=asset_trigger_body(req),
-                data_offsets=marks, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
-            )  # fmt: skip
             await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
     extra = {"job_id": str(job_id), "asset_id": asset.id, "sensor_ids": req.sensor_ids, "sequential": req.sequential}
     logger.info("asset schedule triggered", extra=extra)
