@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.settings import Settings
 from tests import processes
-from tests.integration.conftest import Factory, Service, start_service
+from tests.integration.conftest import Factory, Service, UserHandle, start_service
 from tests.integration.test_scheduling import BATTERY, job_of, post_data, schedule, target, trigger
 
 
@@ -56,14 +56,19 @@ async def _until_started(pool: AsyncConnectionPool, job: str, timeout: float = 3
         await asyncio.sleep(0.1)
 
 
-async def test_a_killed_scheduler_is_replaced_and_the_job_completes_with_the_posted_prices(
-    own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
-) -> None:
+async def _battery_with_prices(factory: Factory) -> tuple[UserHandle, int, int]:
+    """A user of a new account, and a kW battery and an hourly price sensor on one of its assets."""
     account = await factory.account()
-    user = await factory.user(account)
     asset = await factory.asset(account)
     battery = await factory.sensor(asset, unit="kW")
     prices = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    return await factory.user(account), battery, prices
+
+
+async def test_a_killed_scheduler_is_replaced_and_the_job_completes_with_the_posted_prices(
+    own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    user, battery, prices = await _battery_with_prices(factory)
     scheduler = start_service("scheduler", own, service_logs, scheduler_ingest_wait="PT120S")
     with httpx.Client(base_url=stack["gateway"].url, timeout=30) as http:
         assert stack["ingest"].stop() == 0  # ingest down: the prices stay in Kafka, the job must wait for them
@@ -115,11 +120,7 @@ async def test_a_solve_that_hits_its_time_limit_ends_flagged_or_failed_never_stu
 async def test_a_job_waiting_for_a_stopped_ingest_fails_with_a_reason_after_the_wait(
     own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
 ) -> None:
-    account = await factory.account()
-    user = await factory.user(account)
-    asset = await factory.asset(account)
-    battery = await factory.sensor(asset, unit="kW")
-    prices = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    user, battery, prices = await _battery_with_prices(factory)
     scheduler = start_service("scheduler", own, service_logs, scheduler_ingest_wait="PT1S")
     try:
         with httpx.Client(base_url=stack["gateway"].url, timeout=30) as http:
@@ -140,11 +141,7 @@ async def test_a_job_waiting_for_a_stopped_ingest_fails_with_a_reason_after_the_
 async def test_a_scheduler_stopped_while_a_job_waits_exits_at_once_and_leaves_the_job_to_its_successor(
     own: Settings, stack: dict[str, Service], service_logs: Path, factory: Factory, pool: AsyncConnectionPool
 ) -> None:
-    account = await factory.account()
-    user = await factory.user(account)
-    asset = await factory.asset(account)
-    battery = await factory.sensor(asset, unit="kW")
-    prices = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    user, battery, prices = await _battery_with_prices(factory)
     scheduler = start_service("scheduler", own, service_logs, scheduler_ingest_wait="PT120S")
     with httpx.Client(base_url=stack["gateway"].url, timeout=30) as http:
         assert stack["ingest"].stop() == 0
