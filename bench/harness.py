@@ -78,13 +78,16 @@ async def delete_topics(settings: Settings) -> None:
 LOG_DIR = Path(tempfile.gettempdir()) / "flexstream-bench"
 
 
-def start_service(name: str, settings: Settings, *, profile: bool = False, root: Path = ROOT, **extra: Any) -> Service:
+def start_service(
+    name: str, settings: Settings, *, profile: bool = False, root: Path = ROOT, log_level: str = "WARNING",
+    **extra: Any,
+) -> Service:  # fmt: skip
     """The test harness' ``start_service`` (a real subprocess on a free port, healthy), logging warnings and up
-    into ``LOG_DIR``. With ``profile``, the process runs under cProfile (``<log>.prof``); ``root`` is the
-    checkout to run (e.g. an older commit, for a side-by-side comparison)."""
+    (or ``log_level``) into ``LOG_DIR``. With ``profile``, the process runs under cProfile (``<log>.prof``);
+    ``root`` is the checkout to run (e.g. an older commit, for a side-by-side comparison)."""
     try:
         return processes.start_service(
-            name, settings, LOG_DIR, profile=profile, root=root, log_level="WARNING", **extra
+            name, settings, LOG_DIR, profile=profile, root=root, log_level=log_level, **extra
         )
     except processes.ServiceFailed as exc:
         raise BenchError(str(exc)) from None
@@ -92,6 +95,8 @@ def start_service(name: str, settings: Settings, *, profile: bool = False, root:
 
 @dataclass(frozen=True)
 class Fixtures:
+    account_id: int
+    asset_id: int
     user_id: int
     token: str
     sensor_ids: list[int]
@@ -122,7 +127,7 @@ async def create_fixtures(pool: AsyncConnectionPool, n_sensors: int) -> Fixtures
         )
         row = await cur.fetchone()
         assert row is not None
-    return Fixtures(user_id, token, sensor_ids, int(row[0]))
+    return Fixtures(account_id, asset_id, user_id, token, sensor_ids, int(row[0]))
 
 
 async def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> None:

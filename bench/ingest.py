@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from bench import harness, record, workloads
+from bench import harness, record, scheduling, stats, workloads
 from bench.report import Results, exit_code, table_rows
 from shared.settings import Settings
 
@@ -47,6 +47,11 @@ class Sizes:
     latency_requests: int
     large_sensors: int
     large_years: int
+    schedule_requests: int
+    schedule_week_requests: int
+    stats_sizes: tuple[int, ...]
+    stats_requests: int
+    fresh_requests: int
     timeout: float
 
 
@@ -76,6 +81,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--large-sensors", type=int, help="sensors with dense years in the large-table phase (default 48; 0 skips it)"
     )
     parser.add_argument("--large-years", type=int, help="years of 15-minute values per such sensor (default 6)")
+    parser.add_argument("--schedule-requests", type=int, help="timed 48-hour triggers (default 50)")
+    parser.add_argument(
+        "--schedule-week-requests", type=int, help="timed 7-day triggers, per price profile (default 20)"
+    )
+    parser.add_argument(
+        "--stats-sizes", type=lambda text: tuple(int(x) for x in text.split(",")),
+        help="beliefs of the stats sensors, comma-separated (default 10000,1000000,10000000)",
+    )  # fmt: skip
+    parser.add_argument("--stats-requests", type=int, help="stats GETs per sensor (default 30)")
+    parser.add_argument("--fresh-requests", type=int, help="POSTs timed until the stats include them (default 30)")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for ingest, seconds")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
     parser.add_argument(
@@ -91,9 +106,28 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     default = (
-        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, args.timeout)
+        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, 10, 5, (10_000, 100_000), 10, 10, args.timeout)
         if args.quick
-        else Sizes(500, 10, 200, 10, 2000, 30, 32, 3, 30, 200, 48, 6, args.timeout)
+        else Sizes(
+            500,
+            10,
+            200,
+            10,
+            2000,
+            30,
+            32,
+            3,
+            30,
+            200,
+            48,
+            6,
+            50,
+            20,
+            (10_000, 1_000_000, 10_000_000),
+            30,
+            30,
+            args.timeout,
+        )  # fmt: skip
     )
     picked = {name: getattr(args, name) for name in Sizes.__dataclass_fields__ if getattr(args, name, None) is not None}
     sizes = Sizes(**{**asdict(default), **picked})
@@ -144,7 +178,9 @@ class Sensors:
 
     @staticmethod
     def count(sizes: Sizes) -> int:
-        return 2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 8
+        return (
+            2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 9
+        )  # the last: the stats freshness row
 
 
 async def run(settings: Settings, options: Options) -> Results:
@@ -192,6 +228,8 @@ async def run(settings: Settings, options: Options) -> Results:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
                     await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors)
+                await scheduling_part(results, settings, pool, gateway, fx, sizes, services, ports)
+                await stats_part(results, settings, pool, gateway, fx, sizes, services, ports)
         finally:
             for service in reversed(services):
                 code = service.stop()
@@ -375,6 +413,101 @@ async def large_part(
     except (harness.BenchError, httpx.HTTPError) as exc:
         logger.error("large-table phase failed: %s", exc)
         results.problems["large"] = f"failed: {exc}"
+
+
+async def scheduling_part(
+    results: Results,
+    settings: Settings,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    fx: harness.Fixtures,
+    sizes: Sizes,
+    services: list[harness.Service],
+    ports: Iterator[int] | None,
+) -> None:
+    """Start the scheduler (logging each job's timings), then: one battery 48 h and 7 days, the negative-price
+    week, 20 concurrent triggers, and the three-battery asset."""
+    try:
+        logger.info("scheduling: starting the scheduler, creating batteries and hourly day-ahead prices")
+        scheduler = harness.start_service("scheduler", settings, log_level="INFO", port=next(ports) if ports else None)
+        services.append(scheduler)
+        site = await scheduling.create_site(pool, fx.account_id, CONCURRENT + 1, fx.raw_source_id)
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            one, token, wait = site.batteries[0], fx.token, sizes.timeout
+            logger.info("scheduling: %d triggers of 48 h, then %d of 7 days, one at a time",
+                        sizes.schedule_requests, sizes.schedule_week_requests)  # fmt: skip
+            results.schedule_48h = await scheduling.sequential(
+                client, token, one, site.prices, "PT48H", sizes.schedule_requests, 3, wait, scheduler.log,
+                "one battery, 200 kWh, 50 kW",
+            )  # fmt: skip
+            results.schedule_7d = await scheduling.sequential(
+                client, token, one, site.prices, "P7D", sizes.schedule_week_requests, 2, wait, scheduler.log,
+                "one battery, 200 kWh, 50 kW",
+            )  # fmt: skip
+            results.schedule_negative = await scheduling.sequential(
+                client, token, one, site.negative_prices, "P7D", sizes.schedule_week_requests, 1, wait,
+                scheduler.log, "one battery, 200 kWh, 50 kW",
+            )  # fmt: skip
+            logger.info("scheduling: %d concurrent triggers on as many sensors", CONCURRENT)
+            results.schedule_concurrent = await scheduling.concurrent(
+                client, token, site.batteries[1:], site.prices, wait, scheduler.log
+            )
+            try:
+                logger.info("scheduling: the three-battery asset")
+                results.schedule_asset = await scheduling.asset_jobs(
+                    client, token, site.asset, site.asset_devices, site.prices, sizes.schedule_week_requests, 2,
+                    wait, scheduler.log,
+                )  # fmt: skip
+            except harness.BenchError as exc:
+                logger.warning("asset scheduling not measured: %s", exc)
+                results.problems["asset"] = str(exc)
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("scheduling phase failed: %s", exc)
+        results.problems["scheduling"] = f"failed: {exc}"
+
+
+CONCURRENT = 20  # triggers sent together, on as many sensors
+
+
+async def stats_part(
+    results: Results,
+    settings: Settings,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    fx: harness.Fixtures,
+    sizes: Sizes,
+    services: list[harness.Service],
+    ports: Iterator[int] | None,
+) -> None:
+    """Start the stats service, fill one sensor per size (COPY, then the aggregates by the service's own store),
+    wait until the service has caught up with the run's events, then time GET /stats beside direct SQL, and
+    how soon after a POST the stats include it."""
+    results.stats_sizes = sizes.stats_sizes
+    try:
+        logger.info("stats: starting the stats service")
+        app_id = f"flexstream-stats-{settings.topic_prefix.rstrip('.')}"
+        service = harness.start_service(
+            "stats", settings, port=next(ports) if ports else None, stats_app_id=app_id,
+            stats_data_dir=str(harness.LOG_DIR / app_id),
+        )  # fmt: skip
+        services.append(service)
+        for size in sizes.stats_sizes:
+            logger.info("stats: filling a sensor with %d beliefs", size)
+            results.stats_filled[size] = await stats.fill_sensor(pool, fx.asset_id, size, fx.raw_source_id)
+        if not await stats.caught_up(service.url, sizes.timeout):
+            results.problems["stats_fresh"] = f"the stats service had not caught up after {sizes.timeout:.0f} s"
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=120) as client:
+            for size, filled in results.stats_filled.items():
+                logger.info("stats: %d GETs and direct SQL on %d beliefs", sizes.stats_requests, size)
+                results.stats_get[size] = await stats.stats_latency(client, fx.token, filled, sizes.stats_requests)
+                results.stats_sql[size] = await stats.direct_latency(pool, filled, sizes.stats_requests, 30.0)
+            logger.info("stats: %d POSTs until the stats include them", sizes.fresh_requests)
+            results.stats_fresh = await stats.freshness(
+                client, fx.token, fx.sensor_ids[-1], sizes.fresh_requests, sizes.timeout
+            )
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("stats phase failed: %s", exc)
+        results.problems["stats"] = f"failed: {exc}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
+from bench.scheduling import PROFILE, Schedules
+from bench.stats import Filled
 from bench.workloads import Fill, Latency, Throughput
 
 NA = "n/a"
@@ -108,6 +112,16 @@ class Results:
     large_post_seq: Latency | None = None
     large_get_one: Latency | None = None
     large_get_daily: Latency | None = None
+    schedule_48h: Schedules | None = None  # scheduling: one battery, sequential triggers
+    schedule_7d: Schedules | None = None
+    schedule_negative: Schedules | None = None  # 7 days of negative-price middays (the MILP), information
+    schedule_concurrent: Schedules | None = None  # 20 triggers at once on 20 sensors
+    schedule_asset: Schedules | None = None  # three batteries on one asset, one trigger
+    stats_sizes: tuple[int, ...] = (10_000, 1_000_000, 10_000_000)  # the sensor sizes the run asked for
+    stats_filled: dict[int, Filled] = field(default_factory=dict)  # stats: beliefs held -> the sensor
+    stats_get: dict[int, Latency] = field(default_factory=dict)
+    stats_sql: dict[int, Latency] = field(default_factory=dict)
+    stats_fresh: Latency | None = None  # POST answered -> the stats count it
     problems: dict[str, str] = field(default_factory=dict)  # phase -> why it could not be measured
 
 
@@ -121,6 +135,10 @@ SEQ_P50, SEQ_P95 = 0.010, 0.020  # one client posting 96-value days, read-your-w
 KAFKA_P50 = 0.010  # one direct-Kafka command -> its BeliefsIngested
 LARGE_BELIEFS, LARGE_CHUNKS = 10_000_000, 400  # the large table holds at least this much
 LARGE_OF_EMPTY = 0.80  # each figure on the large table >= 0.80 of the same figure on the empty one
+SCHEDULE_48H_P95, SCHEDULE_7D_P95 = 0.100, 0.500  # trigger -> schedule readable, one battery
+BUILD_48H_P50 = 0.010  # the median 48-hour job's model build (the scheduler's own timing)
+OVERHEAD_P95 = 0.050  # trigger -> readable minus the job's build + solve, 48-hour and 7-day jobs together
+STATS_P50 = 0.020  # GET /sensors/<id>/stats, at every size
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -256,7 +274,109 @@ def large_rows(r: Results) -> list[Row]:
     return rows
 
 
-ROW_BUILDERS: list[Callable[[Results], list[Row]]] = [throughput_rows, year_rows, get_rows, latency_rows, large_rows]
+def _seconds_p(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def _ms(values: Sequence[float]) -> str:
+    if not values:
+        return NA
+    return f"p50 {1000 * np.percentile(values, 50):,.1f} ms, p95 {1000 * np.percentile(values, 95):,.1f} ms"
+
+
+def _schedule_row(name: str, s: Schedules | None, bounds: tuple[Bound, ...], r: Results, note: str = "") -> Row:
+    if s is None or not s.seconds:
+        problems = s.problems() if s is not None else _why(r, "scheduling")
+        return Row(name, NA, bounds, problems, measured=False)
+    return Row(name, _ms(s.seconds), bounds, s.problems(), "; ".join(x for x in (s.describe(), note) if x))
+
+
+def _part_row(name: str, s: Schedules | None, part: str, bounds: tuple[Bound, ...], r: Results) -> Row:
+    values = s.part(part) if s is not None else []
+    if not values:
+        return Row(name, NA, bounds, _why(r, "scheduling") if s is None else s.problems(), measured=False)
+    return Row(name, _ms(values), bounds, note="the scheduler's own timing (its 'scheduling job done' log line)")
+
+
+def scheduling_rows(r: Results) -> list[Row]:
+    """One battery from trigger to readable (48 h, 7 days), build and solve apart, the pipeline's overhead,
+    20 concurrent triggers, the negative-price week (information) and the three-battery asset."""
+    s48, s7 = r.schedule_48h, r.schedule_7d
+    build = s48.part("build") if s48 else []
+    overhead = [*(s48.overhead() if s48 else []), *(s7.overhead() if s7 else [])]
+    rows = [
+        _schedule_row("schedule 48 h @15 min, trigger -> readable", s48,
+                      (Bound("p95", _p_sched(s48, 95), SCHEDULE_48H_P95, True, "ms"),), r, f"prices: {PROFILE}"),
+        _part_row("  model build, 48 h", s48, "build", (Bound("p50", _seconds_p(build, 50), BUILD_48H_P50, True,
+                                                             "ms"),), r),
+        _part_row("  solve, 48 h", s48, "solve", (), r),
+        _schedule_row("schedule 7 days @15 min, trigger -> readable", s7,
+                      (Bound("p95", _p_sched(s7, 95), SCHEDULE_7D_P95, True, "ms"),), r, "prices: the same profile"),
+        _part_row("  model build, 7 days", s7, "build", (), r),
+        _part_row("  solve, 7 days", s7, "solve", (), r),
+    ]  # fmt: skip
+    bound = Bound("p95", _seconds_p(overhead, 95), OVERHEAD_P95, True, "ms")
+    if not overhead:
+        rows.append(Row("pipeline overhead (readable - build - solve)", NA, (bound,), _why(r, "scheduling"),
+                        measured=False))  # fmt: skip
+    else:
+        note = f"{len(overhead)} jobs of the 48 h and 7-day rows, each less its build and solve"
+        rows.append(Row("pipeline overhead (readable - build - solve)", _ms(overhead), (bound,), note=note))
+    c = r.schedule_concurrent
+    if c is None or not c.seconds:
+        rows.append(Row("20 concurrent triggers, 20 sensors, 48 h", NA, problems=c.problems() if c else
+                        _why(r, "scheduling"), measured=False))  # fmt: skip
+    else:
+        rows.append(Row("20 concurrent triggers, 20 sensors, 48 h", f"{len(c.seconds) / c.wall:,.1f} schedules/s",
+                        problems=c.problems(), note=f"{c.wall:.2f} s to the last readable; each {_ms(c.seconds)}; "
+                        f"{c.describe()}"))  # fmt: skip
+    if r.schedule_negative is not None or "scheduling" in r.problems:
+        rows.append(
+            _schedule_row(
+                "  info: 7 days, negative-price middays (MILP)",
+                r.schedule_negative,
+                (),
+                r,
+                "the same profile with six hours a day below zero: more than the battery absorbs",
+            )
+        )
+    rows.append(_schedule_row("asset of 3 batteries, 48 h: all readable", r.schedule_asset, (), _asset(r),
+                              "beside the single-battery 48 h row"))  # fmt: skip
+    return rows
+
+
+def _p_sched(s: Schedules | None, q: float) -> float | None:
+    return _seconds_p(s.seconds, q) if s is not None else None
+
+
+def _asset(r: Results) -> Results:
+    """``r`` whose scheduling problem, for the asset row, is the asset phase's own."""
+    if "asset" not in r.problems:
+        return r
+    return Results(problems={"scheduling": r.problems["asset"]})
+
+
+def stats_rows(r: Results) -> list[Row]:
+    """Stats latency per sensor size beside the direct SQL aggregation, and the stats' freshness after a POST."""
+    rows = []
+    for size in r.stats_sizes:
+        label = f"{size / 1e6:g} M" if size >= 1_000_000 else f"{size / 1e3:g} k" if size >= 1000 else str(size)
+        get, bare, filled = r.stats_get.get(size), r.stats_sql.get(size), r.stats_filled.get(size)
+        bound = Bound("p50", _p(get, 50), STATS_P50, True, "ms")
+        row = _latency_row(f"GET stats, sensor of {label} beliefs", get, (bound,), r, "stats")
+        if filled is not None and row.measured:
+            row = Row(row.measurement, row.result, row.bounds, row.problems,
+                      f"{row.note}; filled by COPY in {filled.fill_seconds:.1f} s, aggregates built in "
+                      f"{filled.aggregate_seconds:.1f} s by the stats service's store()")  # fmt: skip
+        rows.append(row)
+        rows.append(_latency_row("  info: same aggregation, direct SQL", bare, (), r, "stats"))
+    rows.append(_latency_row("stats include a POST after", r.stats_fresh, (), r, "stats_fresh"))
+    return rows
+
+
+ROW_BUILDERS: list[Callable[[Results], list[Row]]] = [
+    throughput_rows, year_rows, get_rows, latency_rows, large_rows, scheduling_rows, stats_rows,
+]  # fmt: skip
 
 
 def table_rows(results: Results) -> list[Row]:

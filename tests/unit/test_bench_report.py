@@ -10,7 +10,16 @@ import pytest
 
 from bench import publish, record
 from bench.report import Results, Verdict, exit_code, render_table, table_rows
+from bench.scheduling import Job, Schedules
+from bench.stats import Filled
 from bench.workloads import Fill, Latency, Throughput
+
+
+def jobs(seconds: float, build: float, solve: float, n: int = 20, wall: float = 0.0) -> Schedules:
+    return Schedules([Job(f"j{i}", seconds, True, build, solve) for i in range(n)], wall or n * seconds)
+
+
+SIZES = (10_000, 1_000_000, 10_000_000)
 
 
 def good() -> Results:
@@ -38,6 +47,16 @@ def good() -> Results:
         large_post_seq=Latency([0.005, 0.006, 0.007], promised=288, stored=288),  # 0.83
         large_get_one=Latency([0.030] * 5, promised=5 * 8760, stored=5 * 8760),
         large_get_daily=Latency([0.035] * 5, promised=5 * 8760, stored=5 * 8760),  # 0.86
+        schedule_48h=jobs(0.060, 0.004, 0.020),  # overhead 36 ms
+        schedule_7d=jobs(0.200, 0.012, 0.150),  # overhead 38 ms
+        schedule_negative=jobs(2.0, 0.012, 1.9, n=3),
+        schedule_concurrent=jobs(0.5, 0.004, 0.020, wall=0.8),
+        schedule_asset=jobs(0.090, 0.008, 0.040),
+        stats_sizes=SIZES,
+        stats_filled={n: Filled(i, n, 1.0, 1.0) for i, n in enumerate(SIZES)},
+        stats_get={n: Latency([0.004, 0.005, 0.006]) for n in SIZES},
+        stats_sql={n: Latency([n / 1e6] * 3) for n in SIZES},
+        stats_fresh=Latency([0.030, 0.040]),
     )
 
 
@@ -88,6 +107,20 @@ def test_a_row_that_could_not_be_measured_fails_the_run_unless_no_fail() -> None
     assert exit_code(rows, no_fail=True) == 0
 
 
+def test_scheduling_and_stats_rows_not_measured_fail_the_run() -> None:
+    """The asset trigger not served, the scheduler's log without a job's timings, a stats size not filled."""
+    results = dataclasses.replace(
+        good(), schedule_asset=None, problems={"asset": "the gateway does not serve POST /api/v3_0/assets/..."},
+        schedule_48h=Schedules([Job("j", 0.05, True)], 0.05), stats_get={}, stats_sql={},
+    )  # fmt: skip
+    found = verdicts(results)
+    assert found["asset of 3 batteries, 48 h: all readable"] == Verdict.NOT_MEASURED
+    assert found["schedule 48 h @15 min, trigger -> readable"] == Verdict.NOT_MET  # its timings are missing
+    assert found["model build, 48 h"] == Verdict.NOT_MEASURED
+    assert found["GET stats, sensor of 10 k beliefs"] == Verdict.NOT_MEASURED
+    assert exit_code(table_rows(results)) == 1
+
+
 def test_without_the_limit_no_ratio_can_be_met() -> None:
     rows = table_rows(dataclasses.replace(good(), copy=None))
     assert {r.measurement for r in rows if r.verdict == Verdict.NOT_MEASURED} == {
@@ -110,6 +143,15 @@ def test_without_the_limit_no_ratio_can_be_met() -> None:
         ({"large_get_one": Latency([0.038] * 5, promised=43_800, stored=43_800)}, "GET year (1 request), large table"),
         ({"large_fill": Fill(9_000_000, 9_000_000, chunks=650, seconds=60)}, "large table: pre-filled"),
         ({"large_fill": Fill(10_100_000, 10_100_000, chunks=399, seconds=60)}, "large table: pre-filled"),
+        ({"schedule_48h": jobs(0.110, 0.004, 0.020)}, "schedule 48 h @15 min, trigger -> readable"),
+        ({"schedule_48h": jobs(0.060, 0.011, 0.020)}, "model build, 48 h"),
+        ({"schedule_7d": jobs(0.510, 0.012, 0.450)}, "schedule 7 days @15 min, trigger -> readable"),
+        ({"schedule_7d": jobs(0.300, 0.012, 0.150)}, "pipeline overhead (readable - build - solve)"),  # 138 ms
+        ({"stats_get": {n: Latency([0.021] * 3) for n in SIZES}}, "GET stats, sensor of 10 M beliefs"),
+        (
+            {"schedule_asset": Schedules([Job("a", 0.1, True, 0.01, 0.05), Job("b", 0.1, False)], 0.2)},
+            "asset of 3 batteries, 48 h: all readable",
+        ),  # one job not readable
     ],
 )
 def test_a_figure_beyond_its_goal_is_not_met(change: dict[str, object], row: str) -> None:
