@@ -183,6 +183,11 @@ class Sensors:
         )  # the last: the stats freshness row
 
 
+def ingest_group(settings: Settings) -> str:
+    """Ingest's consumer group in this run (the scheduler reads its committed offsets)."""
+    return f"flexstream-ingest-{settings.topic_prefix}"
+
+
 async def run(settings: Settings, options: Options) -> Results:
     sizes = options.sizes
     results = Results()
@@ -206,7 +211,7 @@ async def run(settings: Settings, options: Options) -> Results:
             services.append(
                 harness.start_service(
                     "ingest", settings, profile=options.profile, port=next(ports) if ports else None,
-                    ingest_group=f"flexstream-ingest-{settings.topic_prefix}",  # the ingest ACLs cover this name
+                    ingest_group=ingest_group(settings),  # the ingest ACLs cover this name
                 )
             )  # fmt: skip
             pids = {"ingest": services[0].process.pid, "benchmark": os.getpid()}
@@ -429,7 +434,11 @@ async def scheduling_part(
     week, 20 concurrent triggers, and the three-battery asset."""
     try:
         logger.info("scheduling: starting the scheduler, creating batteries and hourly day-ahead prices")
-        scheduler = harness.start_service("scheduler", settings, log_level="INFO", port=next(ports) if ports else None)
+        # the scheduler waits for ingest's committed offsets: it must look at the group of this run's ingest
+        scheduler = harness.start_service(
+            "scheduler", settings, log_level="INFO", port=next(ports) if ports else None,
+            ingest_group=ingest_group(settings),
+        )  # fmt: skip
         services.append(scheduler)
         site = await scheduling.create_site(pool, fx.account_id, CONCURRENT + 1, fx.raw_source_id)
         async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
@@ -445,7 +454,7 @@ async def scheduling_part(
                 "one battery, 200 kWh, 50 kW",
             )  # fmt: skip
             results.schedule_negative = await scheduling.sequential(
-                client, token, one, site.negative_prices, "P7D", sizes.schedule_week_requests, 1, wait,
+                client, token, one, site.negative_prices, "P7D", max(1, sizes.schedule_week_requests // 4), 0, wait,
                 scheduler.log, "one battery, 200 kWh, 50 kW",
             )  # fmt: skip
             logger.info("scheduling: %d concurrent triggers on as many sensors", CONCURRENT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from bench.harness import BenchError
 from bench.workloads import COPY_BELIEFS
 from services.gateway.sql import assets, sensors
 from services.ingest.copy_format import HEADER, TRAILER, belief_rows
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE0 = datetime(2026, 3, 2, tzinfo=UTC)  # the planning windows start here (a Monday)
 PRICE_DAYS = 9  # hourly prices from SCHEDULE0 on: the longest window (7 days) and a margin
@@ -203,12 +206,18 @@ async def trigger_and_read(
     for sensor_id in sensor_ids:
         deadline = time.monotonic() + timeout
         while True:
-            got = await client.get(SCHEDULE.format(id=sensor_id, job=job), headers=headers)
+            got = await client.get(  # the whole window (a GET without duration answers its first 6 hours)
+                SCHEDULE.format(id=sensor_id, job=job), params={"duration": body["duration"]}, headers=headers
+            )
             waiting = got.status_code == 400 and ("waiting to be processed" in got.text or "in progress" in got.text)
             if not waiting:
-                ok = ok and got.status_code == 200 and len(got.json().get("values", [])) == slots
+                whole = got.status_code == 200 and len(got.json().get("values", [])) == slots
+                if not whole:
+                    logger.warning("job %s, sensor %s: HTTP %s %s", job, sensor_id, got.status_code, got.text[:300])
+                ok = ok and whole
                 break
             if time.monotonic() > deadline:
+                logger.warning("job %s, sensor %s: not readable after %.0f s", job, sensor_id, timeout)
                 ok = False
                 break
             await asyncio.sleep(POLL)
@@ -264,7 +273,7 @@ async def asset_jobs(
         return {
             "start": SCHEDULE0.isoformat(), "duration": "PT48H", "force_new_job_creation": True,
             "flex-model": [{"sensor": d, **flex_model(i + k)} for k, d in enumerate(devices)],
-            "flex-context": {"consumption-price": {"sensor": prices}},
+            "flex-context": {"consumption-price": {"sensor": prices}, "site-power-capacity": "100 kW"},
         }  # fmt: skip
 
     probe = await client.post(ASSET_TRIGGER.format(id=asset), json=body(0), headers={"Authorization": token})
@@ -278,7 +287,11 @@ async def asset_jobs(
         )
         if i >= warmup:
             jobs.append(Job(job, seconds, ok))
-    return Schedules(await with_timings(jobs, log), time.perf_counter() - started, "three batteries, one joint problem")
+    return Schedules(
+        await with_timings(jobs, log),
+        time.perf_counter() - started,
+        "three batteries, one joint problem, a 100 kW site limit",
+    )
 
 
 def job_timings(log: Path) -> dict[str, tuple[float, float]]:
