@@ -178,9 +178,8 @@ class Sensors:
 
     @staticmethod
     def count(sizes: Sizes) -> int:
-        return (
-            2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 9
-        )  # the last: the stats freshness row
+        # the sensors allotted above, and one more at the end for the stats freshness row
+        return 2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 9
 
 
 def ingest_group(settings: Settings) -> str:
