@@ -11,6 +11,7 @@ measurement), and append that function to ``ROW_BUILDERS``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -370,7 +371,10 @@ def stats_rows(r: Results) -> list[Row]:
                       f"{filled.aggregate_seconds:.1f} s by the stats service's store()")  # fmt: skip
         rows.append(row)
         rows.append(_latency_row("  info: same aggregation, direct SQL", bare, (), r, "stats"))
-    rows.append(_latency_row("stats include a POST after", r.stats_fresh, (), r, "stats_fresh"))
+    fresh = _latency_row("stats include a POST after", r.stats_fresh, (), r, "stats_fresh")
+    if r.stats_fresh is not None and "stats_fresh" in r.problems:  # measured, but the service was behind
+        fresh = dataclasses.replace(fresh, problems=(*fresh.problems, r.problems["stats_fresh"]))
+    rows.append(fresh)
     return rows
 
 

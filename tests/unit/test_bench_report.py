@@ -121,6 +121,11 @@ def test_scheduling_and_stats_rows_not_measured_fail_the_run() -> None:
     assert exit_code(table_rows(results)) == 1
 
 
+def test_freshness_measured_while_the_stats_service_was_behind_is_not_met() -> None:
+    results = dataclasses.replace(good(), problems={"stats_fresh": "the stats service had not caught up after 120 s"})
+    assert verdicts(results)["stats include a POST after"] == Verdict.NOT_MET
+
+
 def test_without_the_limit_no_ratio_can_be_met() -> None:
     rows = table_rows(dataclasses.replace(good(), copy=None))
     assert {r.measurement for r in rows if r.verdict == Verdict.NOT_MEASURED} == {
