@@ -17,6 +17,9 @@ from shared.errors import InvalidBeliefs, InvalidResolution, TooManyValues
 from shared.messages import PostBeliefs, PostSensorData
 
 _NS = np.timedelta64(1, "ns")
+# The largest magnitude a stored value may have (after unit conversion): with at most 10**6 values per command,
+# every sum over them stays a finite float, so no summary ingest writes can overflow to infinity.
+MAX_MAGNITUDE = 1e300
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,13 @@ def _converted(values: np.ndarray, unit: str, sensor: SensorInfo) -> np.ndarray:
     units.check_convertible(unit, sensor.unit)
     if np.isinf(values).any():
         raise InvalidBeliefs("Values must be finite numbers (or null).")
-    return units.convert(values, unit, sensor.unit, sensor.event_resolution)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, refused below; nan is null
+        converted = units.convert(values, unit, sensor.unit, sensor.event_resolution)
+        if (np.abs(converted) > MAX_MAGNITUDE).any():
+            raise InvalidBeliefs(
+                f"Values must be at most {MAX_MAGNITUDE:g} in magnitude in the sensor's unit ({sensor.unit})."
+            )
+    return converted
 
 
 def _with_belief_times(

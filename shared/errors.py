@@ -49,6 +49,13 @@ class InvalidBeliefs(FlexStreamError):
     reason = "invalid_beliefs"
 
 
+class Unstorable(FlexStreamError):
+    """A record the database refused although every check before the write passed (ingest isolates it by
+    halving its batch and dead-letters it alone, so its partition moves on)."""
+
+    reason = "unstorable"
+
+
 class TriggerRejected(FlexStreamError):
     """A schedule trigger whose top-level fields are invalid (HTTP 422, the E1 body).
 

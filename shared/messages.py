@@ -13,6 +13,11 @@ from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+# Text that PostgreSQL can store: no NUL character (``text`` and ``jsonb`` refuse it).
+STORABLE_TEXT = r"^[^\x00]*$"
+MAX_SOURCE_NAME = 120  # data_sources.name
+MAX_UNIT = 80  # sensors.unit; longer unit texts are no units anyone posts, and cost the unit parser time
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -35,7 +40,12 @@ class _PostCommand(Message):
     source_id: int | None = Field(
         default=None, description="Data source id; devices may leave it out and name themselves instead."
     )
-    source_name: str = Field(default="device", description="Name of the source to use when source_id is absent.")
+    source_name: str = Field(
+        default="device",
+        max_length=MAX_SOURCE_NAME,
+        pattern=STORABLE_TEXT,
+        description="Name of the source to use when source_id is absent.",
+    )
     replace: bool = Field(
         default=False,
         description="Overwrite stored beliefs with the same key and another value. False: such a command "
@@ -61,7 +71,7 @@ class PostSensorData(_PostCommand):
     start: AwareDatetime
     duration: timedelta
     values: list[float | None] = Field(min_length=1)
-    unit: str
+    unit: str = Field(max_length=MAX_UNIT, pattern=STORABLE_TEXT)
 
 
 class PostBeliefs(_PostCommand):
@@ -75,7 +85,7 @@ class PostBeliefs(_PostCommand):
     type: Literal["PostBeliefs"] = "PostBeliefs"
     event_starts: list[AwareDatetime] = Field(min_length=1)
     values: list[float | None] = Field(min_length=1)
-    unit: str | None = None
+    unit: str | None = Field(default=None, max_length=MAX_UNIT, pattern=STORABLE_TEXT)
 
     @model_validator(mode="after")
     def _same_length(self) -> PostBeliefs:

@@ -25,7 +25,7 @@ from services.ingest.copy_format import belief_rows, staging_rows
 from services.ingest.trust import TopicTrust
 from shared import db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
-from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource
+from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource, Unstorable
 from shared.messages import (
     BeliefsIngested,
     DataCommand,
@@ -45,6 +45,17 @@ logger = logging.getLogger(__name__)
 RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
 MAX_ORIGINAL_BYTES = 1024 * 1024  # of a record's value kept in its dead letter
 GATEWAY_ONLY = TopicTrust()  # no prefix: in tests that call ``ingest_batch`` directly, every topic is the gateway's
+MAX_ERROR_TEXT = 500  # characters of a database error kept in an ``unstorable`` dead letter
+
+# What a record can make the write raise although every check before it passed (a database data error, an
+# overflow): ingest isolates such a record and dead-letters it (``unstorable``) instead of crashing on it.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+)
 
 
 @dataclass
@@ -211,14 +222,52 @@ async def ingest_batch(
 
     await sql.record_done_commands(
         conn,
-        [(e.command_id, e.sensor_id, {"ingested": e.model_dump(mode="json")}) for e in results.ingested]
-        + [
-            (d.command_id, _db_int(d.sensor_id), {"dead": d.model_dump(mode="json")})
-            for d in results.dead
-            if d.command_id
-        ],
+        [(e.command_id, e.sensor_id, storable({"ingested": e.model_dump(mode="json")})) for e in results.ingested]
+        + [_done_letter(d) for d in results.dead if d.command_id],
     )
     return results
+
+
+def _done_letter(letter: DeadLetter) -> tuple[UUID, int, dict[str, Any]]:
+    assert letter.command_id is not None
+    return letter.command_id, _db_int(letter.sensor_id), storable({"dead": letter.model_dump(mode="json")})
+
+
+def storable(value: Any) -> Any:
+    """``value`` as ``jsonb`` can hold it: NUL characters become U+FFFD, non-finite numbers null (the copy kept
+    for replays; the message on Kafka keeps the original text)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+async def record_unstorable(
+    conn: AsyncConnection[Any],
+    record: ConsumerRecord[bytes, bytes],
+    error: BaseException,
+    topics: TopicTrust = GATEWAY_ONLY,
+) -> Results:
+    """The dead letter of a record whose write failed on its own (see ``RECORD_ERRORS``), remembered like any
+    other so that a replay re-sends it."""
+    text = f"{type(error).__name__}: {error}"
+    if len(text) > MAX_ERROR_TEXT:
+        text = text[:MAX_ERROR_TEXT] + "..."
+    try:
+        command: DataCommand | None = decode(record)
+    except MalformedMessage:
+        command = None
+    if command is not None and topics.device_account(record.topic) is not None:  # as ``ingest_batch`` names it
+        command = command.model_copy(update={"command_id": record_command_id(record)})
+    letter = dead_letter(record, Unstorable(f"The record could not be stored: {text}"), command)
+    if letter.command_id is not None:
+        await sql.record_done_commands(conn, [_done_letter(letter)])
+    return Results(dead=[letter])
 
 
 def _db_int(sensor_id: int | None) -> int:

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Histogram
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.handlers import Results, ingest_batch
+from services.ingest.handlers import RECORD_ERRORS, Results, ingest_batch, record_unstorable
 from services.ingest.schedules import decode_schedules, store_schedules
 from services.ingest.trust import TopicTrust
 from shared import db, health, kafka
@@ -78,6 +78,28 @@ async def with_retry(pool: AsyncConnectionPool, work: Callable[[AsyncConnection[
             async with pool.connection() as conn, conn.transaction():
                 return await work(conn)
     raise AssertionError("unreachable: the last failure is raised")
+
+
+async def write_batch(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
+    """``write_with_retry``, except that a batch the database refuses for its data (``RECORD_ERRORS``) is halved
+    until the record at fault is alone; that record is dead-lettered (``unstorable``) and the rest is written, in
+    order, so one bad record never stops its partition. Transient failures still propagate (the restart replays)."""
+    try:
+        return await write_with_retry(pool, records, settings)
+    except RECORD_ERRORS as exc:
+        if len(records) > 1:
+            half = len(records) // 2
+            first = await write_batch(pool, records[:half], settings)
+            second = await write_batch(pool, records[half:], settings)
+            return Results(ingested=first.ingested + second.ingested, dead=first.dead + second.dead)
+        logger.exception("record refused by the database; dead-lettering it", extra={"offset": records[0].offset})
+        return await _record_unstorable(pool, records[0], exc, settings)
+
+
+async def _record_unstorable(
+    pool: AsyncConnectionPool, record: Any, error: BaseException, settings: IngestSettings
+) -> Results:
+    return await with_retry(pool, lambda conn: record_unstorable(conn, record, error, topic_trust(settings)))
 
 
 async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results: Results) -> None:
@@ -183,7 +205,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                     continue
                 RECORDS.inc(len(records))
                 started = time.perf_counter()
-                results = await write_with_retry(pool, records, settings)
+                results = await write_batch(pool, records, settings)
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
                 await publish(producer, settings, results)

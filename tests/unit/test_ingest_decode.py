@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from services.ingest.handlers import MAX_ORIGINAL_BYTES, dead_letter, decode
-from shared.beliefs import SensorInfo, rows_for
+from services.ingest.handlers import MAX_ORIGINAL_BYTES, dead_letter, decode, storable
+from shared.beliefs import MAX_MAGNITUDE, SensorInfo, rows_for
 from shared.errors import InvalidBeliefs, MalformedMessage
-from shared.messages import PostBeliefs
+from shared.messages import PostBeliefs, PostSensorData
 
 
 def record(value: bytes, offset: int = 5) -> ConsumerRecord[bytes, bytes]:
@@ -60,3 +61,35 @@ def test_dead_letters_of_huge_records_stay_small() -> None:
     letter = dead_letter(record(huge), MalformedMessage("bad"))
     assert len(letter.original) == MAX_ORIGINAL_BYTES and "truncated" in letter.detail
     assert (letter.sensor_id, letter.offset) == (3, 5)
+
+
+def test_values_that_overflow_in_the_sensor_unit_are_refused() -> None:
+    """1e306 GW is finite, but 1e309 MW is not: refused before anything is written (it used to crash ingest)."""
+    sensor = SensorInfo(3, "MW", timedelta(hours=1))
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    post = PostSensorData(sensor_id=3, start=start, duration=timedelta(hours=2), values=[1e306, 1.0], unit="GW")
+    with pytest.raises(InvalidBeliefs, match="magnitude"):
+        rows_for(post, sensor)
+    with pytest.raises(InvalidBeliefs, match="magnitude"):  # finite, but a sum of a few such values is not
+        rows_for(post.model_copy(update={"values": [1e301, 1.0], "unit": "MW"}), sensor)
+    assert rows_for(
+        post.model_copy(update={"values": [MAX_MAGNITUDE, None], "unit": "MW"}), sensor
+    ).values.tolist() == [MAX_MAGNITUDE]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"source_name": "meter\x00"}, {"source_name": "m" * 121}, {"unit": "M\x00W"}, {"unit": "W" * 81}],
+)
+def test_text_postgresql_cannot_store_is_malformed(change: dict[str, str]) -> None:
+    body = json.loads(DEVICE) | change
+    with pytest.raises(MalformedMessage):
+        decode(record(json.dumps(body).encode()))
+
+
+def test_stored_results_hold_no_nul_and_no_infinity() -> None:
+    """What ``ingested_commands`` keeps must fit ``jsonb`` (no NUL character, no Infinity)."""
+    letter = dead_letter(record(b'{"unit": "M\x00W"}'), MalformedMessage("unit: M\x00W"))
+    kept = storable({"dead": letter.model_dump(mode="json"), "sum": float("inf")})
+    assert "\x00" not in json.dumps(kept) and kept["sum"] is None
+    assert kept["dead"]["original"] == '{"unit": "M\ufffdW"}'
