@@ -38,15 +38,19 @@ def database_url(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_pool(settings: Settings, *, name: str = "flexstream") -> AsyncIterator[AsyncConnectionPool]:
-    """A pool that is open (and has reached the server once) for the duration of the block."""
+async def open_pool(
+    settings: Settings, *, name: str = "flexstream", timeout: float = 30.0
+) -> AsyncIterator[AsyncConnectionPool]:
+    """A pool that is open (and has reached the server once) for the duration of the block. ``timeout`` bounds
+    the wait for a connection (``PoolTimeout`` after it) and the opening of a new one."""
     pool = AsyncConnectionPool(
         database_url(settings),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         open=False,
         name=name,
-        kwargs={"autocommit": False},
+        timeout=timeout,
+        kwargs={"autocommit": False, "connect_timeout": max(1, round(timeout))},
     )
     await pool.open(wait=True, timeout=30)
     try:

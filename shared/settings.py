@@ -66,6 +66,15 @@ class GatewaySettings(Settings):
     job_cache_ttl: timedelta = timedelta(hours=1)  # FLEXMEASURES_JOB_CACHE_TTL: identical triggers, same job
     planning_ttl: timedelta = timedelta(days=7)  # FLEXMEASURES_PLANNING_TTL: how long a job can be read
     fallback_redirect: bool = False  # FLEXMEASURES_FALLBACK_REDIRECT: 303 to the fallback job instead of its result
+    # Limits (docs/operations.md, "Limits"): request bodies, answered 413 before they are read.
+    max_body_bytes: int = 3_250_585  # 3.1 MiB, FlexMeasures' FLEXMEASURES_MAX_SENSOR_DATA_INGESTION_BYTES
+    upload_max_bytes: int = 50 * 1024 * 1024  # a whole CSV upload request
+    upload_file_max_bytes: int = 20 * 1024 * 1024  # one uploaded file
+    # Outages (docs/operations.md, "Outages"): how long a request waits for the database or the broker before
+    # it answers 503, and the Retry-After it suggests.
+    db_timeout: float = 1.0  # seconds to get a pooled connection (and to open a new one)
+    broker_timeout: float = 2.0  # seconds for the broker to acknowledge a data command
+    retry_after: int = 5
 
     @field_validator("server_timezone")
     @classmethod

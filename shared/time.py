@@ -45,6 +45,8 @@ def _iso_duration(text: str) -> timedelta:
             raise isodate.ISO8601Error("not FlexMeasures' form")
     except (isodate.ISO8601Error, ValueError):
         raise DurationError(f"Cannot parse {text} as ISO8601 duration: not a valid ISO 8601 duration.") from None
+    except OverflowError:  # more than 999,999,999 days
+        raise DurationError(f"Cannot parse {text} as ISO8601 duration: it is too long.") from None
     return value
 
 

@@ -14,6 +14,8 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway.http.failures import FailureMiddleware
+from services.gateway.http.limits import BodyLimitMiddleware
 from services.gateway.http.metrics import MetricsMiddleware
 from services.gateway.http.responses import ApiError, http_error
 from services.gateway.http.server_version import VersionHeaderMiddleware
@@ -54,7 +56,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         sensors = TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds())
         await asyncio.to_thread(units.registry)  # the unit registry takes seconds to build: not in the first request
         async with (
-            db.open_pool(settings, name="gateway") as pool,
+            db.open_pool(settings, name="gateway", timeout=settings.db_timeout) as pool,
             kafka.open_producer(settings) as producer,
             open_waiter(settings) as waiter,
             evicting_changed_sensors(settings, sensors),
@@ -86,7 +88,14 @@ def create_app(settings: GatewaySettings) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
-        middleware=[Middleware(MetricsMiddleware), Middleware(VersionHeaderMiddleware)],
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(VersionHeaderMiddleware),
+            Middleware(FailureMiddleware, retry_after=settings.retry_after),
+            Middleware(
+                BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.upload_max_bytes
+            ),
+        ],
     )
     app.router.redirect_slashes = False  # as FlexMeasures: "/api/v3_0/sensors/" is a 404, not a redirect
     return app

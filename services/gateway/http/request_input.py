@@ -8,7 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.gateway.http.responses import bad_json, unprocessable
+from services.gateway.http.responses import bad_json, http_error, unprocessable
+
+MAX_JSON_DEPTH = 32  # nesting of arrays and objects in a JSON body (flex-models need a few levels)
 
 
 def is_json(request: Request[Any]) -> bool:
@@ -22,13 +24,44 @@ async def json_object(request: Request[Any]) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise bad_json() from None
+    body = loads(raw)
     if not isinstance(body, dict):
         raise unprocessable("json", "_schema", "Invalid input type.")
     return body
+
+
+def loads(raw: bytes) -> Any:
+    """Strict JSON (RFC 8259): no ``NaN``/``Infinity``, at most ``MAX_JSON_DEPTH`` levels; else 400."""
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise too_deep() from None
+    except ValueError:
+        raise bad_json() from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and depth(value) > MAX_JSON_DEPTH:
+        raise too_deep()
+    return value
+
+
+def too_deep() -> Exception:
+    return http_error(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def query(request: Request[Any]) -> dict[str, str]:

@@ -18,9 +18,9 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway.http.failures import unavailable
 from services.gateway.http.responses import (
     already_received,
-    http_error,
     invalid_replacement,
     no_content,
     ok,
@@ -34,6 +34,9 @@ from shared.topics import SENSOR_DATA, key_for
 
 logger = logging.getLogger(__name__)
 
+# Not "nothing was stored": a command the broker did not acknowledge in time may still arrive; posting it again
+# is harmless (an unchanged belief is stored once).
+BROKER_UNAVAILABLE = "The message broker is unavailable; the data may not have been stored. Please try again."
 ACCEPTED_MESSAGE = (
     "Request has been accepted and is stored in the message log; it will be processed shortly. "
     "Read the data back (or wait for the ingested event of this command_id) to see it."
@@ -52,18 +55,23 @@ async def submit(request: Request[State], commands: Sequence[DataCommand], locat
     wait = not prefers_async(request)
     futures = [state["waiter"].expect(command.command_id) for command in commands] if wait else []
     topic = SENSOR_DATA.full_name(state["settings"].topic_prefix)
+    settings = state["settings"]
     try:
-        sent = [
-            await state["producer"].send(topic, SENSOR_DATA.encode(command), key=key_for(command.sensor_id))
-            for command in commands
-        ]
-        await asyncio.gather(*sent)
+        async with asyncio.timeout(settings.broker_timeout * len(commands)):  # an unreachable broker: 503, no hang
+            sent = [
+                await state["producer"].send(topic, SENSOR_DATA.encode(command), key=key_for(command.sensor_id))
+                for command in commands
+            ]
+            await asyncio.gather(*sent)
+    except (KafkaError, TimeoutError) as exc:
+        logger.warning("could not produce sensor data: %s", exc, extra={"sensor_id": commands[0].sensor_id})
+        for command in commands:
+            state["waiter"].forget(command.command_id)
+        raise unavailable(BROKER_UNAVAILABLE, settings.retry_after) from None
+    try:
         if not wait:
             return accepted(commands, preference_applied=True)
-        outcomes = await asyncio.wait_for(asyncio.gather(*futures), state["settings"].write_wait.total_seconds())
-    except KafkaError as exc:
-        logger.warning("could not produce sensor data: %s", exc, extra={"sensor_id": commands[0].sensor_id})
-        raise http_error(503, "The message broker is unavailable; nothing was stored. Please try again.") from None
+        outcomes = await asyncio.wait_for(asyncio.gather(*futures), settings.write_wait.total_seconds())
     except TimeoutError:
         logger.info("write wait timed out", extra={"command_id": str(commands[0].command_id)})
         return accepted(commands)

@@ -7,6 +7,7 @@ commands answered after ingest reports on them (``services/gateway/http/submit.p
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,7 @@ from shared.messages import PostSensorData
 COMBINED = "combined_sensor_data_description"  # the E1 location of the ≥0.28 routes
 UPLOAD = "path_and_files"
 UPLOAD_FIELDS = ("uploaded-files", "belief-time-measured-instantly")
+MAX_UPLOAD_FILES = 100  # files (and other form fields) per upload
 
 
 # --- locating the sensor --------------------------------------------------------------------------
@@ -148,10 +150,14 @@ async def post_sensor_data_by_id(request: Request[State]) -> Response:
 
 
 async def upload_sensor_data(request: Request[State]) -> Response:
-    """Upload CSV files (multipart field ``uploaded-files``, repeatable) for the sensor in the path."""
+    """Upload CSV files (multipart field ``uploaded-files``, repeatable) for the sensor in the path.
+
+    Unlike the other writes, the permission is checked before the body is read (an upload can be large); the
+    files are parsed off the event loop, each at most ``upload_file_max_bytes`` (413)."""
     user = await current_user(request)
-    form = await request.form()
     sensor = await _sensor_in_path(request, UPLOAD)
+    require(user, "create-children", sensor)
+    form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_UPLOAD_FILES)
     errors: dict[str, Any] = {key: ["Unknown field."] for key in form if key not in UPLOAD_FIELDS}
     files = form.getlist("uploaded-files")
     if not files:
@@ -159,10 +165,12 @@ async def upload_sensor_data(request: Request[State]) -> Response:
     if errors:
         raise validation_error({UPLOAD: errors})
     measured_instantly = _measured_instantly(form.get("belief-time-measured-instantly"))
+    file_limit = request.state["settings"].upload_file_max_bytes
+    if any(isinstance(file, UploadFile) and (file.size or 0) > file_limit for file in files):
+        raise http_error(413, f"An uploaded file is larger than {file_limit} bytes.")
     series = csv_uploads.combine(await _read_files(files, sensor))
     if len(series.values) > commands.MAX_VALUES:
         raise unprocessable(UPLOAD, "uploaded-files", f"At most {commands.MAX_VALUES} values per upload.")
-    require(user, "create-children", sensor)
     source_id = await _user_source(request, user)
     if not series.values:  # nothing but empty cells: nothing to save, as FlexMeasures answers it
         return already_received()
@@ -193,13 +201,17 @@ async def _read_files(files: list[Any], sensor: SensorRow) -> list[pd.Series]:
         raise validation_error({UPLOAD: {"uploaded-files": problems}})
     series = []
     for i, file in enumerate(files):
-        try:
-            raw = csv_uploads.read_file(await file.read(), file.filename or "", sensor.timezone)
-            series.append(csv_uploads.to_resolution(raw, sensor.event_resolution, sensor.timezone))
+        try:  # parsing and resampling a large file takes a while: off the event loop
+            series.append(await asyncio.to_thread(_parse_file, await file.read(), file.filename or "", sensor))
         except csv_uploads.UploadError as exc:
             message = f"Invalid content in file: {file.filename}. Failed with: {exc}"
             raise validation_error({UPLOAD: {str(i): message}}) from None
     return series
+
+
+def _parse_file(content: bytes, filename: str, sensor: SensorRow) -> pd.Series:
+    raw = csv_uploads.read_file(content, filename, sensor.timezone)
+    return csv_uploads.to_resolution(raw, sensor.event_resolution, sensor.timezone)
 
 
 # --- reading --------------------------------------------------------------------------------------

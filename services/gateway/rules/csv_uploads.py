@@ -16,6 +16,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from shared.beliefs import MAX_MAGNITUDE
+
 EXTENSIONS = ("csv", "xlsx", "xls", "xlsm")
 CONTENT_TYPES = (
     "text/csv",
@@ -67,8 +69,11 @@ def read_file(data: bytes, filename: str, timezone: str) -> pd.Series:
         values = pd.to_numeric(cells.mask(cells == ""), errors="raise").astype(float)
     except (ValueError, TypeError) as exc:
         raise UploadError(f"Non-numeric value: {exc}") from None
-    if np.isinf(values.to_numpy()).any():
-        raise UploadError("Values must be finite numbers.")
+    except OverflowError:  # an integer with hundreds of digits
+        raise UploadError(f"Values must be finite numbers of at most {MAX_MAGNITUDE:g} in magnitude.") from None
+    with np.errstate(invalid="ignore"):  # empty cells (NaN) compare False
+        if (np.abs(values.to_numpy()) > MAX_MAGNITUDE).any():
+            raise UploadError(f"Values must be finite numbers of at most {MAX_MAGNITUDE:g} in magnitude.")
     series = pd.Series(values.to_numpy(), index=starts)
     return series.groupby(level=0).mean().sort_index()
 
@@ -88,7 +93,10 @@ def _instants(column: pd.Series, timezone: str) -> pd.DatetimeIndex:
             index = index.tz_localize(timezone, ambiguous="infer", nonexistent="raise")
     except (ValueError, pd.errors.OutOfBoundsDatetime) as exc:  # ambiguous or non-existent local times
         raise UploadError(f"Cannot place the naive timestamps in {timezone}: {exc}") from None
-    return index.tz_convert("UTC").as_unit("ns")
+    try:
+        return index.tz_convert("UTC").as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime:
+        raise UploadError("Event starts must lie between 1677-09-22 and 2262-04-11.") from None
 
 
 def inferred_resolution(index: pd.DatetimeIndex, default: timedelta) -> timedelta:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -17,6 +17,10 @@ import numpy as np
 from services.gateway.schemas.data import GetFields
 
 MAX_SLOTS = 1_000_000
+# What a read window may span: the instants beliefs can have (shared/beliefs.py), so the window's arithmetic
+# (start - resolution, start + duration) never leaves what Python's datetime and PostgreSQL hold.
+EARLIEST = datetime(1677, 9, 22, tzinfo=UTC)
+LATEST = datetime(2262, 4, 11, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 Mode = Literal["exact", "downsample", "upsample"]
@@ -67,7 +71,15 @@ def default_step(window: timedelta) -> timedelta:
 
 
 def plan_read(query: GetFields, sensor_id: int, resolution: timedelta) -> ReadPlan:
-    start, end = query.start, query.start + query.duration
+    try:
+        end = query.start + query.duration
+    except OverflowError:
+        end = datetime.max.replace(tzinfo=UTC)
+    if not (EARLIEST <= query.start and end <= LATEST and resolution < LATEST - EARLIEST):
+        raise ReadRejected(
+            f"The window must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (the instants data can have)."
+        )
+    start = query.start
     step = query.resolution or (resolution if resolution > timedelta(0) else default_step(query.duration))
     if resolution == timedelta(0) or step == resolution:
         mode: Mode = "exact"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from services.gateway.schemas.fields import Int, string, to_float
+from services.gateway.schemas.fields import MAX_UNIT, Int, check_string, string, to_float
 from shared.time import DatetimeError, DurationError, parse_aware_datetime, parse_duration
 
 PostType = Literal[
@@ -77,7 +77,7 @@ def to_values(value: Any) -> list[Any]:
 def to_text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Not a valid string.")
-    return value
+    return check_string(value, MAX_UNIT)
 
 
 _INSTANT = {"type": "string", "format": "date-time", "examples": ["2024-03-01T10:00:00+01:00"]}
@@ -94,7 +94,7 @@ Values = Annotated[
         {"anyOf": [{"type": "array", "items": {"type": ["number", "null"]}, "minItems": 1}, {"type": "number"}]}
     ),
 ]
-Text = Annotated[str, BeforeValidator(to_text)]
+Text = Annotated[str, BeforeValidator(to_text), WithJsonSchema({"type": "string", "maxLength": MAX_UNIT})]
 EntityAddress = Annotated[
     str, string(255), WithJsonSchema({"type": "string", "examples": ["ea1.2021-01.io.flexmeasures:fm1.1"]})
 ]

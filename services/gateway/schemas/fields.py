@@ -42,6 +42,24 @@ def to_positive_int(value: Any) -> int:
     return number
 
 
+MAX_PAGE = 2**31 - 1
+MAX_PER_PAGE = 1_000
+
+
+def to_page(value: Any) -> int:
+    number = to_positive_int(value)
+    if number > MAX_PAGE:
+        raise ValueError(f"Must be less than or equal to {MAX_PAGE}.")
+    return number
+
+
+def to_per_page(value: Any) -> int:
+    number = to_positive_int(value)
+    if number > MAX_PER_PAGE:
+        raise ValueError(f"Must be less than or equal to {MAX_PER_PAGE}.")
+    return number
+
+
 def to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -60,6 +78,8 @@ def to_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError("Not a valid number.") from None
+    except OverflowError:  # an integer beyond any float (e.g. 10**400)
+        raise ValueError("Special numeric values (nan or infinity) are not permitted.") from None
 
 
 def not_null(value: Any) -> Any:
@@ -68,11 +88,20 @@ def not_null(value: Any) -> Any:
     return value
 
 
+MAX_EVENT_RESOLUTION = timedelta(days=366)
+NUL_TEXT = "Null characters are not allowed."
+MAX_UNIT = 80  # sensors.unit; also what a posted or queried unit may be (the unit parser is slow on long texts)
+MAX_TERMS = 20  # search terms of a sensor list's ``filter``
+MAX_TERM = 200  # characters of one search term
+
+
 def check_string(value: Any, max_length: int) -> str:
     if not isinstance(not_null(value), str):
         raise ValueError("Not a valid string.")
     if len(value) > max_length:
         raise ValueError(f"Longer than maximum length {max_length}.")
+    if "\x00" in value:
+        raise ValueError(NUL_TEXT)
     return str(value)
 
 
@@ -81,7 +110,7 @@ def string(max_length: int) -> BeforeValidator:
 
 
 def to_unit(value: Any) -> str:
-    text = check_string(value, 80)
+    text = check_string(value, MAX_UNIT)
     if not is_valid_unit(text):
         raise ValueError(f"Unit '{text}' cannot be handled.")
     return text
@@ -98,6 +127,8 @@ def to_resolution(value: Any) -> timedelta:
         raise ValueError(str(exc)) from None
     if resolution < timedelta(0):
         raise ValueError("Event resolution cannot be negative.")
+    if resolution > MAX_EVENT_RESOLUTION:
+        raise ValueError("Event resolution can be at most P366D.")
     return resolution
 
 
@@ -116,25 +147,55 @@ def to_attributes(value: Any) -> dict[str, Any]:
     """A JSON object, sent as FlexMeasures does (a string containing JSON) or directly as an object."""
     if isinstance(not_null(value), str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = json.loads(value, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             raise ValueError("Not a valid JSON string.") from None
     if not isinstance(value, dict):
         raise ValueError("Not a JSON object: attributes must encode a dictionary, e.g. '{\"a\": 1}'.")
+    if _has_nul(value):
+        raise ValueError(NUL_TEXT)
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds a NUL character in a key or string (``jsonb`` cannot store one)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def to_search_terms(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [str(term) for term in value]
-    try:
-        return shlex.split(str(value))
-    except ValueError as exc:
-        raise ValueError(f"Invalid filter: {exc}.") from None
+        terms = [str(term) for term in value]
+    else:
+        if len(str(value)) > MAX_TERMS * MAX_TERM:
+            raise ValueError(f"Longer than maximum length {MAX_TERMS * MAX_TERM}.")
+        try:
+            terms = shlex.split(str(value))
+        except ValueError as exc:
+            raise ValueError(f"Invalid filter: {exc}.") from None
+    if len(terms) > MAX_TERMS or any(len(term) > MAX_TERM for term in terms):
+        raise ValueError(f"At most {MAX_TERMS} search terms of at most {MAX_TERM} characters each.")
+    if any("\x00" in term for term in terms):
+        raise ValueError(NUL_TEXT)
+    return terms
 
 
 def to_query_unit(value: Any) -> str:
-    text = str(value)
+    text = check_string(str(value), MAX_UNIT)
     if not is_valid_unit(text):
         raise ValueError(f"Invalid unit: {text}")
     return text
@@ -142,6 +203,10 @@ def to_query_unit(value: Any) -> str:
 
 Int = Annotated[int, BeforeValidator(to_int)]
 PositiveInt = Annotated[int, BeforeValidator(to_positive_int)]
+Page = Annotated[int, BeforeValidator(to_page), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PAGE})]
+PerPage = Annotated[
+    int, BeforeValidator(to_per_page), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
+]
 Bool = Annotated[bool, BeforeValidator(to_bool)]
 Float = Annotated[float, BeforeValidator(to_float)]
 Unit = Annotated[str, BeforeValidator(to_unit), WithJsonSchema({"type": "string", "maxLength": 80, "examples": ["kW"]})]

@@ -13,7 +13,8 @@ from services.gateway.schemas.fields import (
     Attributes,
     Bool,
     Int,
-    PositiveInt,
+    Page,
+    PerPage,
     QueryUnit,
     Resolution,
     SearchTerms,
@@ -38,8 +39,8 @@ class SensorListQuery(BaseModel):
     asset_id: Int | None = Field(None, description="List the sensors of this asset and all its descendants.")
     include_consultancy_clients: Bool = Field(False, description="Consultants: add the client accounts' sensors.")
     include_public_assets: Bool = Field(False, description="Add the sensors of public assets.")
-    page: PositiveInt | None = Field(None, description="Switches on the paginated response shape.")
-    per_page: PositiveInt = Field(10, description="Page size (with page).")
+    page: Page | None = Field(None, description="Switches on the paginated response shape.")
+    per_page: PerPage = Field(10, description="Page size (with page).")
     filter: SearchTerms | None = Field(None, description="Keep sensors whose name, asset or account contains a term.")
     unit: QueryUnit | None = Field(None, description="Keep sensors with exactly this unit.")
 
