@@ -1,7 +1,7 @@
 """Health and Prometheus metrics over HTTP, for the worker services (the gateway serves its own).
 
 ``GET /health`` answers 200 ``{"status": "ok", "kafka": "ok", "db": "ok"}`` when every check passes,
-503 with the failing parts otherwise. ``GET /metrics`` is the Prometheus text format.
+503 with the failing parts ``"down"`` otherwise. ``GET /metrics`` is the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -23,9 +23,20 @@ logger = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[bool]]
 
 
+CHECK_TIMEOUT = 4.0  # seconds: a check that has not answered by then counts as down
+
+
+async def _bounded(check: Check) -> bool:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT)
+    except TimeoutError:
+        return False
+
+
 async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:
-    results = await asyncio.gather(*(check() for check in checks.values()))
-    parts = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+    """Every check at once, each bounded by ``CHECK_TIMEOUT``; a part that fails is ``"down"``."""
+    results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+    parts = {name: "ok" if ok else "down" for name, ok in zip(checks, results, strict=True)}
     healthy = all(results)
     return healthy, {"status": "ok" if healthy else "degraded", **parts}
 

@@ -73,7 +73,7 @@ class GatewaySettings(Settings):
     # Outages (docs/operations.md, "Outages"): how long a request waits for the database or the broker before
     # it answers 503, and the Retry-After it suggests.
     db_timeout: float = 1.0  # seconds to get a pooled connection (and to open a new one)
-    broker_timeout: float = 2.0  # seconds for the broker to acknowledge a data command
+    broker_timeout: float = 1.0  # seconds for the broker to acknowledge a data command
     retry_after: int = 5
 
     @field_validator("server_timezone")
