@@ -75,6 +75,11 @@ class GatewaySettings(Settings):
     db_timeout: float = 1.0  # seconds to get a pooled connection (and to open a new one)
     broker_timeout: float = 1.0  # seconds for the broker to acknowledge a data command
     retry_after: int = 5
+    # requestAuthToken (docs/operations.md, "Limits"): failed logins allowed per e-mail and per client address
+    # within the window, then 429 until the oldest failure leaves it.
+    login_failures_per_email: int = 10
+    login_failures_per_address: int = 50
+    login_failure_window: timedelta = timedelta(minutes=1)
 
     @field_validator("server_timezone")
     @classmethod

@@ -20,6 +20,7 @@ from services.gateway.http.metrics import MetricsMiddleware
 from services.gateway.http.responses import ApiError, http_error
 from services.gateway.http.server_version import VersionHeaderMiddleware
 from services.gateway.routes import ROUTES
+from services.gateway.rules.login_throttle import LoginThrottle
 from services.gateway.rules.permissions import Principal
 from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow
@@ -64,6 +65,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
+            window = settings.login_failure_window.total_seconds()
             stop_relay = asyncio.Event()
             relay = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_relay))
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
@@ -79,6 +81,10 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     sensors=sensors,
                     user_sources=LRUCache[int, int](CACHE_ENTRIES),
                     general_plan_sensors=LRUCache[int, bool](GENERAL_PLAN_SENSORS),
+                    login_throttles=(
+                        LoginThrottle(settings.login_failures_per_email, window),
+                        LoginThrottle(settings.login_failures_per_address, window),
+                    ),
                 )
             finally:
                 stop_relay.set()

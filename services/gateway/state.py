@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from cachetools import LRUCache, TTLCache
 from psycopg_pool import AsyncConnectionPool
 
+from services.gateway.rules.login_throttle import LoginThrottle
 from services.gateway.rules.permissions import Principal
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.workers.data_offsets import DataOffsets
@@ -34,3 +35,4 @@ class State(TypedDict):
     sensors: TTLCache[int, SensorRow]  # for the data routes, within sensor_cache_ttl; evicted on sensor events
     user_sources: LRUCache[int, int]  # user id → that user's data source id (never changes once created)
     general_plan_sensors: LRUCache[int, bool]  # sensors whose reads need the general SQL plan (sql/beliefs.py)
+    login_throttles: tuple[LoginThrottle, LoginThrottle]  # failed logins per e-mail, per client address

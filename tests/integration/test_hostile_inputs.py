@@ -3,16 +3,19 @@ quickly, and the connection stays usable (or is closed with ``Connection: close`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import Factory, Service, Tenant
+from shared.settings import Settings
+from tests.integration.conftest import Factory, Service, Tenant, start_service
 
 DAY = "2025-01-01T00:00:00+01:00"
 DEEP = "[" * 5_000 + "]" * 5_000
@@ -234,3 +237,33 @@ async def test_an_error_keeps_the_connection_usable(gateway: Service, site: Tena
     first, second = _raw_exchange(gateway, bad, good)
     assert first.startswith(b"HTTP/1.1 422"), first[:200]
     assert second.startswith(b"HTTP/1.1 200"), second[:200]
+
+
+# --- 5. login throttling -----------------------------------------------------------------------------------------
+
+
+async def test_failed_logins_are_throttled_per_email_and_per_address(
+    settings: Settings, service_logs: Path, ingest: Service, factory: Factory
+) -> None:
+    tenant = await factory.tenant()
+    gateway = await asyncio.to_thread(
+        start_service, "gateway", settings, service_logs, login_failures_per_email=3, login_failures_per_address=5,
+        login_failure_window="PT3S",
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            url, user = "/api/requestAuthToken", tenant.member
+            wrong = {"email": user.email, "password": "wrong"}
+            assert [client.post(url, json=wrong).status_code for _ in range(3)] == [401, 401, 401]
+            refused = client.post(url, json={"email": user.email, "password": user.password})  # right, but too late
+            assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 3, refused.text
+            assert refused.json() == {"errors": [refused.json()["errors"][0]], "status": 429}
+            # other e-mails from the same address: two more failures fill the address's quota
+            for _ in range(2):
+                assert client.post(url, json={"email": "nobody@example.com", "password": "x"}).status_code == 404
+            assert client.post(url, json={"email": tenant.admin.email, "password": "x"}).status_code == 429
+            time.sleep(3.1)  # the window passes: a correct login works again
+            ok = client.post(url, json={"email": user.email, "password": user.password})
+            assert ok.status_code == 200, ok.text
+    finally:
+        gateway.stop()

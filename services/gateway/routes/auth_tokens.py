@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -35,9 +36,25 @@ async def request_auth_token(request: Request[State]) -> Response:
     email = body["email"]
     if not isinstance(email, str) or len(email) > MAX_EMAIL or "\x00" in email:
         return _error(400, "Please provide a valid 'email' parameter.")
+    by_email, by_address = request.state["login_throttles"]
+    email_key, address_key = email.strip().lower(), request.client.host if request.client else ""
+    now = time.monotonic()
+    waits = [w for w in (by_email.retry_after([email_key], now), by_address.retry_after([address_key], now)) if w]
+    if waits:
+        answer = _error(429, f"Too many failed login attempts. Please try again in {max(waits)} seconds.")
+        answer.headers["Retry-After"] = str(max(waits))
+        return answer
+    answer = await _token_for(request, body, email)
+    if answer.status_code in (401, 404):
+        by_email.failed([email_key], now)
+        by_address.failed([address_key], now)
+    return answer
+
+
+async def _token_for(request: Request[State], body: dict[str, Any], email: str) -> Response:
     settings = request.state["settings"]
     async with request.state["pool"].connection() as conn:
-        user = await users.user_by_email(conn, str(email))
+        user = await users.user_by_email(conn, email)
         if user is None:
             return _error(404, f"User with email '{email}' does not exist")
         already = await _authenticated_as(conn, request, user.id)
@@ -79,6 +96,6 @@ ROUTES = [
     ApiRoute(
         "/api/requestAuthToken", request_auth_token, methods=["POST"],
         doc=RouteDoc("Get an auth token", tag="auth", body=AuthTokenRequest, response=AuthTokenResponse,
-                     errors=(400, 401, 404), public=True),
+                     errors=(400, 401, 404, 429), public=True),
     )
 ]  # fmt: skip
