@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_COMMAND_RETENTION = timedelta(days=8)  # the local broker keeps records 7 days (log.retention.hours=168)
+
 
 class Settings(BaseSettings):
     """What every service needs: where the broker and the database are, and how to log."""
@@ -80,6 +82,17 @@ class GatewaySettings(Settings):
     login_failures_per_email: int = 10
     login_failures_per_address: int = 50
     login_failure_window: timedelta = timedelta(minutes=1)
+    # Pruning (docs/operations.md, "Database"): ingested_commands and published outbox rows older than this go.
+    # It must exceed the topics' retention (the local broker keeps 7 days), so a replay still finds its record.
+    command_retention: timedelta = timedelta(days=14)
+    prune_interval: timedelta = timedelta(hours=1)
+
+    @field_validator("command_retention")
+    @classmethod
+    def _longer_than_topics(cls, value: timedelta) -> timedelta:
+        if value < MIN_COMMAND_RETENTION:
+            raise ValueError(f"must be at least {MIN_COMMAND_RETENTION.days} days (longer than the topics' retention)")
+        return value
 
     @field_validator("server_timezone")
     @classmethod

@@ -25,7 +25,7 @@ from services.gateway.rules.permissions import Principal
 from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
-from services.gateway.workers import outbox_relay
+from services.gateway.workers import outbox_relay, pruner
 from services.gateway.workers.data_offsets import open_data_offsets
 from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
@@ -68,6 +68,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
             window = settings.login_failure_window.total_seconds()
             stop_relay = asyncio.Event()
             relay = asyncio.create_task(outbox_relay.run(pool, producer, settings.outbox_interval, stop_relay))
+            pruning = asyncio.create_task(
+                pruner.run(pool, settings.command_retention, settings.prune_interval, stop_relay)
+            )
             logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
             try:
                 yield State(
@@ -89,6 +92,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             finally:
                 stop_relay.set()
                 await relay
+                await pruning
 
     app = Starlette(
         routes=ROUTES,
