@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import functools
+import re
+import tokenize
 from datetime import timedelta
 
 import numpy as np
@@ -25,6 +27,14 @@ XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS XUA YER ZAR ZMW ZWL
 """.split()
 
 
+# What pint's parser raises on text that is no unit: its own errors, and whatever its tokenizer and evaluator
+# happen to raise (e.g. tokenize.TokenError for an unbalanced bracket).
+PARSE_ERRORS = (
+    pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError, IndexError,
+    ArithmeticError, tokenize.TokenError, RecursionError,
+)  # fmt: skip
+
+
 @functools.cache
 def registry() -> pint.UnitRegistry[float]:
     reg: pint.UnitRegistry[float] = pint.UnitRegistry()
@@ -41,13 +51,31 @@ def _prepare(unit: str) -> str:
     return unit.replace("%", " percent ").replace("‰", " permille ")
 
 
+MAX_EXPONENT = 100
+# A power operator and the exponent after it; pint evaluates ``9**9**9`` exactly, which takes forever.
+_POWER = re.compile(r"\*\*|\^")
+_EXPONENT = re.compile(r"\s*[+-]?\d+(\.\d+)?\s*")
+
+
+def _bounded_powers(text: str) -> bool:
+    """Whether every power in ``text`` has a plain number of at most ``MAX_EXPONENT`` as its exponent, itself not
+    raised to a power."""
+    for power in _POWER.finditer(text):
+        exponent = _EXPONENT.match(text, power.end())
+        if exponent is None or abs(float(exponent.group(0))) > MAX_EXPONENT:
+            return False
+        if text.startswith(("**", "^"), exponent.end()):
+            return False
+    return True
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse(unit: str) -> pint.Quantity[float]:
     reg = registry()
     quantity: pint.Quantity[float] | None
     try:
-        quantity = reg.Quantity(1, _prepare(unit)) if unit.strip() else None
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError):
+        quantity = reg.Quantity(1, _prepare(unit)) if unit.strip() and _bounded_powers(unit) else None
+    except PARSE_ERRORS:
         quantity = None
     if quantity is None:
         raise InvalidUnit(f"Unit '{unit}' cannot be handled.")
@@ -129,9 +157,11 @@ def quantity_in(text: str, unit: str) -> float:
     dimension differs from the unit's.
     """
     reg = registry()
+    if not _bounded_powers(text):
+        raise InvalidUnit(f"exponents must be plain numbers of at most {MAX_EXPONENT}")
     try:
         quantity: pint.Quantity[float] = reg.Quantity(_prepare(text))
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError) as e:
+    except PARSE_ERRORS as e:
         raise InvalidUnit(str(e)) from None
     target = _parse(unit)
     if not isinstance(quantity, pint.Quantity) or not isinstance(quantity.magnitude, int | float):
@@ -147,9 +177,11 @@ def currency_per(unit_or_quantity: str, denominator: str) -> str | None:
 
     None when the text is no price per that denominator (``"kW"``, ``"EUR/kW"`` per ``MWh``, or not parseable).
     """
+    if not _bounded_powers(unit_or_quantity):
+        return None
     try:
         quantity = registry().Quantity(_prepare(unit_or_quantity)) * _parse(denominator)
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, SyntaxError, KeyError):
+    except PARSE_ERRORS:
         return None
     dimensions = dict(quantity.dimensionality)
     if len(dimensions) != 1:

@@ -1,8 +1,10 @@
+import time
 from datetime import timedelta
 
 import numpy as np
 import pytest
 
+from shared import units
 from shared.errors import InvalidUnit, UnitMismatch
 from shared.units import convert, convertible, currency_per, is_valid_unit, quantity_in
 
@@ -76,3 +78,24 @@ def test_quantity_in_errors(text: str, unit: str, error: type[Exception]) -> Non
 )  # fmt: skip
 def test_currency_per(text: str, denominator: str, currency: str | None) -> None:
     assert currency_per(text, denominator) == currency
+
+
+@pytest.mark.parametrize("text", ["/¥\x93{J", "(", "kW)", "[", "{", "1/0"])
+def test_text_that_breaks_the_parser_is_no_unit(text: str) -> None:
+    assert not units.is_valid_unit(text)  # pint's tokenizer raised TokenError here (a 500)
+
+
+@pytest.mark.parametrize("text", ["9**9**9", "9 ** 9 ** 9", "10^10^10", "10**(10**10)", "m**200", "2**1000"])
+def test_huge_powers_are_refused_without_evaluating_them(text: str) -> None:
+    """pint computes ``9**9**9`` exactly (minutes of CPU on the event loop): refused before it is parsed."""
+    started = time.monotonic()
+    assert not units.is_valid_unit(text)
+    with pytest.raises(InvalidUnit):
+        units.quantity_in(f"{text} kW", "MW")
+    assert units.currency_per(f"{text} EUR/MWh", "MWh") is None
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("text", ["m/s**2", "m^2", "kg*m**2/s**2", "m**-1", "m ** 2", "m**0.5"])
+def test_ordinary_powers_still_work(text: str) -> None:
+    assert units.is_valid_unit(text)
