@@ -21,7 +21,6 @@ from typing import Any
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,6 +30,7 @@ from shared import kafka
 from shared.messages import DeadLetter
 from shared.settings import Settings
 from shared.topics import SENSOR_DATA, SENSOR_DATA_DLQ, key_for
+from tests import processes
 from tests.integration.conftest import Factory, Service, start_service
 
 START = datetime(2025, 1, 1, tzinfo=UTC)  # the records that may fail, 4 slots apart
@@ -66,6 +66,7 @@ async def _sensor(settings: Settings) -> int:
 def poisoned(settings: Settings, service_logs: Path) -> Iterator[Poisoned]:
     own = Settings(**{**settings.model_dump(), "topic_prefix": f"{settings.topic_prefix}poison."})
     run(kafka.ensure_topics(own))
+    processes.provision_acls(own)  # topics of its own: their ACLs too (where the broker authenticates)
     group = f"poison-{uuid.uuid4().hex[:6]}"
     ingest = start_service("ingest", own, service_logs, ingest_group=group, ingest_max_values=MAX_VALUES)
     try:
@@ -212,7 +213,7 @@ async def _committed_and_end(settings: Settings, group: str, sensor: int) -> tup
     """The ingest group's committed offset and the end offset of the sensor's partition (read without joining)."""
     topic = SENSOR_DATA.full_name(settings.topic_prefix)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.topic_prefix + group, enable_auto_commit=False
+        **kafka.connection_options(settings), group_id=settings.topic_prefix + group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -220,15 +221,10 @@ async def _committed_and_end(settings: Settings, group: str, sensor: int) -> tup
         if not partitions:
             await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
-        tp = TopicPartition(topic, _partition(sensor, len(partitions)))
+        tp = TopicPartition(topic, kafka.partition_for(sensor, len(partitions)))
         return await consumer.committed(tp), (await consumer.end_offsets([tp]))[tp]
     finally:
         await consumer.stop()
-
-
-def _partition(sensor: int, count: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key), as the producer applied it."""
-    return int(murmur2(key_for(sensor)) & 0x7FFFFFFF) % count
 
 
 def account_for(poisoned: Poisoned, stream: list[Record], timeout: float = 60) -> list[DeadLetter]:

@@ -46,6 +46,7 @@ def _script(name: str, action: str) -> None:
         "FLEXSTREAM_PLAIN_PG_PORT": str(PG_PORT),
         "FLEXSTREAM_KAFKA_PORT": str(KAFKA_PORT),
         "FLEXSTREAM_KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
+        "FLEXSTREAM_KAFKA_SECURITY": "none",  # a plain broker: this test is about outages, not authentication
     }
     subprocess.run(["bash", str(ROOT / "scripts" / name), action], env=env, check=True, timeout=180)
 
@@ -76,7 +77,10 @@ def stack(service_logs: Path) -> Iterator[Stack]:
     services: list[Service] = []
     try:
         migrate(url)
-        settings = Settings(kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}", database_url=url, topic_prefix="fault.")
+        settings = Settings(
+            kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}", kafka_security_protocol="PLAINTEXT", kafka_sasl_username="",
+            database_url=url, topic_prefix="fault.",
+        )  # fmt: skip
         tenant, sensor = asyncio.run(_tenant(url))
         services.append(start_service("ingest", settings, service_logs))
         services.append(
