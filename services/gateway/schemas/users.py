@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import humanize
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.schemas.fields import Bool, Int, PositiveInt, SearchTerms
+from services.gateway.schemas.fields import Bool, Int, Page, PerPage, SearchTerms
 from services.gateway.sql.accounts import AccountView
 from services.gateway.sql.users import UserView
 
@@ -24,8 +24,8 @@ class UserListQuery(BaseModel):
 
     account_id: Int | None = Field(None, description="Only this account's users (default: every readable account).")
     include_inactive: Bool = Field(False, description="Also list inactive users.")
-    page: PositiveInt | None = Field(None, description="Switches on the paginated response shape.")
-    per_page: PositiveInt = Field(1, description="Page size (with page; FlexMeasures' default is 1).")
+    page: Page | None = Field(None, description="Switches on the paginated response shape.")
+    per_page: PerPage = Field(1, description="Page size (with page; FlexMeasures' default is 1).")
     filter: SearchTerms | None = Field(None, description="Every term must occur in the email, username or account.")
     sort_by: Literal["username", "email", "lastLogin", "lastSeen"] | None = Field(None, description="With sort_dir.")
     sort_dir: SortDir | None = Field(None, description="With sort_by.")
@@ -36,8 +36,8 @@ class AccountListQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    page: PositiveInt | None = Field(None, description="Switches on the paginated response shape.")
-    per_page: PositiveInt = Field(10, description="Page size (with page).")
+    page: Page | None = Field(None, description="Switches on the paginated response shape.")
+    per_page: PerPage = Field(10, description="Page size (with page).")
     filter: SearchTerms | None = Field(
         None, description="The first term, split at spaces: keep accounts whose name contains any of its words."
     )
