@@ -211,6 +211,8 @@ async def test_nul_characters_are_refused(http: httpx.Client, site: Tenant, sens
     assert_4xx(http.post("/api/v3_0/sensors", json=created, headers=headers), 422)
     asset = {"name": "a\x00b", "generic_asset_type": "battery", "account_id": site.account}
     assert_4xx(http.post("/api/v3_0/assets", json=asset, headers=headers), 422)
+    shown = {**asset, "name": "shows-nul", "sensors_to_show": [1, {"a\x00": []}]}  # jsonb refuses \u0000
+    assert_4xx(http.post("/api/v3_0/assets", json=shown, headers=headers), 422)
     assert_4xx(http.patch(f"/api/v3_0/sensors/{sensor}", json={"unit": "k\x00W"}, headers=headers), 422)
     assert_4xx(http.post("/api/requestAuthToken", json={"email": "a\x00@example.com", "password": "x"}), 400, 401, 422)
 

@@ -21,9 +21,12 @@ from services.gateway.http.request_input import MAX_JSON_DEPTH, depth
 
 
 async def failing(request: Request) -> Response:
-    raise {"db": psycopg.OperationalError("gone"), "kafka": KafkaConnectionError(), "bug": KeyError("x")}[
-        request.path_params["what"]
-    ]
+    raise {
+        "db": psycopg.OperationalError("gone"),
+        "kafka": KafkaConnectionError(),
+        "bug": KeyError("x"),
+        "data": psycopg.errors.UntranslatableCharacter("unsupported Unicode escape sequence"),
+    }[request.path_params["what"]]
 
 
 async def echo(request: Request) -> Response:
@@ -75,3 +78,8 @@ def test_depth_counts_nesting_without_recursion() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert depth(deep) == 100_001 > MAX_JSON_DEPTH
+
+
+async def test_input_the_database_refuses_is_a_422() -> None:
+    answer = await client().get("/fail/data")
+    assert answer.status_code == 422 and answer.json()["status"] == "UNPROCESSABLE_ENTITY"

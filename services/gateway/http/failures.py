@@ -1,5 +1,6 @@
 """What a route did not answer itself (ASGI middleware): an unreachable database or broker is a 503 with
-``Retry-After``; anything else is logged and answered 500. Neither is re-raised to the server, so the client's
+``Retry-After``; input the database refuses as data (``psycopg.DataError``) a 422; anything else is logged and
+answered 500. Neither is re-raised to the server, so the client's
 keep-alive connection stays usable (docs/operations.md, "Outages")."""
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from aiokafka.errors import KafkaError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.http.responses import ApiError, http_error
+from services.gateway.http.responses import ApiError, http_error, validation_error
 
 logger = logging.getLogger(__name__)
 
 DATABASE_DOWN = "The database is unavailable; please try again shortly."
+UNSTORABLE_INPUT = "The input holds a value that cannot be stored (e.g. a NUL character or a number out of range)."
 BROKER_DOWN = "The message broker is unavailable; please try again shortly."
 
 
@@ -32,6 +34,9 @@ def answer_for(exc: Exception, retry_after: int) -> Response:
     if isinstance(exc, psycopg.OperationalError):  # connection lost or refused, pool timeout (PoolTimeout)
         logger.warning("database unavailable: %s", exc)
         return unavailable(DATABASE_DOWN, retry_after).response()
+    if isinstance(exc, psycopg.DataError):  # input the checks missed and PostgreSQL refuses (e.g. NUL in jsonb)
+        logger.warning("input refused by the database: %s", exc)
+        return validation_error({"json": {"_schema": [UNSTORABLE_INPUT]}}).response()
     if isinstance(exc, KafkaError):
         logger.warning("broker unavailable: %s", exc)
         return unavailable(BROKER_DOWN, retry_after).response()

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from services.gateway.schemas.fields import Attributes, Bool, Float, Int, not_null, string
+from services.gateway.schemas.fields import (
+    NUL_TEXT,
+    Attributes,
+    Bool,
+    Float,
+    Int,
+    has_nul,
+    no_constant,
+    not_null,
+    string,
+)
 from services.gateway.sql.assets import AssetRelations, AssetRow
 
 NOT_NULL = BeforeValidator(not_null)
@@ -26,11 +36,13 @@ def to_sensors_to_show(value: Any) -> list[Any]:
     """A JSON list, sent as FlexMeasures does (a string containing JSON) or directly as a list."""
     if isinstance(not_null(value), str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = json.loads(value, parse_constant=no_constant)
+        except (ValueError, RecursionError):
             raise ValueError("Invalid JSON string.") from None
     if not isinstance(value, list):
         raise ValueError("sensors_to_show should be a list.")
+    if has_nul(value):
+        raise ValueError(NUL_TEXT)
     return value
 
 

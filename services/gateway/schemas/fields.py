@@ -147,21 +147,21 @@ def to_attributes(value: Any) -> dict[str, Any]:
     """A JSON object, sent as FlexMeasures does (a string containing JSON) or directly as an object."""
     if isinstance(not_null(value), str):
         try:
-            value = json.loads(value, parse_constant=_no_constant)
+            value = json.loads(value, parse_constant=no_constant)
         except (ValueError, RecursionError):
             raise ValueError("Not a valid JSON string.") from None
     if not isinstance(value, dict):
         raise ValueError("Not a JSON object: attributes must encode a dictionary, e.g. '{\"a\": 1}'.")
-    if _has_nul(value):
+    if has_nul(value):
         raise ValueError(NUL_TEXT)
     return value
 
 
-def _no_constant(name: str) -> Any:
+def no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _has_nul(value: Any) -> bool:
+def has_nul(value: Any) -> bool:
     """Whether a decoded JSON value holds a NUL character in a key or string (``jsonb`` cannot store one)."""
     stack = [value]
     while stack:
