@@ -24,6 +24,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workloads import API, DAY_VALUES, JSON, STEP, day_command, post_body
+from shared.kafka import connection_options
+from shared.settings import Settings
 from shared.topics import INGESTED, SENSOR_DATA, key_for
 
 
@@ -48,8 +50,10 @@ async def kafka(
 ) -> dict[str, object]:
     """Produce one command, read the ingested topic until its event, repeat."""
     ingested = INGESTED.full_name(prefix)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    # The broker's TLS/SASL settings come from FLEXSTREAM_KAFKA_* in the environment, as for any FlexStream client.
+    connection = connection_options(Settings(kafka_bootstrap=bootstrap))
+    consumer = AIOKafkaConsumer(**connection, enable_auto_commit=False, isolation_level="read_committed")
+    producer = AIOKafkaProducer(**connection, acks="all", enable_idempotence=True, linger_ms=0)
     await consumer.start()
     await producer.start()
     try:
