@@ -6,10 +6,8 @@ from typing import Any
 import pytest
 
 from shared.flex import Fixed, Segment, SensorRef, Series
+from tests.unit.flex_error_tables import CONTEXT_ERRORS
 from tests.unit.flex_fixtures import body, rejection, validate
-
-NO_PRICE = {"consumption-price": None}
-START_ISO = "2024-01-01T00:00:00+01:00"
 
 
 @pytest.mark.parametrize(
@@ -61,47 +59,10 @@ def test_defaults() -> None:
     assert context.site_consumption_breach_price is None
 
 
-SAME_CURRENCY = "Prices must share the same monetary unit."
-
-
 @pytest.mark.parametrize(
     ("flex_context", "expected"),
-    [
-        ({"consumption-price": "30 USD/MW"}, {"consumption-price": ["Cannot convert value `30 USD/MW` to '/MWh'"]}),
-        ({"consumption-price": "30 kW"}, {"consumption-price": ["Cannot convert value `30 kW` to '/MWh'"]}),
-        ({"consumption-price": "1 FOO"}, {"consumption-price": ["Cannot convert value '1 FOO' to a valid quantity. 'FOO' is not defined in the unit registry"]}),
-        ({"consumption-price": "30 EUR/MW"}, {"consumption-price": ["Cannot convert value `30 EUR/MW` to '/MWh'"]}),
-        ({"consumption-price": 30}, {"consumption-price": ["Unsupported value type. `<class 'int'>` was provided but a quantity with a unit is expected."]}),
-        ({"consumption-price": True}, {"consumption-price": ["Unsupported value type. `<class 'bool'>` was provided but only dict, list, str are supported."]}),
-        ({"consumption-price": {"sensor": 99}}, {"consumption-price": ["No sensor found with id 99."]}),
-        ({"consumption-price": {"sensor": "3"}}, {"consumption-price": {"sensor": ["Not a valid integer."]}}),
-        ({"consumption-price": {"sensor": 3, "x": 1}}, {"consumption-price": {"x": ["Unknown field."]}}),
-        ({"site-power-capacity": "-1 kW"}, {"site-power-capacity": ["Must be greater than or equal to 0."]}),
-        ({"site-power-capacity": "nan kW"}, {"site-power-capacity": ["Not a valid number: the value must be finite."]}),
-        ({"site-power-capacity": "1e400 kW"}, {"site-power-capacity": ["Not a valid number: the value must be finite."]}),
-        ({"site-power-capacity": {"sensor": 7}}, {"site-power-capacity": ["Cannot convert sensor 7 unit '°C' to 'MW'."]}),
-        ({"site-peak-consumption-price": "-1 EUR/MW"}, {"site-peak-consumption-price": ["Must be greater than or equal to 0."]}),
-        ({"site-consumption-breach-price": "1 EUR/MWh"}, {"site-consumption-breach-price": ["Cannot convert value `1 EUR/MWh` to '/MW'"]}),
-        ({"color": "red"}, {"color": ["Unknown field."]}),
-        ({"relax-constraints": "maybe"}, {"relax-constraints": ["Not a valid boolean."]}),
-        ({"inflexible-device-sensors": 2}, {"inflexible-device-sensors": ["Not a valid list."]}),
-        ({"inflexible-device-sensors": [2, 99, "x"]}, {"inflexible-device-sensors": {"1": ["No sensor found with id 99."], "2": ["Not a valid integer."]}}),
-        ({"consumption-price": "3 USD/MWh", "production-price": "3 EUR/MWh"}, {"production-price": [f"{SAME_CURRENCY} 'production-price' uses 'EUR', but 'consumption-price' used 'USD'."]}),
-        ({"consumption-price": {"sensor": 4}, "site-peak-consumption-price": "1 EUR/kW"}, {"site-peak-consumption-price": [f"{SAME_CURRENCY} 'site-peak-consumption-price' uses 'EUR', but 'consumption-price' used 'USD'."]}),
-        ({**NO_PRICE, "consumption-price-sensor": 3, "consumption-price": "3 EUR/MWh"}, {"_schema": ["Must pass either consumption-price or consumption-price-sensor."]}),
-        ({**NO_PRICE, "consumption-price-sensor": 3, "relax-constraints": True}, {"_schema": ['Please switch to using `consumption-price: {"sensor": 3}`.']}),
-        ({"production-price-sensor": 4, "site-peak-production": "1 MW"}, {"_schema": ['Please switch to using `production-price: {"sensor": 4}`.']}),
-        ({**NO_PRICE, "consumption-price-sensor": 99}, {"consumption-price-sensor": ["No sensor found with id 99."]}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "datetime": START_ISO}]}, {"consumption-price": {"0": {"_schema": ["A segment with only a 'datetime' is an instant and covers no time slot; give 'start' and 'end' (or one of them with 'duration') for this field."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "start": START_ISO}]}, {"consumption-price": {"0": {"_schema": ["Pass either 'datetime', or exactly two of 'start', 'end' and 'duration'."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "start": START_ISO, "end": START_ISO, "duration": "PT1H"}]}, {"consumption-price": {"0": {"_schema": ["Pass either 'datetime', or exactly two of 'start', 'end' and 'duration'."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "datetime": START_ISO, "duration": "PT1H"}]}, {"consumption-price": {"0": {"_schema": ["If using 'datetime', do not also pass 'start', 'end' or 'duration'."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "start": "2024-01-01T00:00", "duration": "PT1M30S", "x": 1}]}, {"consumption-price": {"0": {"x": ["Unknown field."], "start": ["Not a valid aware datetime."], "duration": ["FlexMeasures only support multiples of 1 minute."]}}}),
-        ({"consumption-price": [{"start": START_ISO, "duration": "PT1H"}]}, {"consumption-price": {"0": {"value": ["Missing data for required field."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "end": START_ISO, "duration": "-PT1H"}]}, {"consumption-price": {"0": {"_schema": ["The segment must end after it starts (2024-01-01T01:00:00+01:00)."]}}}),
-        ({"consumption-price": [{"value": "1 EUR/MWh", "start": START_ISO, "duration": "PT1H"}, {"value": "1 USD/MWh", "start": START_ISO, "duration": "PT1H"}]}, {"consumption-price": ["All segments must share the same unit; found the currencies ['EUR', 'USD']."]}),
-    ],
-)  # fmt: skip
+    CONTEXT_ERRORS,
+)
 def test_flex_context_errors(flex_context: dict[str, Any], expected: object) -> None:
     payload = body(flex_context=flex_context)
     payload["flex-context"] = {key: value for key, value in payload["flex-context"].items() if value is not None}

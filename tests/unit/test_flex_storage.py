@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from shared.flex import Fixed, SensorRef, Series
-from shared.flex.storage import NEED_SOC_MAX
+from tests.unit.flex_error_tables import AT_1H, STORAGE_ERRORS
 from tests.unit.flex_fixtures import BATTERY, START, body, rejection, sensor, validate
 
-AT_1H = "2024-01-01T01:00:00+01:00"
 SQRT_09 = math.sqrt(0.9)
 
 
@@ -149,53 +148,16 @@ def test_soc_max_defaults_to_the_largest_target(targets: list[dict[str, Any]], e
     assert model is not None and model.soc_max == expected
 
 
-COMMA = "Unsupported value type. `<class 'int'>` was provided but a quantity with a unit is expected."
-
-
 @pytest.mark.parametrize(
     ("flex_model", "battery_changes", "expected"),
-    [
-        ({"soc-max": None}, {}, NEED_SOC_MAX),
-        ({"soc-max": None, "soc-targets": {"sensor": 5}}, {}, NEED_SOC_MAX),
-        ({"colour": "red"}, {}, {"colour": ["Unknown field."]}),
-        ({"soc-min": "x"}, {}, {"soc-min": ["Cannot convert value 'x' to a valid quantity. 'x' is not defined in the unit registry"]}),
-        ({"soc-min": "1 MW"}, {}, {"soc-min": ["Cannot convert value `1 MW` to 'MWh'"]}),
-        ({"soc-min": "-1 kWh"}, {}, {"soc-min": ["Must be greater than or equal to 0."]}),
-        ({"soc-min": "2 MWh"}, {}, {"_schema": ["soc-min must not exceed soc-max."]}),
-        ({"soc-at-start": 5}, {"unit": "W"}, {"soc-at-start": [COMMA]}),
-        ({"soc-unit": "Wh"}, {}, {"soc-unit": ["Must be one of: kWh, MWh."]}),
-        ({"soc-minima": [{"value": -1, "datetime": AT_1H}]}, {}, {"soc-minima": {"0": {"value": ["Must be greater than or equal to 0."]}}}),
-        ({"soc-targets": {"sensor": 2}}, {}, {"soc-targets": ["Cannot convert sensor 2 unit 'kW' to 'MWh'."]}),
-        ({"state-of-charge": "1 MWh"}, {}, {"state-of-charge": ["Unsupported value type. `<class 'str'>` was provided but only dict are supported."]}),
-        ({"state-of-charge": {"sensor": 8}}, {}, {"state-of-charge": ["The state-of-charge sensor 8 must be instantaneous (event resolution 0)."]}),
-        ({"state-of-charge": {"sensor": 99}}, {}, {"state-of-charge": ["No sensor found with id 99."]}),
-        ({"power-capacity": "1 MWh"}, {}, {"power-capacity": ["Cannot convert value `1 MWh` to 'MW'"]}),
-        ({"power-capacity": 1}, {}, {"power-capacity": [COMMA]}),
-        ({"power-capacity": {"sensor": 7}}, {}, {"power-capacity": ["Cannot convert sensor 7 unit '°C' to 'MW'."]}),
-        ({"charging-efficiency": "1 kW"}, {}, {"charging-efficiency": ["Cannot convert value `1 kW` to 'dimensionless'"]}),
-        ({"roundtrip-efficiency": 0}, {}, {"roundtrip-efficiency": ["Must be greater than 0 and less than or equal to 1."]}),
-        ({"roundtrip-efficiency": "110%"}, {}, {"roundtrip-efficiency": ["Must be greater than 0 and less than or equal to 1."]}),
-        ({"roundtrip-efficiency": 0.9, "charging-efficiency": 0.9}, {}, {"_schema": ["Fields `charging_efficiency` and `roundtrip_efficiency` are mutually exclusive."]}),
-        ({"roundtrip-efficiency": 0.9, "discharging-efficiency": 0.9}, {}, {"_schema": ["Fields `discharging_efficiency` and `roundtrip_efficiency` are mutually exclusive."]}),
-        ({"storage-efficiency": {"sensor": 11}}, {}, {"storage-efficiency": ["The storage-efficiency sensor 11 must have the power sensor's resolution."]}),
-        ({"soc-gain": "1 kW"}, {}, {"soc-gain": ["Must be a list of at least one power quantity, sensor or time series."]}),
-        ({"soc-gain": []}, {}, {"soc-gain": ["Must be a list of at least one power quantity, sensor or time series."]}),
-        ({"soc-usage": ["1 kWh"]}, {}, {"soc-usage": {"0": ["Cannot convert value `1 kWh` to 'MW'"]}}),
-        ({"prefer-charging-sooner": "sometimes"}, {}, {"prefer-charging-sooner": ["Not a valid boolean."]}),
-        ({}, {"attributes": {"min_soc_in_mwh": "lots"}}, {"soc-min": ["The sensor attribute 'min_soc_in_mwh' must be a number (MWh), not 'lots'."]}),
-        ({}, {"attributes": {"consumption_capacity": "lots"}}, {"consumption-capacity": {"attribute consumption_capacity": ["Cannot convert value 'lots' to a valid quantity. 'lots' is not defined in the unit registry"]}}),
-    ],
-)  # fmt: skip
+    STORAGE_ERRORS,
+)
 def test_storage_flex_model_errors(
     flex_model: dict[str, Any], battery_changes: dict[str, Any], expected: object
 ) -> None:
     payload = body(flex_model)
     payload["flex-model"] = {key: value for key, value in payload["flex-model"].items() if value is not None}
     assert rejection(payload, replace(BATTERY, **battery_changes)) == expected
-
-
-def test_flex_model_must_be_an_object() -> None:
-    assert rejection({**body(), "flex-model": []}) == {"json": {"flex-model": ["Not a valid mapping type."]}}
 
 
 def test_storage_efficiency_sensor_with_the_power_sensor_resolution_is_accepted() -> None:

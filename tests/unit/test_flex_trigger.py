@@ -10,6 +10,7 @@ import pytest
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, referenced_sensors, trigger_body
 from shared.flex.process import ProcessFlexModel, TimeRestriction
+from tests.unit.flex_error_tables import PROCESS_ERRORS, TOP_LEVEL_ERRORS
 from tests.unit.flex_fixtures import BATTERY, START, body, rejection, validate
 
 T0 = datetime.fromisoformat(START)
@@ -22,21 +23,8 @@ def at(hours: float) -> str:
 
 @pytest.mark.parametrize(
     ("changes", "expected"),
-    [
-        ({"start": None}, {"json": {"start": ["Missing data for required field."]}}),
-        ({"start": "2024-01-01T00:00:00"}, {"json": {"start": ["Not a valid aware datetime."]}}),
-        ({"start": "yesterday"}, {"json": {"start": ["Not a valid datetime."]}}),
-        ({"duration": "PT1H30S"}, {"json": {"duration": ["FlexMeasures only support multiples of 1 minute."]}}),
-        ({"duration": "two hours"}, {"json": {"duration": ["Cannot parse two hours as ISO8601 duration: not a valid ISO 8601 duration."]}}),
-        ({"duration": 2}, {"json": {"duration": ["Not a valid duration."]}}),
-        ({"prior": "2024-01-01T00:00:00"}, {"json": {"prior": ["Not a valid aware datetime."]}}),
-        ({"force_new_job_creation": "perhaps"}, {"json": {"force_new_job_creation": ["Not a valid boolean."]}}),
-        ({"flex-context": "cheap"}, {"json": {"flex-context": ["Not a valid mapping type."]}}),
-        ({"resolution": "PT15M"}, {"json": {"resolution": ["Unknown field."]}}),
-        ({"duration": "-PT1H"}, "Start 2024-01-01 00:00:00+01:00 cannot be after end 2023-12-31 23:00:00+01:00."),
-        ({"duration": "PT0H"}, "The planning window is empty: the duration must be positive."),
-    ],
-)  # fmt: skip
+    TOP_LEVEL_ERRORS,
+)
 def test_top_level_errors(changes: dict[str, Any], expected: object) -> None:
     payload = body()
     for key, value in changes.items():
@@ -168,17 +156,8 @@ def test_process_type_defaults_from_attributes() -> None:
 
 @pytest.mark.parametrize(
     ("model", "expected"),
-    [
-        ({}, {"duration": ["Missing data for required field."], "power": ["Missing data for required field."]}),
-        ({"duration": "PT1H", "power": "1 kW"}, {"power": ["Not a valid number."]}),
-        ({"duration": "-PT1H", "power": 1}, {"duration": ["Duration must be positive."]}),
-        ({"duration": "PT1H", "power": 1, "process-type": "LAZY"}, {"process-type": ["Must be one of: INFLEXIBLE, SHIFTABLE, BREAKABLE."]}),
-        ({"duration": "PT1H", "power": 1, "optimization-sense": "MEDIAN"}, {"optimization-sense": ["Must be one of: MIN, MAX."]}),
-        ({"duration": "PT1H", "power": 1, "soc-max": 1}, {"soc-max": ["Unknown field."]}),
-        ({"duration": "PT1H", "power": 1, "time-restrictions": [{"start": "x"}]}, {"time-restrictions": {"0": {"start": ["Not a valid datetime."], "duration": ["Missing data for required field."]}}}),
-        ({"duration": "PT1H", "power": 1, "time-restrictions": {}}, {"time-restrictions": ["Not a valid list."]}),
-    ],
-)  # fmt: skip
+    PROCESS_ERRORS,
+)
 def test_process_flex_model_errors(model: dict[str, Any], expected: object) -> None:
     assert rejection(body() | {"flex-model": model}, PROCESS) == expected
 
