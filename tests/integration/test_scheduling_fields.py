@@ -170,6 +170,8 @@ BASE = [20.0, -20.0, -20.0, -20.0]  # kW, consumption positive: charge at 10, se
 END_AT_10 = {"soc-targets": target(1, 10)}
 FLAT = {"consumption-price": "30 EUR/MWh"}
 PLAIN = {"prefer-charging-sooner": False, "prefer-curtailing-later": False}
+PROCESS_MODEL: dict[str, Any] = {"duration": "PT30M", "power": 10, "process-type": "SHIFTABLE"}
+PROCESS_PRICES = [20.0, 60.0, 10.0, 50.0]
 
 
 def at(minutes: int) -> str:
@@ -188,6 +190,7 @@ class Case:
     base_context: dict[str, Any] = field(default_factory=dict)
     hand: Callable[[list[float]], bool] | None = None  # a property derived by hand
     same_as_base: bool = False  # an alias: the schedule must equal the one without it
+    process: bool = False  # over ``PROCESS_MODEL`` on a process asset, prices ``PROCESS_PRICES``
     battery: int = 0  # each job has its own power sensor: schedules of one sensor and window replace each other
     job: str = ""
 
@@ -205,6 +208,9 @@ class Inputs:
     maxima: int
     targets: int
     soc: int
+    process_asset: int
+    process: int
+    process_prices: int
     posted: dict[int, list[tuple[datetime, float]]]
 
 
@@ -303,16 +309,36 @@ def cases(s: Inputs) -> list[Case]:
     ]  # fmt: skip
 
 
-def payload(s: Inputs, model: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    flex_context = {key: value for key, value in {"consumption-price": {"sensor": s.prices}, **context}.items()
+def process_cases() -> list[Case]:
+    return [
+        Case("process-type SHIFTABLE", {"process-type": "SHIFTABLE"}, base_model={"process-type": "INFLEXIBLE"},
+             process=True, hand=lambda v: v == [0.0, 0.0, 10.0, 10.0]),  # the cheapest half hour: 10 + 50
+        Case("process-type INFLEXIBLE", {"process-type": "INFLEXIBLE"}, process=True,
+             hand=lambda v: v == [10.0, 10.0, 0.0, 0.0]),  # at the start, whatever the price
+        Case("process-type BREAKABLE", {"process-type": "BREAKABLE"}, process=True,
+             hand=lambda v: v == [10.0, 0.0, 10.0, 0.0]),  # the two cheapest slots: 20 and 10
+        Case("duration", {"duration": "PT15M"}, process=True, hand=lambda v: v == [0.0, 0.0, 10.0, 0.0]),
+        Case("power", {"power": 5}, process=True, hand=lambda v: v == [0.0, 0.0, 5.0, 5.0]),
+        Case("optimization-sense", {"optimization-sense": "MAX"}, process=True,
+             hand=lambda v: v == [10.0, 10.0, 0.0, 0.0]),  # the dearest half hour: 20 + 60
+        Case("time-restrictions", {"time-restrictions": [{"start": at(30), "duration": "PT30M"}]}, process=True,
+             hand=lambda v: v == [10.0, 10.0, 0.0, 0.0]),  # the last half hour is off limits
+    ]  # fmt: skip
+
+
+def payload(s: Inputs, model: dict[str, Any], context: dict[str, Any], process: bool = False) -> dict[str, Any]:
+    prices = s.process_prices if process else s.prices
+    flex_context = {key: value for key, value in {"consumption-price": {"sensor": prices}, **context}.items()
                     if value is not None}  # fmt: skip
-    return {"start": T0.isoformat(), "duration": "PT1H", "flex-model": {**BASE_MODEL, **model},
-            "flex-context": flex_context}  # fmt: skip
+    flex_model = {**(PROCESS_MODEL if process else BASE_MODEL), **model}
+    return {"start": T0.isoformat(), "duration": "PT1H", "flex-model": flex_model, "flex-context": flex_context}
 
 
-def computed(s: Inputs, facts: dict[int, SensorFacts], request_body: dict[str, Any]) -> list[float] | None:
+def computed(
+    s: Inputs, facts: dict[int, SensorFacts], request_body: dict[str, Any], process: bool = False
+) -> list[float] | None:
     """The schedule (kW, consumption positive) the builder and solver give on the posted inputs; None if none."""
-    own = facts[s.battery]
+    own = facts[s.process if process else s.battery]
     try:
         request = validate_trigger(request_body, own, facts)
     except (TriggerRejected, FlexRejected):
@@ -334,6 +360,7 @@ async def test_every_field_takes_effect_in_a_job(
     http: httpx.Client, factory: Factory, site: Site, pool: AsyncConnectionPool
 ) -> None:
     sensor = factory.sensor
+    process_asset = await factory.asset(site.account, asset_type="process")
     prices, low_prices, building, capacity, efficiency, gain, minima, maxima, targets = [
         await sensor(site.asset, unit=unit) for unit in ("EUR/MWh", "EUR/MWh", "kW", "kW", "%", "kW", "kWh", "kWh",
                                                          "kWh")
@@ -341,11 +368,14 @@ async def test_every_field_takes_effect_in_a_job(
     s = Inputs(
         battery=await sensor(site.asset, unit="kW"), prices=prices, low_prices=low_prices, building=building,
         capacity=capacity, efficiency=efficiency, gain=gain, minima=minima, maxima=maxima, targets=targets,
-        soc=await sensor(site.asset, unit="kWh", resolution=timedelta(0)), posted={},
+        soc=await sensor(site.asset, unit="kWh", resolution=timedelta(0)), process_asset=process_asset,
+        process=await sensor(process_asset, unit="kW"), process_prices=await sensor(site.asset, unit="EUR/MWh"),
+        posted={},
     )  # fmt: skip
     slots = [T0 + i * M15 for i in range(4)]
     data = {
         prices: (slots, PRICES, "EUR/MWh"),
+        s.process_prices: (slots, PROCESS_PRICES, "EUR/MWh"),
         low_prices: (slots, [0.0, 0.0, 5.0, 5.0], "EUR/MWh"),
         building: (slots, [-15.0] * 4, "kW"),  # consumption stored negative
         capacity: (slots, [10.0, 20.0, 20.0, 5.0], "kW"),
@@ -365,25 +395,27 @@ async def test_every_field_takes_effect_in_a_job(
         assert response.status_code == 202, response.text
         s.posted[sensor_id] = list(zip(starts, values, strict=True))
 
-    all_cases = cases(s)
+    all_cases = [*cases(s), *process_cases()]
     soc_case = Case("state-of-charge sensor", {"state-of-charge": {"sensor": s.soc}})
     for case in [*all_cases, soc_case]:
-        case.battery = await sensor(site.asset, unit="kW")
-        case.job = job_of(http.post(f"/api/v3_0/sensors/{case.battery}/schedules/trigger",
-                                    json=payload(s, case.model, case.context), headers=site.user.headers))  # fmt: skip
+        case.battery = await sensor(s.process_asset if case.process else site.asset, unit="kW")
+        body = payload(s, case.model, case.context, case.process)
+        case.job = job_of(http.post(f"/api/v3_0/sensors/{case.battery}/schedules/trigger", json=body,
+                                    headers=site.user.headers))  # fmt: skip
 
     async with pool.connection() as conn:
-        facts = await load_facts(conn, [s.battery, *s.posted, s.soc])  # s.battery: the facts every case's has
+        facts = await load_facts(conn, [s.battery, s.process, *s.posted, s.soc])  # as every case's own sensor
     base = computed(s, facts, payload(s, {}, {}))
     assert base == BASE
     wrong = []
     for case in all_cases:
         response = schedule(http, site.user, case.battery, case.job, duration="PT1H")
         got = response.json()
-        expected = computed(s, facts, payload(s, case.model, case.context))
-        without = computed(s, facts, payload(s, case.base_model, case.base_context))
+        expected = computed(s, facts, payload(s, case.model, case.context, case.process), case.process)
+        without = computed(s, facts, payload(s, case.base_model, case.base_context, case.process), case.process)
+        scheduler = "ProcessScheduler" if case.process else "StorageScheduler"
         problems = []
-        if response.status_code != 200 or got.get("scheduler_info") != {"scheduler": "StorageScheduler"}:
+        if response.status_code != 200 or got.get("scheduler_info") != {"scheduler": scheduler}:
             problems.append(f"job answered {response.status_code} {got}")
         elif got["values"] != pytest.approx(expected, abs=1e-6):
             problems.append(f"schedule {got['values']} != computed {expected}")
