@@ -4,7 +4,8 @@ scheduler, ingest and database (docs/api.md, "Scheduling").
 The validation errors are the tables the unit tests check the validator with (tests/unit/flex_error_tables.py),
 sent to ``POST /sensors/<id>/schedules/trigger`` with the fixtures' sensors mirrored as real sensors.
 
-Each field runs in one small job (four 15-minute slots). All jobs are triggered first and polled afterwards. A job's
+Each storage and process flex-model field and each flex-context field runs in one small job (four 15-minute slots,
+its own power sensor). All jobs are triggered first and polled afterwards. A job's
 schedule must equal the one the problem builder and solver compute in the test from the same inputs, and differ
 from the schedule of the same job without the field (so the field took effect); many cases also check a schedule
 derived by hand.
@@ -30,7 +31,16 @@ from shared.flex.window import slot_count
 from shared.sensor_facts import consumption_stored_negative, load_facts
 from tests.integration.conftest import Factory, Service
 from tests.integration.test_scheduling import M15, T0, Site, job_of, schedule, target
-from tests.unit.flex_error_tables import CONTEXT_ERRORS, PROCESS_ERRORS, STORAGE_ERRORS, TOP_LEVEL_ERRORS
+from tests.unit.flex_error_tables import (
+    BEYOND_WINDOW,
+    CONTEXT_ERRORS,
+    INSTANTANEOUS_POWER_SENSOR,
+    PROCESS_ERRORS,
+    SEGMENT_ERRORS,
+    STORAGE_ERRORS,
+    TOP_LEVEL_ERRORS,
+)
+from tests.unit.flex_error_tables import at as fixture_at
 from tests.unit.flex_fixtures import SENSORS, body
 
 # --- every validation error, from the unit tests' tables ------------------------------------------------------
@@ -159,6 +169,33 @@ async def test_every_process_flex_model_error(mirror: Mirror) -> None:
         if got != want:
             wrong.append((flex_model, got, want))
     assert wrong == []
+
+
+async def test_errors_of_the_power_sensor_segments_and_window(mirror: Mirror) -> None:
+    battery = await mirror.battery(mirror.site.asset, {})
+    wrong = []
+    for name, segment, phrase in SEGMENT_ERRORS:
+        code, answer = mirror.post(battery, body({name: [segment]}))
+        if code != 422 or phrase not in answer["message"]["json"][name][0]:
+            wrong.append((name, segment, code, answer))
+    assert wrong == []
+    # the longest window is 2520 slots (26.25 days of 15 minutes); a target 30 days out cannot be reached
+    code, answer = mirror.post(battery, body({"soc-targets": [{"value": 0.5, "datetime": fixture_at(24 * 30)}]}))
+    assert code == 422 and BEYOND_WINDOW in answer["message"]["json"]["soc-targets"][0], answer
+    instantaneous = await mirror.factory.sensor(
+        mirror.site.asset, unit="MW", resolution=timedelta(0), timezone="Europe/Amsterdam"
+    )
+    assert mirror.post(instantaneous, body()) == (
+        422,
+        rejected({"json": INSTANTANEOUS_POWER_SENSOR.format(instantaneous)}),
+    )
+    custom = await mirror.battery(
+        mirror.site.asset, {"attributes": {"custom-scheduler": {"module": "x", "class": "Y"}}}
+    )
+    code, answer = mirror.post(custom, body())
+    assert (
+        code == 422 and isinstance(answer["message"]["json"], str) and "custom-scheduler" in answer["message"]["json"]
+    )
 
 
 # --- every field in a job that runs -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ The other tables hold E6 payloads (``{"message": {"json": payload}}``).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.flex.storage import NEED_SOC_MAX
@@ -18,6 +19,13 @@ AT_1H = "2024-01-01T01:00:00+01:00"
 NO_PRICE = {"consumption-price": None}
 COMMA = "Unsupported value type. `<class 'int'>` was provided but a quantity with a unit is expected."
 SAME_CURRENCY = "Prices must share the same monetary unit."
+INSTANTANEOUS_POWER_SENSOR = "Sensor {} is instantaneous (event resolution 0) and cannot receive a schedule."
+BEYOND_WINDOW = "lies beyond the end of the planning window"  # a soc-target later than the longest window allowed
+
+
+def at(hours: float) -> str:
+    return (datetime.fromisoformat(START_ISO) + timedelta(hours=hours)).isoformat()
+
 
 # fmt: off
 TOP_LEVEL_ERRORS: list[tuple[Any, ...]] = [
@@ -113,5 +121,12 @@ CONTEXT_ERRORS: list[tuple[Any, ...]] = [
     ({"consumption-price": [{"start": START_ISO, "duration": "PT1H"}]}, {"consumption-price": {"0": {"value": ["Missing data for required field."]}}}),
     ({"consumption-price": [{"value": "1 EUR/MWh", "end": START_ISO, "duration": "-PT1H"}]}, {"consumption-price": {"0": {"_schema": ["The segment must end after it starts (2024-01-01T01:00:00+01:00)."]}}}),
     ({"consumption-price": [{"value": "1 EUR/MWh", "start": START_ISO, "duration": "PT1H"}, {"value": "1 USD/MWh", "start": START_ISO, "duration": "PT1H"}]}, {"consumption-price": ["All segments must share the same unit; found the currencies ['EUR', 'USD']."]}),
+]
+# (flex-model field, SoC segment, a phrase of that field's E6 message): segments that would do nothing
+SEGMENT_ERRORS: list[tuple[Any, ...]] = [
+    ("soc-targets", {"value": 0.5, "datetime": at(0)}, "covers no instant"),  # the start itself
+    ("soc-targets", {"value": 0.5, "datetime": at(1.1)}, "covers no instant"),  # between grid instants
+    ("soc-minima", {"value": 0.5, "start": at(1.05), "end": at(1.2)}, "covers no instant"),
+    ("soc-maxima", {"value": 0.5, "datetime": at(0)}, "covers no instant"),
 ]
 # fmt: on

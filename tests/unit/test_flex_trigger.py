@@ -10,7 +10,13 @@ import pytest
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, referenced_sensors, trigger_body
 from shared.flex.process import ProcessFlexModel, TimeRestriction
-from tests.unit.flex_error_tables import PROCESS_ERRORS, TOP_LEVEL_ERRORS
+from tests.unit.flex_error_tables import (
+    BEYOND_WINDOW,
+    INSTANTANEOUS_POWER_SENSOR,
+    PROCESS_ERRORS,
+    SEGMENT_ERRORS,
+    TOP_LEVEL_ERRORS,
+)
 from tests.unit.flex_fixtures import BATTERY, START, body, rejection, validate
 
 T0 = datetime.fromisoformat(START)
@@ -56,7 +62,7 @@ def test_default_duration_is_the_planning_horizon() -> None:
 
 
 def test_instantaneous_power_sensor_cannot_be_scheduled() -> None:
-    expected = "Sensor 1 is instantaneous (event resolution 0) and cannot receive a schedule."
+    expected = INSTANTANEOUS_POWER_SENSOR.format(BATTERY.id)
     assert rejection(body(), replace(BATTERY, event_resolution=timedelta(0))) == expected
 
 
@@ -80,7 +86,7 @@ def test_window_is_extended_to_the_last_target(target_hours: float, horizon: Any
     payload = body({"soc-targets": targets})
     if expected_end_hours < target_hours:
         message = rejection(payload, max_planning_horizon=horizon)
-        assert isinstance(message, dict) and "lies beyond the end of the planning window" in message["soc-targets"][0]
+        assert isinstance(message, dict) and BEYOND_WINDOW in message["soc-targets"][0]
         return
     request = validate(payload, max_planning_horizon=horizon)
     assert request.end == T0 + timedelta(hours=expected_end_hours)
@@ -93,12 +99,7 @@ def test_sensor_targets_never_extend_the_window() -> None:
 
 @pytest.mark.parametrize(
     ("field", "segment", "problem"),
-    [
-        ("soc-targets", {"value": 0.5, "datetime": at(0)}, "covers no instant"),  # the start itself
-        ("soc-targets", {"value": 0.5, "datetime": at(1.1)}, "covers no instant"),  # between grid instants
-        ("soc-minima", {"value": 0.5, "start": at(1.05), "end": at(1.2)}, "covers no instant"),
-        ("soc-maxima", {"value": 0.5, "datetime": at(0)}, "covers no instant"),
-    ],
+    SEGMENT_ERRORS,
 )
 def test_soc_segments_that_would_do_nothing_are_refused(field: str, segment: dict[str, Any], problem: str) -> None:
     message = rejection(body({field: [segment]}))
