@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -84,6 +85,10 @@ def normalise_force_flag(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _digest(identity: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+
+
 def request_hash(sensor_id: int, req: ScheduleRequest) -> bytes:
     """Identity of a trigger for de-duplication: sensor, window, resolution, prior and the flex-model and
     flex-context **as sent** (not merged with the stored flex-context)."""
@@ -96,7 +101,7 @@ def request_hash(sensor_id: int, req: ScheduleRequest) -> bytes:
         "flex-model": req.flex_model,
         "flex-context": req.sent_flex_context,
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+    return _digest(identity)
 
 
 async def _facts(
@@ -130,24 +135,18 @@ async def trigger_schedule(request: Request[State]) -> Response:
             raise ApiError(422, rejected.body())
         digest = request_hash(sensor.id, req)
         marks = await request.state["data_offsets"].marks({sensor.id, *referenced})
-        async with conn.transaction():
-            await jobs.lock_request(conn, digest)
-            existing = (
-                None if req.force_new_job_creation else await jobs.recent_job(conn, digest, settings.job_cache_ttl)
-            )
-            if existing is not None:
-                return processed(schedule=str(existing))
-            job_id = uuid4()
-            await jobs.create_job(
-                conn, job_id=job_id, sensor_id=sensor.id, request=_stored_request(req, body), request_hash=digest,
-                scheduler=req.scheduler,
-            )  # fmt: skip
+
+        def new_job(job_id: UUID) -> tuple[TriggerSchedule, dict[str, Any], str]:
             trigger = TriggerSchedule(
                 job_id=job_id, sensor_id=sensor.id, start=req.start, duration=req.requested_end - req.start,
                 prior=req.prior, flex_model=req.flex_model, flex_context=req.flex_context, body=trigger_body(req),
                 data_offsets=marks,
             )  # fmt: skip
-            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+            return trigger, _stored_request(req, body), req.scheduler
+
+        job_id, created = await _queue_job(conn, request, digest, force=req.force_new_job_creation, new_job=new_job)
+    if not created:
+        return processed(schedule=str(job_id))
     logger.info("schedule triggered", extra={"job_id": str(job_id), "sensor_id": sensor.id})
     return processed(schedule=str(job_id))
 
@@ -165,7 +164,7 @@ def asset_request_hash(req: AssetScheduleRequest) -> bytes:
         "sequential": req.sequential,
         "flex-context": req.sent_flex_context,
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+    return _digest(identity)
 
 
 async def _asset_from_path(conn: AsyncConnection[Any], request: Request[State]) -> AssetRow:
@@ -209,14 +208,8 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
         marks = await request.state["data_offsets"].marks(set(sensors))
         first = req.devices[0]
         single = req.single
-        async with conn.transaction():
-            await jobs.lock_request(conn, digest)
-            existing = (
-                None if req.force_new_job_creation else await jobs.recent_job(conn, digest, settings.job_cache_ttl)
-            )
-            if existing is not None:
-                return processed(schedule=str(existing))
-            job_id = uuid4()
+
+        def new_job(job_id: UUID) -> tuple[TriggerSchedule, dict[str, Any], str]:
             if single is not None:  # one device: exactly the job the sensor route would queue, with this flex-context
                 stored = {**_stored_request(single, trigger_body(single)), "asset_id": asset.id}
                 trigger = TriggerSchedule(
@@ -236,12 +229,39 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
                     prior=req.prior, flex_model={}, flex_context=first.flex_context, body=asset_trigger_body(req),
                     data_offsets=marks, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
                 )  # fmt: skip
-            await jobs.create_job(conn, job_id=job_id, sensor_id=first.sensor_id, request=stored, request_hash=digest,
-                                  scheduler=first.scheduler)  # fmt: skip
-            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+            return trigger, stored, first.scheduler
+
+        job_id, created = await _queue_job(conn, request, digest, force=req.force_new_job_creation, new_job=new_job)
+    if not created:
+        return processed(schedule=str(job_id))
     extra = {"job_id": str(job_id), "asset_id": asset.id, "sensor_ids": req.sensor_ids, "sequential": req.sequential}
     logger.info("asset schedule triggered", extra=extra)
     return processed(schedule=str(job_id))
+
+
+async def _queue_job(
+    conn: AsyncConnection[Any],
+    request: Request[State],
+    digest: bytes,
+    *,
+    force: bool,
+    new_job: Callable[[UUID], tuple[TriggerSchedule, dict[str, Any], str]],
+) -> tuple[UUID, bool]:
+    """In one transaction: the job of an identical trigger within the de-duplication window (unless ``force``), or
+    a new job row (``new_job`` gives its trigger, stored request and scheduler) with its trigger on the topic.
+    Returns the job id and whether it is new."""
+    async with conn.transaction():
+        await jobs.lock_request(conn, digest)
+        existing = None if force else await jobs.recent_job(conn, digest, request.state["settings"].job_cache_ttl)
+        if existing is not None:
+            return existing, False
+        job_id = uuid4()
+        trigger, stored, scheduler = new_job(job_id)
+        await jobs.create_job(
+            conn, job_id=job_id, sensor_id=trigger.sensor_id, request=stored, request_hash=digest, scheduler=scheduler
+        )
+        await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+    return job_id, True
 
 
 def _stored_request(req: ScheduleRequest, body: dict[str, Any]) -> dict[str, Any]:
