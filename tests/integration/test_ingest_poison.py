@@ -67,7 +67,7 @@ def poisoned(settings: Settings, service_logs: Path) -> Iterator[Poisoned]:
     own = Settings(**{**settings.model_dump(), "topic_prefix": f"{settings.topic_prefix}poison."})
     run(kafka.ensure_topics(own))
     processes.provision_acls(own)  # topics of its own: their ACLs too (where the broker authenticates)
-    group = f"poison-{uuid.uuid4().hex[:6]}"
+    group = f"flexstream-ingest-poison-{uuid.uuid4().hex[:6]}"  # the ingest principal's groups start so
     ingest = start_service("ingest", own, service_logs, ingest_group=group, ingest_max_values=MAX_VALUES)
     try:
         yield Poisoned(own, ingest, group, run(_sensor(own)))
