@@ -1,19 +1,44 @@
-"""Pruning: ingested commands and published outbox rows older than the retention go; the rest stays."""
+"""Pruning: ingested commands and published outbox rows older than the retention go; the rest stays.
+
+The test writes an unpublished outbox row to a topic no service owns, so it runs on a database of its own: in the
+session's database the running gateway's outbox relay would try to publish that row (and, on a broker with ACLs,
+be refused and retry it ahead of every later sensor event)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.workers.pruner import prune_once
+from shared.migrate import migrate
 
 RETENTION = timedelta(days=14)
 
 
-async def test_old_commands_and_published_outbox_rows_are_pruned(pool: AsyncConnectionPool) -> None:
+@pytest.fixture
+async def own_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """A pool on a migrated database of this test's own, dropped afterwards."""
+    name = f"{psycopg.conninfo.conninfo_to_dict(database_url)['dbname']}_pruning"
+    url = make_conninfo(database_url, dbname=name)
+    migrate(url)
+    try:
+        async with AsyncConnectionPool(url, min_size=1, max_size=2, open=False) as pool:
+            yield pool
+    finally:
+        with psycopg.connect(make_conninfo(database_url, dbname="postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def test_old_commands_and_published_outbox_rows_are_pruned(own_pool: AsyncConnectionPool) -> None:
+    pool = own_pool
     now = datetime.now(UTC)
     old, fresh = now - RETENTION - timedelta(hours=1), now - RETENTION + timedelta(hours=1)
     commands = {"old": uuid.uuid4(), "fresh": uuid.uuid4()}
