@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 started_before=""
 [ -f .run/infra-started ] && started_before=1
-eval "$(bash scripts/infra.sh up flexstream_bench)"
+infra_exports="$(bash scripts/infra.sh up flexstream_bench)"  # an assignment, so set -e stops here if it fails
+eval "$infra_exports"
 cleanup() { [ -n "$started_before" ] || [ -n "${FLEXSTREAM_KEEP_STACK:-}" ] || bash scripts/infra.sh down; }
 trap cleanup EXIT
 export FLEXSTREAM_KAFKA_BOOTSTRAP FLEXSTREAM_DATABASE_URL FLEXSTREAM_KAFKA_RELEASE="${FLEXSTREAM_KAFKA_RELEASE:-}"

@@ -123,22 +123,15 @@ super.users=User:admin
 PROPS
 }
 
-configure() {
-  mkdir -p "$DATA"
-  if [ "$SECURITY" != none ] && [ -e "$DATA/meta.properties" ] && [ ! -s "$CREDENTIALS" ]; then
-    say "$DATA was formatted without SCRAM credentials: remove it (and its topics) to start an authenticated"
-    say "broker on this port, or set FLEXSTREAM_KAFKA_SECURITY=none"; exit 1
-  fi
-  if [ "$SECURITY" != none ] && [ ! -e "$DATA/meta.properties" ]; then new_credentials; fi
-  {
-    cat <<PROPS
+broker_properties() {
+  cat <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
 PROPS
-    listener_properties
-    cat <<PROPS
+  listener_properties
+  cat <<PROPS
 log.dirs=$DATA
 num.partitions=${FLEXSTREAM_KAFKA_PARTITIONS:-4}
 offsets.topic.replication.factor=1
@@ -151,8 +144,13 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=168
 PROPS
-  } > "$STATE/kafka-$PORT.properties"
-  chmod 600 "$STATE/kafka-$PORT.properties"
+}
+
+configure() {
+  mkdir -p "$DATA"
+  if [ "$SECURITY" != none ] && [ -e "$DATA/meta.properties" ] && [ ! -s "$CREDENTIALS" ]; then add_scram_credentials; fi
+  if [ "$SECURITY" != none ] && [ ! -e "$DATA/meta.properties" ]; then new_credentials; fi
+  (umask 077; broker_properties > "$STATE/kafka-$PORT.properties")
   rm -f "$CLIENT_CONFIG"  # written again below for an authenticated broker (the credentials file is kept)
   if [ "$SECURITY" != none ]; then
     (umask 077; cat > "$CLIENT_CONFIG" <<PROPS
@@ -180,6 +178,41 @@ PROPS
 }
 
 running() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+# Storage formatted without authentication (by FLEXSTREAM_KAFKA_SECURITY=none, or by an earlier version of this
+# script) keeps its topics and offsets: the broker runs once more without authentication, the principals' SCRAM
+# credentials are added through it, and it stops. The credentials file appears only when all of them are in.
+add_scram_credentials() {
+  say "$DATA was formatted without SCRAM credentials: adding them (once; its topics and offsets are kept)"
+  if running; then say "a broker runs on this port already (pid $(cat "$PIDFILE")): stop it first"; exit 1; fi
+  local final="$CREDENTIALS" plain="$STATE/kafka-$PORT.no-auth.properties" name
+  CREDENTIALS="$CREDENTIALS.adding"; new_credentials
+  (umask 077; SECURITY=none broker_properties > "$plain")
+  rm -f "$CLIENT_CONFIG"
+  launch "$plain"
+  for name in "${PRINCIPALS[@]}"; do
+    java_cmd org.apache.kafka.tools.ConfigCommand --bootstrap-server "127.0.0.1:$PORT" --alter --entity-type users \
+      --entity-name "$name" --add-config "SCRAM-SHA-512=[password=$(password_of "$name")]" >>"$LOG.scram" 2>&1 \
+      || { say "adding the SCRAM credential of $name failed, see $LOG.scram"; stop; exit 1; }
+  done
+  stop
+  rm -f "$plain" "$LOG.scram"
+  mv "$CREDENTIALS" "$final"; CREDENTIALS="$final"
+}
+
+# Start the broker with the given properties and wait until it answers a metadata request.
+launch() {
+  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" \
+    kafka.Kafka "$1" >"$LOG" 2>&1 &
+  echo $! > "$PIDFILE"
+  for _ in $(seq 1 120); do
+    running || { say "broker exited during start-up:"; tail -30 "$LOG" >&2; exit 1; }
+    if ready; then return; fi
+    sleep 1
+  done
+  say "broker did not answer a metadata request within 120 s; log: $LOG"; exit 1
+}
 
 # A metadata request answered by the broker (not just an open port) means it is ready.
 ready() {
@@ -209,17 +242,9 @@ start() {
   configure
   if running; then say "already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"; return; fi
   say "starting Apache Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT"
-  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" \
-    kafka.Kafka "$STATE/kafka-$PORT.properties" >"$LOG" 2>&1 &
-  echo $! > "$PIDFILE"
   echo "$KAFKA_VERSION" > "$STATE/kafka-$PORT.release"
-  for _ in $(seq 1 120); do
-    running || { say "broker exited during start-up:"; tail -30 "$LOG" >&2; exit 1; }
-    if ready; then say "ready: 127.0.0.1:$PORT (Apache Kafka $KAFKA_VERSION)"; return; fi
-    sleep 1
-  done
-  say "broker did not answer a metadata request within 120 s; log: $LOG"; exit 1
+  launch "$STATE/kafka-$PORT.properties"
+  say "ready: 127.0.0.1:$PORT (Apache Kafka $KAFKA_VERSION)"
 }
 
 stop() {

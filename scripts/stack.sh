@@ -15,7 +15,8 @@ up() {
   say "step 1/5: Python environment"
   bash scripts/bootstrap.sh
   say "step 2/5: Kafka broker and database"
-  eval "$(bash scripts/infra.sh up flexstream)"
+  infra_exports="$(bash scripts/infra.sh up flexstream)"  # an assignment, so set -e stops here if it fails
+  eval "$infra_exports"
   (umask 077; for v in "${!FLEXSTREAM_@}"; do printf 'export %s=%q\n' "$v" "${!v}"; done > .run/env)
   say "step 3/5: database migrations; the services' Kafka ACLs"
   .venv/bin/python -m shared.migrate

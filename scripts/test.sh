@@ -11,7 +11,8 @@ bash scripts/bootstrap.sh
 external_db="${FLEXSTREAM_DATABASE_URL:-}"
 started_before=""
 [ -f .run/infra-started ] && started_before=1
-eval "$(bash scripts/infra.sh up flexstream_test)"
+infra_exports="$(bash scripts/infra.sh up flexstream_test)"  # an assignment, so set -e stops here if it fails
+eval "$infra_exports"
 plain_started=""
 cleanup() {
   [ -n "$plain_started" ] && bash scripts/plain-postgres.sh stop
