@@ -17,6 +17,8 @@ ROOT="$CACHE/debian13-root"          # chroot with postgresql-17 + timescaledb (
 MIRROR="${FLEXSTREAM_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 STATE="$CACHE/state"; mkdir -p "$STATE"
 LOG="$STATE/timescaledb.log"
+# One cluster per port, so servers on two ports can run side by side (the default port keeps its old folder).
+if [ "$PORT" = 55432 ]; then DATA=/var/lib/flexstream/pgdata; else DATA="/var/lib/flexstream/pgdata-$PORT"; fi
 
 say() { echo "[timescaledb] $*" >&2; }
 
@@ -28,13 +30,13 @@ in_root() {
 }
 
 ensure_server() {
-  if native; then MODE=native; DATA=/var/lib/flexstream/pgdata; return; fi
+  if native; then MODE=native; return; fi
   if . /etc/os-release && [ "${VERSION_ID%%.*}" -ge 13 ] 2>/dev/null; then
     say "installing postgresql-17-timescaledb from the OS packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-17 postgresql-17-timescaledb >/dev/null
-    MODE=native; DATA=/var/lib/flexstream/pgdata; return
+    MODE=native; return
   fi
-  MODE=chroot; DATA=/var/lib/flexstream/pgdata    # path inside the root
+  MODE=chroot    # $DATA is a path inside the root
   if [ ! -e "$ROOT/.flexstream-ready" ]; then
     command -v debootstrap >/dev/null || { say "installing debootstrap"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
     say "building a Debian 13 root in $ROOT (once; about a minute or two)"
@@ -93,12 +95,20 @@ CONF
   fi
   if running; then say "already running on 127.0.0.1:$PORT"; else
     say "starting PostgreSQL 17 + TimescaleDB on 127.0.0.1:$PORT"
-    in_root /usr/lib/postgresql/17/bin/pg_ctl -D "$DATA" -l "$DATA/server.log" -w -t 60 start >/dev/null \
+    in_root /usr/lib/postgresql/17/bin/pg_ctl -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >/dev/null \
       || { say "start failed:"; tail -20 "$(host_path "$DATA")/server.log" >&2; exit 1; }
   fi
   for _ in $(seq 1 60); do answers && break; sleep 0.5; done
-  answers || { say "server does not answer on port $PORT"; exit 1; }
+  answers || { say "the server of $DATA does not answer on port $PORT (log: $(host_path "$DATA")/server.log)"; exit 1; }
   say "ready: postgresql://postgres@127.0.0.1:$PORT/postgres"
+}
+
+any_cluster_running() {
+  local pf
+  for pf in "$ROOT"/var/lib/flexstream/pgdata*/postmaster.pid; do
+    [ -s "$pf" ] && kill -0 "$(head -1 "$pf")" 2>/dev/null && return 0
+  done
+  return 1
 }
 
 pg_owner() { if [ "$MODE" = native ]; then id -u postgres; else chroot "$ROOT" id -u postgres; fi; }
@@ -109,8 +119,9 @@ stop() {
     say "stopping (pid $(head -1 "$(pidfile)"))"
     in_root /usr/lib/postgresql/17/bin/pg_ctl -D "$DATA" -m fast -w stop >/dev/null
   else say "not running"; fi
-  # Release the root's mounts, so that removing the cache folder can never reach the host's /dev.
-  if [ "$MODE" = chroot ]; then
+  # Release the root's mounts once no cluster in it runs (the servers of other ports need its /dev), so that
+  # removing the cache folder can never reach the host's /dev.
+  if [ "$MODE" = chroot ] && ! any_cluster_running; then
     for mnt in "$ROOT/proc" "$ROOT/dev"; do mountpoint -q "$mnt" && umount -l "$mnt"; done
   fi
   return 0
@@ -118,7 +129,6 @@ stop() {
 
 ensure_server_quiet() {
   if native; then MODE=native; else MODE=chroot; fi
-  DATA=/var/lib/flexstream/pgdata
 }
 
 case "${1:-start}" in
