@@ -42,6 +42,9 @@ SEQUENTIAL0 = datetime(2025, 1, 1, tzinfo=UTC)  # the latency rows: one new day 
 API = "/api/v3_0/sensors/{id}/data"
 
 
+MACHINE = "whole machine"  # the CPU seconds of every process (the database and the broker too), from /proc/stat
+
+
 @dataclass(frozen=True)
 class Throughput:
     """Rows promised (by 200 answers or ``BeliefsIngested`` events) and rows found stored, in ``seconds``."""
@@ -74,7 +77,11 @@ class Throughput:
             p50, p95 = np.percentile(self.latencies, [50, 95])
             text += f", latency p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms"
         if self.cpu:
-            text += "; CPU " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.cpu.items())
+            capacity = self.seconds * (os.cpu_count() or 1)
+            text += "; CPU " + ", ".join(
+                f"{name} {seconds:.2f} s" + (f" of {capacity:.2f} s" if name == MACHINE else "")
+                for name, seconds in self.cpu.items()
+            )
         return text
 
 
@@ -134,9 +141,16 @@ def year_values(seed: int) -> list[float]:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable)."""
+    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable), and
+    those of the whole machine (``MACHINE``): what the processes named here leave is the database's, the broker's
+    and anything else's, and the wall time times the cores less all of it is idle."""
     ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
+    try:  # cpu  user nice system idle iowait irq softirq steal ...
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        used[MACHINE] = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7)) / ticks
+    except (OSError, IndexError, ValueError):
+        pass
     for name, pid in pids.items():
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
