@@ -117,12 +117,15 @@ def _converted(values: np.ndarray, unit: str, sensor: SensorInfo) -> np.ndarray:
     units.check_convertible(unit, sensor.unit)
     if np.isinf(values).any():
         raise InvalidBeliefs("Values must be finite numbers (or null).")
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, refused below; nan is null
-        converted = units.convert(values, unit, sensor.unit, sensor.event_resolution)
-        if (np.abs(converted) > MAX_MAGNITUDE).any():
-            raise InvalidBeliefs(
-                f"Values must be at most {MAX_MAGNITUDE:g} in magnitude in the sensor's unit ({sensor.unit})."
-            )
+    if unit == sensor.unit:  # nothing to convert (the common case: no numpy error state to set up)
+        converted = values
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, refused below; nan is null
+            converted = units.convert(values, unit, sensor.unit, sensor.event_resolution)
+    if (np.abs(converted) > MAX_MAGNITUDE).any():
+        raise InvalidBeliefs(
+            f"Values must be at most {MAX_MAGNITUDE:g} in magnitude in the sensor's unit ({sensor.unit})."
+        )
     return converted
 
 

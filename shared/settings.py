@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_COMMAND_RETENTION = timedelta(days=8)  # the local broker keeps records 7 days (log.retention.hours=168)
@@ -56,7 +56,8 @@ class GatewaySettings(Settings):
     port: int = 8000
     token_max_age: timedelta = timedelta(hours=6)  # FlexMeasures' SECURITY_TOKEN_MAX_AGE
     auth_cache_ttl: timedelta = timedelta(seconds=5)  # how long a verified token is trusted without a query
-    sensor_cache_ttl: timedelta = timedelta(seconds=2)  # how long the data routes reuse a loaded sensor
+    # How long the data routes reuse a loaded sensor when no sensor event evicts it first (docs/api.md, "Sensor events")
+    sensor_cache_ttl: timedelta = timedelta(seconds=60)
     write_wait: timedelta = timedelta(seconds=10)  # read-your-writes wait before answering 202
     allow_data_overwrite: bool = False  # FLEXMEASURES_ALLOW_DATA_OVERWRITE
     server_timezone: str = "UTC"  # FLEXMEASURES_TIMEZONE: how the status route writes staleness_since
@@ -113,7 +114,10 @@ class WorkerSettings(Settings):
 
 class IngestSettings(WorkerSettings):
     ingest_group: str = "flexstream-ingest"
-    ingest_batch_max: int = 500  # Kafka records per poll / DB transaction
+    ingest_batch_max: int = 2000  # Kafka records per poll / DB transaction
+    ingest_batch_bytes: int = 32 * 1024 * 1024  # and at most this many bytes of record values (or one record)
+    # Consumers of the ingest group in one process, each with its own write loop (docs/architecture.md, "Ingest").
+    ingest_lanes: int = Field(default=2, ge=1, le=16)
     # A fetch returns as soon as this much data is there (one record: no timer on an idle write), or after
     # ingest_fetch_wait_ms with nothing. Batches grow by themselves: ingest keeps reading while a transaction
     # runs and writes everything that arrived meanwhile in the next one.

@@ -185,8 +185,16 @@ async def ingest_batch(
             continue
         items.append(item)
 
+    posts = [item.command for item in items if not isinstance(item.command, DeleteSensorData)]
+    context = await sql.load_context(
+        conn,
+        [item.command.command_id for item in items],
+        sensor_ids=[item.command.sensor_id for item in items],
+        device_sensor_ids=[item.command.sensor_id for item in items if item.account_id is not None],
+        source_ids=[post.source_id for post in posts if post.source_id],
+    )
     # A command seen before (replayed after a crash, or produced twice) answers what it answered then.
-    done = await sql.load_done_commands(conn, [item.command.command_id for item in items])
+    done = context.done
     first_seen: list[_Item] = []
     seen: set[UUID] = set()
     for item in items:
@@ -197,16 +205,11 @@ async def ingest_batch(
             seen.add(command_id)
             first_seen.append(item)
 
-    sensors = await sql.load_sensors(conn, [item.command.sensor_id for item in first_seen])
-    devices = [item.command.sensor_id for item in first_seen if item.account_id is not None]
-    owners = await sql.sensor_accounts(conn, devices) if devices else {}
-    posts = [item.command for item in first_seen if not isinstance(item.command, DeleteSensorData)]
-    known_sources = await sql.existing_source_ids(conn, [post.source_id for post in posts if post.source_id])
     device_sources: dict[str, int] = {}
     ready: list[_Item] = []
     for item in first_seen:
         try:
-            await _prepare(conn, item, sensors, owners, known_sources, device_sources, max_values)
+            await _prepare(conn, item, context, device_sources, max_values)
         except FlexStreamError as exc:
             results.dead.append(dead_letter(item.record, exc, item.command))
             continue
@@ -285,18 +288,16 @@ def _replay(stored: dict[str, Any], results: Results) -> None:
 async def _prepare(
     conn: AsyncConnection[Any],
     item: _Item,
-    sensors: dict[int, SensorInfo],
-    owners: dict[int, int | None],
-    known_sources: set[int],
+    context: sql.BatchContext,
     device_sources: dict[str, int],
     max_values: int,
 ) -> None:
     command = item.command
-    sensor = sensors.get(command.sensor_id)
+    sensor = context.sensors.get(command.sensor_id)
     if sensor is None:
         raise UnknownSensor(command.sensor_id)
     if item.account_id is not None:
-        trust.check_sensor(item.account_id, command.sensor_id, owners.get(command.sensor_id))
+        trust.check_sensor(item.account_id, command.sensor_id, context.owners.get(command.sensor_id))
     item.sensor = sensor
     if isinstance(command, DeleteSensorData):
         return
@@ -311,7 +312,7 @@ async def _prepare(
         )
         return
     if command.source_id is not None:
-        if command.source_id not in known_sources:
+        if command.source_id not in context.sources:
             raise UnknownSource(f"Data source {command.source_id} does not exist.")
         item.source_id = command.source_id
     else:
@@ -356,9 +357,9 @@ async def _copy_into_empty_windows(
     if not empty:
         return []
     try:
-        async with conn.transaction():  # a savepoint: a concurrent writer to the same keys sends us the slow way
-            await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in empty))
-    except psycopg.errors.UniqueViolation:
+        await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in empty))
+    except psycopg.errors.UniqueViolation:  # a concurrent writer to the same keys: back to the savepoint
+        await sql.rollback_to_before_copy(conn)
         logger.info("beliefs appeared in a window meanwhile; comparing instead", extra={"commands": len(empty)})
         return []
     return empty

@@ -122,20 +122,43 @@ async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results:
     await asyncio.gather(*sends)
 
 
+async def finish(
+    consumer: AIOKafkaConsumer,
+    producer: AIOKafkaProducer,
+    settings: IngestSettings,
+    results: Results,
+    records: list[ConsumerRecord[bytes, bytes]],
+) -> None:
+    """After a batch's database commit: its events, then (once the broker has them all) its offsets, only for the
+    partitions still assigned; a partition taken away by a rebalance meanwhile is replayed by its new owner, which
+    finds the commands done and sends their events again (idempotent)."""
+    await publish(producer, settings, results)
+    assigned = consumer.assignment()
+    offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
+    if offsets:
+        await consumer.commit(offsets)
+
+
 class Intake:
     """Records read from Kafka but not yet written: a reader task fills it while the writer's transaction runs,
     so the next batch is whatever arrived meanwhile (group commit) and an idle write waits on no timer.
 
     aiokafka fetches a partition again only once its buffered records are taken, so without a reader of its
-    own the consumer would sit idle during every transaction and batches would stay as small as one fetch."""
+    own the consumer would sit idle during every transaction and batches would stay as small as one fetch. A batch
+    holds at most ``batch_max`` records and ``batch_bytes`` bytes of values (but always at least one record)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, batch_max: int) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, batch_max: int, batch_bytes: int) -> None:
         self.consumer = consumer
         self.batch_max = batch_max
+        self.batch_bytes = batch_bytes
         self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self.waiting_bytes = 0
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+
+    def _full(self) -> bool:
+        return len(self.records) >= self.batch_max or self.waiting_bytes >= self.batch_bytes
 
     async def read(self) -> None:
         """Take what the broker has, as it arrives, as long as less than one batch is waiting."""
@@ -144,9 +167,10 @@ class Intake:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max)
             for part in batches.values():
                 self.records.extend(part)
+                self.waiting_bytes += sum(len(record.value or b"") for record in part)
             if self.records:
                 self._arrived.set()
-            if len(self.records) >= self.batch_max:
+            if self._full():
                 self._room.clear()
 
     async def take(self, timeout: float) -> list[ConsumerRecord[bytes, bytes]]:
@@ -155,10 +179,23 @@ class Intake:
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout)
-        batch, self.records = self.records[: self.batch_max], self.records[self.batch_max :]
-        if len(self.records) < self.batch_max:
+        end = batch_end([len(record.value or b"") for record in self.records], self.batch_max, self.batch_bytes)
+        batch, self.records = self.records[:end], self.records[end:]
+        self.waiting_bytes -= sum(len(record.value or b"") for record in batch)
+        if not self._full():
             self._room.set()
         return batch
+
+
+def batch_end(sizes: list[int], max_records: int, max_bytes: int) -> int:
+    """How many of the waiting records (of these value sizes) the next batch takes: at most ``max_records``, and
+    records until ``max_bytes`` is reached (the record that reaches it included, so a batch has at least one)."""
+    total = 0
+    for count, size in enumerate(sizes[:max_records], 1):
+        total += size
+        if total >= max_bytes:
+            return count
+    return min(len(sizes), max_records)
 
 
 def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
@@ -175,16 +212,6 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
     async with (
         db.open_pool(settings, name="ingest") as pool,
         kafka.open_producer(settings) as producer,
-        kafka.open_consumer(
-            settings,
-            [],
-            settings.ingest_group,
-            pattern=subscription(settings),
-            metadata_max_age_ms=settings.ingest_topic_refresh_ms,
-            max_poll_records=settings.ingest_batch_max,
-            fetch_min_bytes=settings.ingest_fetch_min_bytes,
-            fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
-        ) as consumer,
         kafka.open_consumer(settings, [SCHEDULES], f"{settings.ingest_group}{SCHEDULES_GROUP_SUFFIX}") as schedules,
     ):
         checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
@@ -192,10 +219,39 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
         schedule_loop = asyncio.create_task(store_schedules_until(schedules, pool, stop))
-        intake = Intake(consumer, settings.ingest_batch_max)
+        logger.info(
+            "ingest consuming",
+            extra={"pattern": subscription(settings), "group": settings.ingest_group, "lanes": settings.ingest_lanes},
+        )
+        lanes = [asyncio.create_task(lane(pool, producer, settings, stop)) for _ in range(settings.ingest_lanes)]
+        try:
+            await asyncio.gather(*lanes)
+        finally:
+            stop.set()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            await schedule_loop
+            await server
+
+
+async def lane(
+    pool: AsyncConnectionPool, producer: AIOKafkaProducer, settings: IngestSettings, stop: asyncio.Event
+) -> None:
+    """One consumer of the ingest group and its write loop. The lanes of a process share the partitions between
+    them as the group assigns them (a partition belongs to one lane at a time, so a sensor's commands stay in
+    order), and one lane's database transaction runs while another decodes, encodes or waits on the broker."""
+    async with kafka.open_consumer(
+        settings,
+        [],
+        settings.ingest_group,
+        pattern=subscription(settings),
+        metadata_max_age_ms=settings.ingest_topic_refresh_ms,
+        max_poll_records=settings.ingest_batch_max,
+        fetch_min_bytes=settings.ingest_fetch_min_bytes,
+        fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
+    ) as consumer:
+        intake = Intake(consumer, settings.ingest_batch_max, settings.ingest_batch_bytes)
         reader = asyncio.create_task(intake.read())
-        committing: asyncio.Task[None] | None = None
-        logger.info("ingest consuming", extra={"pattern": subscription(settings), "group": settings.ingest_group})
+        finishing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
@@ -208,24 +264,18 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
                 results = await write_batch(pool, records, settings)
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
-                await publish(producer, settings, results)
-                # Only after the DB commit and the events are durable, and only for the records written; a
-                # partition taken away by a rebalance meanwhile is replayed by its new owner (idempotent). The
-                # commit runs while the next batch is written; the one after waits for it (offsets in order).
-                if committing is not None:
-                    await committing
-                assigned = consumer.assignment()
-                offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
-                committing = asyncio.create_task(consumer.commit(offsets)) if offsets else None
+                # The events are sent and the offsets committed while the next batch is written; the batch after
+                # waits for that, so events go out in order and offsets only move forward.
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.create_task(finish(consumer, producer, settings, results, records))
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
-            if committing is not None:
-                await committing
+            if finishing is not None:
+                await finishing
         finally:
             stop.set()
             reader.cancel()
-            await asyncio.gather(reader, *([committing] if committing else []), return_exceptions=True)
-            await schedule_loop
-            await server
+            await asyncio.gather(reader, *([finishing] if finishing else []), return_exceptions=True)
 
 
 async def store_schedules_until(consumer: AIOKafkaConsumer, pool: AsyncConnectionPool, stop: asyncio.Event) -> None:

@@ -5,9 +5,11 @@ in the window between the check and the COPY (another writer)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.ingest import handlers, sql
@@ -62,7 +64,10 @@ async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_
     prior = START + timedelta(days=1)
     assert await ingest(pool, post(sensor, [1.0, 2.0], prior)) == ["processed"]
 
-    async def nothing_stored(*_: object) -> set[int]:
+    check = sql.commands_over_stored_beliefs
+
+    async def nothing_stored(conn: AsyncConnection[Any], windows: Any) -> set[int]:
+        await check(conn, windows)
         return set()  # as if the rows above were written by another replica just after the check
 
     monkeypatch.setattr(sql, "commands_over_stored_beliefs", nothing_stored)

@@ -61,7 +61,7 @@ async def _sensor(request: Request[State], sensor_id: int) -> SensorRow | None:
     cache = request.state["sensors"]
     sensor = cache.get(sensor_id)
     if sensor is None:
-        async with request.state["pool"].connection() as conn:
+        async with db.single_statement(request.state["pool"]) as conn:
             sensor = await sensor_by_id(conn, sensor_id)
         if sensor is not None:
             cache[sensor_id] = sensor
