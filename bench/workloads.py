@@ -141,9 +141,10 @@ def year_values(seed: int) -> list[float]:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable), and
-    those of the whole machine (``MACHINE``): what the processes named here leave is the database's, the broker's
-    and anything else's, and the wall time times the cores less all of it is idle."""
+    """User + system CPU seconds each process has used so far (``/proc/<pid>/stat``; empty where unreadable); those
+    of the servers (``SERVERS``: every PostgreSQL process, the Kafka broker's JVM) where they run on this machine;
+    and those of the whole machine (``MACHINE``): the wall time times the cores less all of it is idle, and what
+    the named processes leave is the kernel's work and anything else's."""
     ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     try:  # cpu  user nice system idle iowait irq softirq steal ...
@@ -152,12 +153,42 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     except (OSError, IndexError, ValueError):
         pass
     for name, pid in pids.items():
+        seconds = _process_seconds(pid, ticks)
+        if seconds is not None:
+            used[name] = seconds
+    used.update(_server_seconds(ticks))
+    return used
+
+
+SERVERS = {"postgres": "postgres", "kafka": "kafka.Kafka"}  # name: the process name, or a word of the command line
+
+
+def _process_seconds(pid: int | str, ticks: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+
+def _server_seconds(ticks: int) -> dict[str, float]:
+    """The CPU seconds of the live processes of each of ``SERVERS`` (a PostgreSQL backend's work is in the pool's
+    long-lived connections; a process that ended between two readings is missing from the second)."""
+    found: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            comm = (entry / "comm").read_text().strip()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return used
+        for name, mark in SERVERS.items():
+            if comm == mark or (comm == "java" and mark in command):
+                seconds = _process_seconds(entry.name, ticks)
+                if seconds is not None:
+                    found[name] = found.get(name, 0.0) + seconds
+    return found
 
 
 def cpu_since(before: dict[str, float], pids: dict[str, int]) -> dict[str, float]:
