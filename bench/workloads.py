@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from bench.harness import BenchError
+from bench.harness import BenchError, checkpoint
 from services.ingest.copy_format import HEADER, TRAILER, belief_rows
 from shared import kafka
 from shared.messages import BeliefsIngested, PostSensorData, utcnow
@@ -714,7 +714,7 @@ async def fill_table(
 ) -> Fill:
     """Pre-fill ``timed_beliefs``: ``years`` of 15-minute values from 2018 for each dense sensor, and one value
     every 29 days from 1995 to 2045 for the sparse one (a chunk each), by binary COPY; then VACUUM ANALYZE,
-    as a long-lived table would be."""
+    as a long-lived table would be, and a checkpoint."""
     started = time.perf_counter()
     step = np.timedelta64(int(STEP.total_seconds()), "s")
     n = int((FILL0.replace(year=FILL0.year + years) - FILL0) / STEP)
@@ -738,6 +738,7 @@ async def fill_table(
         await conn.set_autocommit(True)
         try:
             await conn.execute("VACUUM (ANALYZE) timed_beliefs")
+            await checkpoint(conn)  # the fill's WAL must not force a checkpoint into the rows after it
         finally:
             await conn.set_autocommit(False)
         cur = await conn.execute(COUNT_CHUNKS)
