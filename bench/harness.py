@@ -25,7 +25,6 @@ from services.gateway.sql import accounts, assets, sensors
 from shared import kafka
 from shared.migrate import migrate
 from shared.settings import Settings
-from shared.topics import ALL_TOPICS
 from tests import processes
 from tests.processes import ROOT, Service
 
@@ -81,19 +80,10 @@ async def checkpoint(conn: psycopg.AsyncConnection[Any]) -> None:
 
 async def delete_topics(settings: Settings) -> None:
     """Remove this run's prefixed topics (nobody else uses the prefix)."""
-    admin = kafka.admin_client(settings)
-    await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        mine = [
-            t.full_name(settings.topic_prefix) for t in ALL_TOPICS if t.full_name(settings.topic_prefix) in existing
-        ]
-        if mine:
-            await admin.delete_topics(mine)
+        await kafka.delete_prefixed_topics(settings)
     except KafkaError as exc:
         logger.warning("could not delete topics %s: %s", settings.topic_prefix, exc)
-    finally:
-        await admin.close()
 
 
 LOG_DIR = Path(tempfile.gettempdir()) / "flexstream-bench"

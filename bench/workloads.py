@@ -56,6 +56,7 @@ class Throughput:
     failures: int = 0  # requests answered with an error, commands not processed
     latencies: list[float] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the measurement
+    cpu_window: float = 0.0  # the wall seconds those CPU seconds were read over (the row's setup and check included)
 
     @property
     def per_second(self) -> float:
@@ -77,8 +78,8 @@ class Throughput:
             p50, p95 = np.percentile(self.latencies, [50, 95])
             text += f", latency p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms"
         if self.cpu:
-            capacity = self.seconds * (os.cpu_count() or 1)
-            text += "; CPU " + ", ".join(
+            capacity = (self.cpu_window or self.seconds) * (os.cpu_count() or 1)
+            text += f"; CPU over {self.cpu_window:.2f} s: " + ", ".join(
                 f"{name} {seconds:.2f} s" + (f" of {capacity:.2f} s" if name == MACHINE else "")
                 for name, seconds in self.cpu.items()
             )
@@ -751,6 +752,6 @@ async def fill_table(
 
 async def with_cpu(pids: dict[str, int], measuring: Any) -> Throughput:
     """Await the ``measuring`` coroutine (a ``Throughput``) and add the CPU seconds each process used meanwhile."""
-    before = cpu_seconds(pids)
+    before, started = cpu_seconds(pids), time.perf_counter()
     result: Throughput = await measuring
-    return replace(result, cpu=cpu_since(before, pids))
+    return replace(result, cpu=cpu_since(before, pids), cpu_window=time.perf_counter() - started)

@@ -218,3 +218,19 @@ def partition_for(sensor_id: int, partitions: int) -> int:
     """The partition a record keyed by ``sensor_id`` goes to: what aiokafka's (and Java's) default partitioner
     computes from the key, for a topic with ``partitions`` partitions."""
     return int((murmur2(key_for(sensor_id)) & 0x7FFFFFFF) % partitions)
+
+
+async def delete_prefixed_topics(settings: Settings) -> list[str]:
+    """Delete every topic whose name starts with ``settings.topic_prefix`` (the topics of one test session or
+    benchmark run, device topics included). An empty prefix deletes nothing: it would name every topic."""
+    if not settings.topic_prefix:
+        return []
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()

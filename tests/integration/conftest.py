@@ -3,6 +3,7 @@ subprocesses, and factories for accounts, users (with tokens), assets and sensor
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import uuid
@@ -64,9 +65,11 @@ def database_url(run_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, run_id: str) -> Settings:
+def settings(database_url: str, run_id: str) -> Iterator[Settings]:
     """The broker's security settings come from FLEXSTREAM_KAFKA_* (``scripts/infra.sh`` exports the super
-    user's for the local authenticated broker, whose ACLs for this session's topics are created here)."""
+    user's for the local authenticated broker, whose ACLs for this session's topics are created here). At the end
+    the session's topics (every one under its prefix) are deleted, so a broker kept between runs does not collect
+    them."""
     settings = Settings(
         kafka_bootstrap=_require("FLEXSTREAM_KAFKA_BOOTSTRAP"),
         database_url=database_url,
@@ -74,7 +77,12 @@ def settings(database_url: str, run_id: str) -> Settings:
         log_json=True,
     )
     processes.provision_acls(settings)
-    return settings
+    yield settings
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the session's own event loop
+    try:
+        loop.run_until_complete(kafka.delete_prefixed_topics(settings))
+    finally:
+        loop.close()
 
 
 def start_service(name: str, settings: Settings, tmp: Path, **extra: Any) -> Service:

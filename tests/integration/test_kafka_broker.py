@@ -93,3 +93,25 @@ async def test_faust_app_joins_its_group_and_processes(
         assert f"{settings.topic_prefix}{app_id}" in groups  # the app id is its consumer group
     finally:
         assert service.stop() == 0
+
+
+async def test_deleting_a_prefix_removes_its_topics_and_no_others(settings: Settings) -> None:
+    """The session's teardown deletes its topics this way (a broker kept between runs collected them before)."""
+    prefix = f"{settings.topic_prefix}gone{uuid.uuid4().hex[:6]}."
+    doomed, kept = settings.model_copy(update={"topic_prefix": prefix}), await own_topic(settings)
+    created = await kafka.ensure_topics(doomed)
+    assert created and all(name.startswith(prefix) for name in created)
+    assert sorted(await kafka.delete_prefixed_topics(doomed)) == sorted(created)
+    admin = kafka.admin_client(settings)
+    await admin.start()
+    try:
+        for _ in range(50):  # the broker applies a deletion to its metadata shortly after answering
+            remaining = set(await admin.list_topics())
+            if not {name for name in remaining if name.startswith(prefix)}:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    assert not {name for name in remaining if name.startswith(prefix)}
+    assert kept.full_name(settings.topic_prefix) in remaining
+    assert await kafka.delete_prefixed_topics(settings.model_copy(update={"topic_prefix": ""})) == []
