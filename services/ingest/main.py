@@ -198,6 +198,15 @@ def batch_end(sizes: list[int], max_records: int, max_bytes: int) -> int:
     return min(len(sizes), max_records)
 
 
+def still_assigned(
+    records: list[ConsumerRecord[bytes, bytes]], assigned: set[TopicPartition]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records whose partition this consumer still owns. Records read before a rebalance moved their partition
+    to another consumer (another lane, another replica) are dropped unwritten: the new owner reads them again from
+    the committed offset, and writing them here as well would race it and could send a second, different event."""
+    return [record for record in records if TopicPartition(record.topic, record.partition) in assigned]
+
+
 def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
     """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
     offsets: dict[TopicPartition, int] = {}
@@ -256,7 +265,7 @@ async def lane(
             while not stop.is_set():
                 if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
                     reader.result()
-                records = await intake.take(timeout=0.5)
+                records = still_assigned(await intake.take(timeout=0.5), consumer.assignment())
                 if not records:
                     continue
                 RECORDS.inc(len(records))
