@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Histogram
 from psycopg import AsyncConnection
@@ -40,6 +41,9 @@ BELIEFS = Counter("flexstream_ingest_beliefs_written_total", "Belief rows insert
 DEAD = Counter("flexstream_ingest_dead_letters_total", "Records sent to the DLQ", ["reason"])
 RETRIES = Counter("flexstream_ingest_retries_total", "Transient failures retried")
 SCHEDULES_STORED = Counter("flexstream_ingest_schedules_total", "Computed schedules stored as beliefs")
+COMMITS_REFUSED = Counter(
+    "flexstream_ingest_commits_refused_total", "Offset commits the broker refused because the group was rebalancing"
+)
 BATCH_SECONDS = Histogram("flexstream_ingest_batch_seconds", "Time to write one batch (DB transaction)")
 
 MAX_ATTEMPTS = 8
@@ -131,12 +135,24 @@ async def finish(
 ) -> None:
     """After a batch's database commit: its events, then (once the broker has them all) its offsets, only for the
     partitions still assigned; a partition taken away by a rebalance meanwhile is replayed by its new owner, which
-    finds the commands done and sends their events again (idempotent)."""
+    finds the commands done and sends their events again (idempotent).
+
+    A commit that races a rebalance is refused by the broker (``CommitFailedError``). That loses nothing: the
+    batch is stored and its events sent, so whoever owns the partitions next reads these records again and
+    finds them done. The consumer rejoins the group by itself; the lane goes on."""
     await publish(producer, settings, results)
     assigned = consumer.assignment()
     offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
-    if offsets:
+    if not offsets:
+        return
+    try:
         await consumer.commit(offsets)
+    except CommitFailedError:
+        COMMITS_REFUSED.inc()
+        logger.warning(
+            "offsets not committed: the group was rebalancing; the partitions' next owner replays these records",
+            extra={"partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in offsets)},
+        )
 
 
 class Intake:

@@ -181,3 +181,80 @@ async def test_sigkill_during_a_stream_loses_and_duplicates_nothing(
         assert await _all_dead_letters(crash) == []
     finally:
         restarted.stop()
+
+
+@pytest.mark.slow
+async def test_replicas_joining_and_leaving_mid_stream_crash_nothing_and_lose_nothing(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool, service_logs: Path
+) -> None:
+    """Commands for sensors on every partition stream in while a second ingest joins the group and later leaves:
+    each rebalance lands while offsets are being committed. No process exits, and every belief is stored exactly
+    once (a batch whose commit the rebalance refused is read again by the partition's new owner, which finds its
+    commands done)."""
+    scaled = Settings(**{**settings.model_dump(), "topic_prefix": f"{settings.topic_prefix}scale."})
+    await kafka.ensure_topics(scaled)
+    await asyncio.to_thread(processes.provision_acls, scaled)
+    group = f"flexstream-ingest-scale-{uuid.uuid4().hex[:6]}"
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset, unit="kW", resolution=timedelta(minutes=1)) for _ in range(12)]
+    messages, per_message = 3_000, 20
+    commands = [
+        PostSensorData(sensor_id=sensors[i % len(sensors)],
+                       start=START + timedelta(minutes=(i // len(sensors)) * per_message),
+                       duration=timedelta(minutes=per_message), unit="kW",
+                       values=[float(i * per_message + j) for j in range(per_message)])
+        for i in range(messages)
+    ]  # fmt: skip
+
+    first = await asyncio.to_thread(start_service, "ingest", scaled, service_logs, ingest_group=group)
+    second: Service | None = None
+
+    async def produce() -> None:
+        async with kafka.open_producer(scaled) as producer:
+            for i, command in enumerate(commands):
+                await producer.send(SENSOR_DATA.full_name(scaled.topic_prefix), SENSOR_DATA.encode(command),
+                                    key=key_for(command.sensor_id))  # fmt: skip
+                if i % 20 == 19:
+                    await producer.flush()
+                    await asyncio.sleep(0.05)
+            await producer.flush()
+
+    async def stored() -> int:
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM timed_beliefs WHERE sensor_id = ANY(%s)", (sensors,))
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def until_stored(at_least: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while (count := await stored()) < at_least and time.monotonic() < deadline:
+            assert first.process.poll() is None, f"the first ingest exited; see {first.log}"
+            await asyncio.sleep(0.1)
+        return count
+
+    producing = asyncio.create_task(produce())
+    try:
+        assert await until_stored(messages * per_message // 5, timeout=60) < messages * per_message
+        second = await asyncio.to_thread(start_service, "ingest", scaled, service_logs, ingest_group=group)
+        assert await until_stored(messages * per_message * 3 // 5, timeout=60) < messages * per_message, (
+            "the stream finished before the second replica left; make it longer"
+        )
+        assert second.stop() == 0, f"the second ingest did not stop cleanly; see {second.log}"
+        await producing
+        assert await until_stored(messages * per_message, timeout=120) == messages * per_message
+        assert first.process.poll() is None, f"the first ingest exited; see {first.log}"
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*), coalesce(sum(event_value), 0) FROM timed_beliefs WHERE sensor_id = ANY(%s)",
+                (sensors,),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        assert (int(row[0]), float(row[1])) == (messages * per_message, float(sum(range(messages * per_message))))
+        assert await _all_dead_letters(scaled) == []
+    finally:
+        producing.cancel()
+        if second is not None and second.process.poll() is None:
+            second.stop()
+        first.stop()

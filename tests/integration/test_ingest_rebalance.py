@@ -1,0 +1,51 @@
+"""Ingest's offset commit racing a rebalance of its group, on the real broker: the broker refuses the commit
+(aiokafka raises ``CommitFailedError``), and ingest must carry on rather than exit, since the batch is already
+stored and its events sent (the partition's next owner reads the records again and finds their commands done)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka.structs import ConsumerRecord
+
+from services.ingest.handlers import Results
+from services.ingest.main import COMMITS_REFUSED, finish
+from shared import kafka
+from shared.settings import IngestSettings, Settings
+from shared.topics import SENSOR_DATA
+
+
+async def test_an_offset_commit_refused_by_a_rebalance_does_not_stop_ingest(settings: Settings) -> None:
+    prefix = f"{settings.topic_prefix}rebalance{uuid.uuid4().hex[:4]}."
+    own = IngestSettings(**{**settings.model_dump(), "topic_prefix": prefix})
+    await kafka.ensure_topics(own, [SENSOR_DATA])
+    group = "flexstream-ingest-rebalance"
+    topic = SENSOR_DATA.full_name(own.topic_prefix)
+    refused_before = COMMITS_REFUSED._value.get()
+    async with kafka.open_producer(own) as producer:
+        partitions = len(await producer.partitions_for(topic))
+        for key in range(4 * partitions):  # a record on every partition (almost surely)
+            await producer.send_and_wait(topic, b"{}", key=str(key).encode())
+        async with kafka.open_consumer(own, [SENSOR_DATA], group) as first:
+            records: list[ConsumerRecord[bytes, bytes]] = []
+            while len({r.partition for r in records}) < partitions:
+                batches = await first.getmany(timeout_ms=500)
+                records.extend(r for part in batches.values() for r in part)
+            joined = asyncio.Event()
+
+            async def commit_like_a_busy_lane() -> int:
+                commits = 0
+                while not joined.is_set():
+                    await finish(first, producer, own, Results(), records)
+                    commits += 1
+                    await asyncio.sleep(0)
+                return commits
+
+            committing = asyncio.create_task(commit_like_a_busy_lane())
+            async with kafka.open_consumer(own, [SENSOR_DATA], group) as second:  # returns once it has partitions
+                joined.set()
+                commits = await committing  # raised, before the fix, at the first refused commit
+                assert second.assignment()
+    assert commits > 0
+    assert COMMITS_REFUSED._value.get() > refused_before, "no commit raced the rebalance; the test proved nothing"
