@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
@@ -82,10 +82,12 @@ async def open_consumer(
     group_id: str | None,
     *,
     pattern: str | None = None,
+    listener: ConsumerRebalanceListener | None = None,
     **overrides: Any,
 ) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer that commits by hand (after the database commit) and starts from the earliest offset.
-    With ``pattern`` (and no ``topics``) it reads every topic whose full name matches, new ones included.
+    With ``pattern`` (and no ``topics``) it reads every topic whose full name matches, new ones included;
+    ``listener`` (with ``pattern``) hears of every assignment and revocation.
 
     The group id gets the topic prefix too, so deployments (or test runs) sharing a broker never share a group.
     """
@@ -101,7 +103,7 @@ async def open_consumer(
     options.update(overrides)
     consumer = AIOKafkaConsumer(*(topic.full_name(settings.topic_prefix) for topic in topics), **options)
     if pattern is not None:
-        consumer.subscribe(pattern=pattern)
+        consumer.subscribe(pattern=pattern, listener=listener)
     await consumer.start()
     try:
         yield consumer

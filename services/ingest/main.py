@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Histogram
@@ -223,6 +223,21 @@ def still_assigned(
     return [record for record in records if TopicPartition(record.topic, record.partition) in assigned]
 
 
+class FirstAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's base class is untyped
+    """Set once the group has given its consumer partitions (possibly none) for the first time. A process's lanes
+    join one by one, and each join rebalances the group; when the last lane has its first assignment, every
+    earlier lane has been through that rebalance too, so the partitions are spread over all lanes."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.done.set()
+
+
 def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
     """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
     offsets: dict[TopicPartition, int] = {}
@@ -239,7 +254,12 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         kafka.open_producer(settings) as producer,
         kafka.open_consumer(settings, [SCHEDULES], f"{settings.ingest_group}{SCHEDULES_GROUP_SUFFIX}") as schedules,
     ):
-        checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}
+        joined = [FirstAssignment() for _ in range(settings.ingest_lanes)]
+        checks = {
+            "kafka": lambda: kafka.ping(settings),
+            "db": lambda: db.ping(pool),
+            "lanes": lambda: _all_set([lane.done for lane in joined]),
+        }  # healthy once every lane has partitions: work taken before that is moved again within seconds
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
@@ -248,7 +268,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             "ingest consuming",
             extra={"pattern": subscription(settings), "group": settings.ingest_group, "lanes": settings.ingest_lanes},
         )
-        lanes = [asyncio.create_task(lane(pool, producer, settings, stop)) for _ in range(settings.ingest_lanes)]
+        lanes = [asyncio.create_task(lane(pool, producer, settings, stop, listener)) for listener in joined]
         try:
             await asyncio.gather(*lanes)
         finally:
@@ -258,8 +278,16 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             await server
 
 
+async def _all_set(events: list[asyncio.Event]) -> bool:
+    return all(event.is_set() for event in events)
+
+
 async def lane(
-    pool: AsyncConnectionPool, producer: AIOKafkaProducer, settings: IngestSettings, stop: asyncio.Event
+    pool: AsyncConnectionPool,
+    producer: AIOKafkaProducer,
+    settings: IngestSettings,
+    stop: asyncio.Event,
+    listener: FirstAssignment,
 ) -> None:
     """One consumer of the ingest group and its write loop. The lanes of a process share the partitions between
     them as the group assigns them (a partition belongs to one lane at a time, so a sensor's commands stay in
@@ -269,6 +297,7 @@ async def lane(
         [],
         settings.ingest_group,
         pattern=subscription(settings),
+        listener=listener,
         metadata_max_age_ms=settings.ingest_topic_refresh_ms,
         max_poll_records=settings.ingest_batch_max,
         fetch_min_bytes=settings.ingest_fetch_min_bytes,

@@ -174,15 +174,19 @@ def classify_query(
 # windows come in as arrays, which no chunk can be excluded by; so they are grouped into spans of nearby
 # windows (``window_spans``) and each span's query also carries its constant bounds: TimescaleDB then plans
 # it over the chunks of that span only, and the cost stays flat however many chunks the table holds.
+# Each window is one index probe that stops at the first belief found (LATERAL ... LIMIT 1 keeps it a nested
+# loop): as a semi-join (EXISTS) the planner, misled by the statistics of a chunk that filled up since its
+# last ANALYZE, hashed every belief of the span instead (0.65 s for 1,250 windows over 2.9 M stored rows).
 SELECT_STORED_WINDOWS = """
 SELECT w.idx
 FROM unnest({idx}::integer[], {sensor_ids}::integer[], {firsts}::timestamptz[], {lasts}::timestamptz[])
      AS w(idx, sensor_id, first, last)
-WHERE EXISTS (
+CROSS JOIN LATERAL (
     SELECT 1 FROM timed_beliefs tb
     WHERE tb.sensor_id = w.sensor_id AND tb.event_start >= w.first AND tb.event_start <= w.last
       AND tb.event_start >= {lo}::timestamptz AND tb.event_start <= {hi}::timestamptz
-)
+    LIMIT 1
+) AS stored
 """
 
 SPAN_GAP = timedelta(days=30)  # the hypertable's chunk interval (migrations/0002): closer windows share a span

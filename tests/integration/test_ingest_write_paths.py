@@ -74,3 +74,52 @@ async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_
     assert await ingest(pool, post(sensor, [1.0, 2.0], prior)) == ["already_received"]
     assert await ingest(pool, post(sensor, [1.0, 3.0], prior)) == ["replacement_rejected"]
     assert await stored(pool, sensor) == [(1.0, prior), (2.0, prior)]
+
+
+def _rows_read_from_beliefs(plan: dict[str, Any]) -> int:
+    """Rows the scans of ``timed_beliefs`` chunks returned, over all their loops (EXPLAIN ANALYZE, JSON)."""
+    own = 0
+    if "Scan" in plan["Node Type"] and str(plan.get("Relation Name", "")).startswith("_hyper_"):
+        own = int(plan["Actual Rows"]) * int(plan["Actual Loops"])
+    return own + sum(_rows_read_from_beliefs(child) for child in plan.get("Plans", []))
+
+
+async def test_the_stored_window_check_probes_each_window_instead_of_reading_the_span(
+    factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """A batch of a thousand fresh windows, in a span where 300,000 beliefs were stored since the chunk was last
+    analysed: the check reads at most one belief per window (it used to hash every belief of the span, so its
+    cost grew with what the span holds: 0.65 s for 1,250 windows over 2.9 M rows)."""
+    asset = await factory.asset(await factory.account())
+    filled = [await factory.sensor(asset) for _ in range(50)]
+    fresh = await factory.sensor(asset)
+    span = datetime(2031, 1, 1, tzinfo=UTC)
+    async with pool.connection() as conn:
+        cur = await conn.execute("INSERT INTO data_sources (name, type) VALUES ('window-check', 'test') RETURNING id")
+        row = await cur.fetchone()
+        assert row is not None
+        await conn.execute(
+            "INSERT INTO timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability,"
+            " event_value) SELECT s, t, %(source)s, t, 0.5, 1.0 FROM unnest(%(sensors)s::integer[]) AS s,"
+            " generate_series(%(lo)s::timestamptz, %(lo)s::timestamptz + interval '62 days' - interval '15 min',"
+            " interval '15 min') AS t",
+            {"source": row[0], "sensors": filled, "lo": span},
+        )
+        await conn.commit()
+    day = timedelta(days=1)
+    windows = [
+        (i * 20 + d, sensor, span + d * day, span + d * day + timedelta(minutes=15 * 95))
+        for i, sensor in enumerate(filled)
+        for d in range(20)
+    ]  # fmt: skip
+    windows += [(10_000 + d, fresh, span + d * day, span + d * day + timedelta(minutes=15 * 95)) for d in range(20)]
+    query, params = sql.stored_windows_query(sql.window_spans(windows))
+    async with pool.connection() as conn:
+        cur = await conn.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + query.as_bytes(conn), params)
+        row = await cur.fetchone()
+        assert row is not None
+        read = _rows_read_from_beliefs(row[0][0]["Plan"])
+        found = await sql.commands_over_stored_beliefs(conn, windows)
+        await conn.rollback()
+    assert found == {w[0] for w in windows if w[1] != fresh}
+    assert read <= len(windows), f"the check read {read} beliefs for {len(windows)} windows"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from pathlib import Path
 
 import httpx
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
-from shared.settings import Settings
+from shared import kafka
+from shared.settings import IngestSettings, Settings
 from tests.integration.conftest import Service, start_service
 
 
@@ -23,7 +27,9 @@ def test_gateway_metrics_count_requests_by_route_template(gateway: Service) -> N
 
 
 def test_ingest_health_and_metrics(ingest: Service) -> None:
-    assert httpx.get(f"{ingest.url}/health").json() == {"service": "ingest", "status": "ok", "kafka": "ok", "db": "ok"}
+    assert httpx.get(f"{ingest.url}/health").json() == {
+        "service": "ingest", "status": "ok", "kafka": "ok", "db": "ok", "lanes": "ok"
+    }  # fmt: skip
     metrics = httpx.get(f"{ingest.url}/metrics").text
     assert "flexstream_ingest_records_total" in metrics
 
@@ -42,3 +48,24 @@ def test_workers_run_report_health_and_stop_gracefully(settings: Settings, servi
 def test_gateway_stops_gracefully_on_sigterm(settings: Settings, service_logs: Path) -> None:
     service = start_service("gateway", settings, service_logs)
     assert service.stop() == 0, service.logs()[-2000:]
+
+
+async def test_ingest_is_healthy_only_once_every_lane_has_partitions(settings: Settings, service_logs: Path) -> None:
+    """Each lane's join rebalances the group; until the last one has joined, the first holds every partition, and
+    a batch it takes then is moved (and read again) within seconds. Healthy means the partitions are spread."""
+    group = f"flexstream-ingest-lanes-{uuid.uuid4().hex[:6]}"
+    service = await asyncio.to_thread(start_service, "ingest", settings, service_logs, ingest_group=group)
+    try:
+        admin = kafka.admin_client(settings)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([f"{settings.topic_prefix}{group}"])
+        finally:
+            await admin.close()
+        (described,) = response.groups
+        members = described[5]  # (member id, client id, host, metadata, assignment)
+        held = [ConsumerProtocolMemberAssignment.decode(m[4]).partitions() if m[4] else [] for m in members]
+        assert len(held) == IngestSettings().ingest_lanes == 2
+        assert all(held), f"a lane holds no partition: {held}"
+    finally:
+        assert service.stop() == 0
