@@ -22,6 +22,7 @@ from services.gateway.http.server_version import VersionHeaderMiddleware
 from services.gateway.routes import ROUTES
 from services.gateway.rules.login_throttle import LoginThrottle
 from services.gateway.rules.permissions import Principal
+from services.gateway.single_flight import SingleFlight
 from services.gateway.sql import beliefs
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
@@ -82,6 +83,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     timescale=timescale,
                     principals=TTLCache[bytes, Principal](CACHE_ENTRIES, settings.auth_cache_ttl.total_seconds()),
                     sensors=sensors,
+                    sensor_loads=SingleFlight[int, SensorRow | None](),
                     user_sources=LRUCache[int, int](CACHE_ENTRIES),
                     general_plan_sensors=LRUCache[int, bool](GENERAL_PLAN_SENSORS),
                     login_throttles=(

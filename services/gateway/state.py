@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.rules.login_throttle import LoginThrottle
 from services.gateway.rules.permissions import Principal
+from services.gateway.single_flight import SingleFlight
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.workers.data_offsets import DataOffsets
 from services.gateway.workers.write_waiter import Waiter
@@ -33,6 +34,7 @@ class State(TypedDict):
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
     principals: TTLCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
     sensors: TTLCache[int, SensorRow]  # for the data routes, within sensor_cache_ttl; evicted on sensor events
+    sensor_loads: SingleFlight[int, SensorRow | None]  # concurrent misses of one sensor share one query
     user_sources: LRUCache[int, int]  # user id → that user's data source id (never changes once created)
     general_plan_sensors: LRUCache[int, bool]  # sensors whose reads need the general SQL plan (sql/beliefs.py)
     login_throttles: tuple[LoginThrottle, LoginThrottle]  # failed logins per e-mail, per client address

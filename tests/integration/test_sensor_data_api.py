@@ -5,6 +5,7 @@ Every POST answers after ingest stored the data (read-your-writes), so a GET rig
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import timedelta
@@ -358,3 +359,30 @@ async def test_a_changed_unit_is_seen_at_once(http: httpx.Client, factory: Facto
         headers=site.admin.headers,
     )
     assert read.status_code == 200, read.text  # with a stale sensor (kW) this unit would be refused
+
+
+def _sensor_lookups(gateway: Service) -> float:
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    return sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("flexstream_gateway_sensor_lookups_total ")
+    )
+
+
+async def test_concurrent_first_writes_to_a_sensor_read_it_from_the_database_once(
+    gateway: Service, factory: Factory, site: Tenant
+) -> None:
+    """Twenty clients write to a sensor the gateway has not cached yet, all at once: one query reads the sensor
+    and every request uses it (each used to read it for itself)."""
+    sensor = await factory.sensor(site.asset, unit="kW", resolution=timedelta(minutes=15))
+    before = _sensor_lookups(gateway)
+    headers = {**site.member.headers, "Prefer": "respond-async"}
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        bodies = [{"start": f"2025-03-{day:02d}T00:00:00+00:00", "duration": "PT15M", "values": [day], "unit": "kW"}
+                  for day in range(1, 21)]  # fmt: skip
+        responses = await asyncio.gather(
+            *(client.post(f"/api/v3_0/sensors/{sensor}/data", json=body, headers=headers) for body in bodies)
+        )
+    assert [r.status_code for r in responses] == [202] * 20, [r.text for r in responses if r.status_code != 202]
+    assert _sensor_lookups(gateway) - before == 1

@@ -19,6 +19,10 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
+SENSOR_LOOKUPS = Counter(
+    "flexstream_gateway_sensor_lookups_total",
+    "Sensors read from the database by the data routes (cache misses; concurrent misses of one sensor share a read)",
+)
 
 
 class MetricsMiddleware:

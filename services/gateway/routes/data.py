@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.http.guards import current_user, require
+from services.gateway.http.metrics import SENSOR_LOOKUPS
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import already_received, http_error, ok, unprocessable, validation_error
@@ -54,18 +55,25 @@ MAX_UPLOAD_FILES = 100  # files (and other form fields) per upload
 
 
 async def _sensor(request: Request[State], sensor_id: int) -> SensorRow | None:
-    """The sensor, reused for ``sensor_cache_ttl`` (the data routes' hot path asks no query then). A sensor
-    changed meanwhile is checked again by ingest, which always reads the current row."""
+    """The sensor, reused for ``sensor_cache_ttl`` (the data routes' hot path asks no query then); requests that
+    miss it at the same time share one query. A sensor changed meanwhile is checked again by ingest, which always
+    reads the current row."""
     if not db.is_db_id(sensor_id):
         return None
     cache = request.state["sensors"]
     sensor = cache.get(sensor_id)
-    if sensor is None:
+    if sensor is not None:
+        return sensor
+
+    async def load() -> SensorRow | None:
+        SENSOR_LOOKUPS.inc()
         async with db.single_statement(request.state["pool"]) as conn:
-            sensor = await sensor_by_id(conn, sensor_id)
-        if sensor is not None:
-            cache[sensor_id] = sensor
-    return sensor
+            found = await sensor_by_id(conn, sensor_id)
+        if found is not None:
+            cache[sensor_id] = found
+        return found
+
+    return await request.state["sensor_loads"].load(sensor_id, load)
 
 
 async def _sensor_by_address(request: Request[State], address: str, location: str) -> SensorRow:
