@@ -154,6 +154,7 @@ class Sensors:
     large_fill: list[int]
     large_sparse: int
     large_post_seq: int
+    http_more: list[list[int]]  # (b) again with more clients (``MORE_CLIENTS``), each on sensors of its own
 
     @staticmethod
     def allot(ids: list[int], sizes: Sizes) -> Sensors:
@@ -171,15 +172,24 @@ class Sensors:
             take(sizes.large_sensors),
         )
         large_sparse, large_post_seq = take(2)
+        http_more = [take(sizes.http_sensors) for _ in MORE_CLIENTS]
         return Sensors(
             kafka, http, year, kafka_year, daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside,
-            large_kafka, large_http, large_fill, large_sparse, large_post_seq,
+            large_kafka, large_http, large_fill, large_sparse, large_post_seq, http_more,
         )  # fmt: skip
 
     @staticmethod
     def count(sizes: Sizes) -> int:
         # the sensors allotted above, and one more at the end for the stats freshness row
-        return 2 * (sizes.kafka_sensors + sizes.http_sensors + sizes.year_repeats) + sizes.large_sensors + 9
+        http = (2 + len(MORE_CLIENTS)) * sizes.http_sensors
+        return 2 * (sizes.kafka_sensors + sizes.year_repeats) + http + sizes.large_sensors + 9
+
+
+# (b) is measured again, for information, with this many times its clients: how the throughput moves with the
+# offered load (every stage's batches grow with it), beside the goal row measured with ``--concurrency``. They run
+# just before (b), so that (b) meets a broker whose JIT has compiled the HTTP path's requests (a freshly started
+# broker spent up to twice the CPU per POST in its first (b)).
+MORE_CLIENTS = (2, 4)
 
 
 def ingest_group(settings: Settings) -> str:
@@ -346,6 +356,17 @@ async def http_part(
                     env={"BENCH_TOKEN": token},
                 ),
             )  # fmt: skip
+            for factor, more_sensors in zip(MORE_CLIENTS, sensors.http_more, strict=True):
+                clients = factor * sizes.concurrency
+                logger.info("(b) with %d clients (information; before (b), which it warms up)", clients)
+                more_days = workloads.day_commands(more_sensors, sizes.http_days, seed=10 + factor)
+                results.http_more[clients] = await workloads.with_cpu(
+                    pids,
+                    workloads.http_posts(
+                        gateway.url, pool, token, more_days[: sizes.http_requests], concurrency=clients,
+                        time_limit=sizes.http_seconds,
+                    ),
+                )  # fmt: skip
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
             results.http = await workloads.with_cpu(
                 pids,

@@ -93,6 +93,7 @@ class Results:
 
     kafka: Throughput | None = None  # (a)
     http: Throughput | None = None  # (b)
+    http_more: dict[int, Throughput] = field(default_factory=dict)  # (b) with more clients: clients -> figure
     copy: Throughput | None = None  # (c)
     copy_into_empty: Throughput | None = None
     year_post: Latency | None = None
@@ -171,6 +172,16 @@ def throughput_rows(r: Results) -> list[Row]:
             rows.append(Row(name, NA, (bound,), _why(r, phase), measured=False))
         else:
             rows.append(Row(name, f"{t.per_second:,.0f} beliefs/s", (bound,), t.problems(), t.describe()))
+    for clients, t in sorted(r.http_more.items()):
+        of_copy = _ratio(t.per_second, limit)
+        rows.append(
+            Row(
+                f"  info: (b) with {clients} clients",
+                f"{t.per_second:,.0f} beliefs/s ({of_copy or 0:.2f} of (c))",
+                problems=t.problems(),
+                note=t.describe(),
+            )
+        )
     if r.copy is None:
         rows.append(Row("(c) raw COPY into timed_beliefs", NA, problems=_why(r, "copy"), measured=False))
     else:

@@ -193,3 +193,13 @@ def test_docs_show_the_latest_committed_result() -> None:
     name = str(result.relative_to(record.ROOT))
     doc = publish.PERFORMANCE.read_text()
     assert publish.rewrite(doc, result.read_text(), name) == doc, "run: .venv/bin/python -m bench.publish"
+
+
+def test_b_with_more_clients_is_information_beside_the_goal_row_but_its_failures_still_count() -> None:
+    shown = dataclasses.replace(good(), http_more={64: Throughput(192_000, 192_000, 1.5, requests=2000)})
+    rows = {row.measurement: row for row in table_rows(shown)}
+    info = rows["  info: (b) with 64 clients"]
+    assert (info.verdict, info.result) == (Verdict.INFO, "128,000 beliefs/s (0.43 of (c))")
+    assert exit_code(table_rows(shown)) == 0
+    broken = dataclasses.replace(good(), http_more={64: Throughput(192_000, 191_904, 1.5, requests=2000, failures=1)})
+    assert exit_code(table_rows(broken)) == 1
