@@ -175,8 +175,8 @@ def classify_query(
 # windows (``window_spans``) and each span's query also carries its constant bounds: TimescaleDB then plans
 # it over the chunks of that span only, and the cost stays flat however many chunks the table holds.
 # Each window is one index probe that stops at the first belief found (LATERAL ... LIMIT 1 keeps it a nested
-# loop): as a semi-join (EXISTS) the planner, misled by the statistics of a chunk that filled up since its
-# last ANALYZE, hashed every belief of the span instead (0.65 s for 1,250 windows over 2.9 M stored rows).
+# loop): written as a semi-join (EXISTS), batches of many windows got a plan that hashes every belief of the
+# span, so the check cost as much as the span held (docs/performance.md, finding 13).
 SELECT_STORED_WINDOWS = """
 SELECT w.idx
 FROM unnest({idx}::integer[], {sensor_ids}::integer[], {firsts}::timestamptz[], {lasts}::timestamptz[])
