@@ -53,6 +53,7 @@ class Sizes:
     stats_requests: int
     fresh_requests: int
     timeout: float
+    warmup_seconds: float = 30.0  # the broker's warm-up before anything is measured (harness.warm_broker)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--stats-requests", type=int, help="stats GETs per sensor (default 30)")
     parser.add_argument("--fresh-requests", type=int, help="POSTs timed until the stats include them (default 30)")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for ingest, seconds")
+    parser.add_argument(
+        "--warmup-seconds", type=float, help="broker requests before anything is measured (default 30; 0: none)"
+    )
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
     parser.add_argument(
         "--port-base",
@@ -106,7 +110,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     default = (
-        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, 10, 5, (10_000, 100_000), 10, 10, args.timeout)
+        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, 10, 5, (10_000, 100_000), 10, 10, args.timeout, 5.0)
         if args.quick
         else Sizes(
             500,
@@ -204,6 +208,8 @@ async def run(settings: Settings, options: Options) -> Results:
     logger.info("resetting database and creating fixtures")
     harness.reset_database(url)
     await harness.ensure_topics(settings)
+    logger.info("warming the broker up for %.0f s (not measured)", sizes.warmup_seconds)
+    await harness.warm_broker(settings, sizes.warmup_seconds)
     ports = iter(range(options.port_base, options.port_base + 10)) if options.port_base else None
     async with AsyncConnectionPool(url, min_size=1, max_size=4, open=False) as pool:
         fx = await harness.create_fixtures(pool, Sensors.count(sizes))
