@@ -167,10 +167,10 @@ async def warm_broker(settings: Settings, seconds: float) -> int:
     """Before anything is measured: ``seconds`` of the broker requests the measured paths make (idempotent
     ``acks=all`` produce of small batches, fetch by a group and by a group-less reader, offset commits).
 
-    A broker that has just started compiles its request paths for minutes: during (b) on a fresh broker its JIT
-    compiler threads used more CPU than its request handlers, and its CPU per POST fell by about three quarters
-    over the first 30,000 POSTs. A broker in service is long past that; without a warm-up, the first rows
-    would measure the compiler. Returns the messages sent."""
+    A broker that has just started compiles its request paths for minutes (docs/performance.md, finding 16); a
+    broker in service is long past that, and without a warm-up the first rows would measure the compiler. The
+    messages are one byte each, and the topic is deleted afterwards, so that the warm-up leaves no write-back
+    to the disk behind for the measured rows. Returns the messages sent."""
     if seconds <= 0:
         return 0
     await kafka.ensure_topics(settings, [WARMUP])
@@ -181,7 +181,7 @@ async def warm_broker(settings: Settings, seconds: float) -> int:
     async def produce(producer: Any) -> None:
         nonlocal sent
         while time.monotonic() < deadline:
-            await (await producer.send(topic, b"x" * 1000, key=str(sent % 200).encode()))
+            await (await producer.send(topic, b"w", key=str(sent % 200).encode()))
             sent += 1
 
     async def consume(consumer: Any) -> None:
@@ -195,4 +195,10 @@ async def warm_broker(settings: Settings, seconds: float) -> int:
         kafka.following(settings, [WARMUP], lambda _: None),
     ):
         await asyncio.gather(*(produce(producer) for _ in range(WARMUP_CLIENTS)), consume(consumer))
+    admin = kafka.admin_client(settings)
+    await admin.start()
+    try:  # its log files go (one-byte messages: a few MB), so no write-back of them meets the measurements
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
     return sent
