@@ -31,6 +31,7 @@ from services.gateway.workers.data_offsets import open_data_offsets
 from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka, units
+from shared.service import freeze_startup_objects
 from shared.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
             pruning = asyncio.create_task(
                 pruner.run(pool, settings.command_retention, settings.prune_interval, stop_relay)
             )
-            logger.info("gateway ready", extra={"host": settings.host, "port": settings.port})
+            frozen = freeze_startup_objects()
+            logger.info("gateway ready", extra={"host": settings.host, "port": settings.port, "frozen": frozen})
             try:
                 yield State(
                     settings=settings,

@@ -30,7 +30,7 @@ from services.ingest.schedules import decode_schedules, store_schedules
 from services.ingest.trust import TopicTrust
 from shared import db, health, kafka
 from shared.retry import retrying
-from shared.service import run_until_signal
+from shared.service import freeze_startup_objects, run_until_signal
 from shared.settings import IngestSettings
 from shared.topics import DEVICE_DATA, INGESTED, SCHEDULES, SENSOR_DATA, SENSOR_DATA_DLQ, key_for
 
@@ -268,6 +268,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             "ingest consuming",
             extra={"pattern": subscription(settings), "group": settings.ingest_group, "lanes": settings.ingest_lanes},
         )
+        freeze_startup_objects()
         lanes = [asyncio.create_task(lane(pool, producer, settings, stop, listener)) for listener in joined]
         try:
             await asyncio.gather(*lanes)
