@@ -258,7 +258,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         checks = {
             "kafka": lambda: kafka.ping(settings),
             "db": lambda: db.ping(pool),
-            "lanes": lambda: _all_set([lane.done for lane in joined]),
+            "lanes": lambda: _all_set([listener.done for listener in joined]),
         }  # healthy once every lane has partitions: work taken before that is moved again within seconds
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
