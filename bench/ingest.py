@@ -191,8 +191,8 @@ class Sensors:
 
 # (b) is measured again, for information, with this many times its clients: how the throughput moves with the
 # offered load (every stage's batches grow with it), beside the goal row measured with ``--concurrency``. They run
-# just before (b), so that (b) meets a broker whose JIT has compiled the HTTP path's requests (a freshly started
-# broker spent up to twice the CPU per POST in its first (b)).
+# just before (b), so that (b) also meets a broker whose JIT has compiled the HTTP path's requests
+# (docs/performance.md, finding 16).
 MORE_CLIENTS = (2, 4)
 
 
