@@ -243,13 +243,15 @@ async def run(settings: Settings, options: Options) -> Results:
                     return results
                 services.append(gateway)
                 pids["gateway"] = gateway.process.pid
-                await http_part(results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year)
+                async with watcher.paused():  # the phases below need no events but those of large (a)
+                    await http_part(results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year)
                 if sizes.large_sensors == 0:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
                     await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors)
-                await scheduling_part(results, settings, pool, gateway, fx, sizes, services, ports)
-                await stats_part(results, settings, pool, gateway, fx, sizes, services, ports)
+                async with watcher.paused():
+                    await scheduling_part(results, settings, pool, gateway, fx, sizes, services, ports)
+                    await stats_part(results, settings, pool, gateway, fx, sizes, services, ports)
         finally:
             for service in reversed(services):
                 code = service.stop()
@@ -423,7 +425,7 @@ async def large_part(
             pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
         )
         http_days = workloads.day_commands(sensors.large_http, sizes.http_days, seed=5)[: sizes.http_requests]
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        async with watcher.paused(), httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
             results.large_post_seq = await workloads.sequential_posts(
                 client, pool, fx.token, sensors.large_post_seq, sizes.latency_requests
             )
