@@ -116,8 +116,10 @@ class IngestSettings(WorkerSettings):
     ingest_group: str = "flexstream-ingest"
     ingest_batch_max: int = 2000  # Kafka records per poll / DB transaction
     ingest_batch_bytes: int = 32 * 1024 * 1024  # and at most this many bytes of record values (or one record)
-    # Consumers of the ingest group in one process, each with its own write loop (docs/architecture.md, "Ingest").
+    # Write loops of one process, sharing its consumer (docs/architecture.md, "Ingest"): one writes while the next
+    # batch gathers; a second takes part of a backlog of at least ingest_split_records records.
     ingest_lanes: int = Field(default=2, ge=1, le=16)
+    ingest_split_records: int = Field(default=200, ge=1)
     # A fetch returns as soon as this much data is there (one record: no timer on an idle write), or after
     # ingest_fetch_wait_ms with nothing. Batches grow by themselves: ingest keeps reading while a transaction
     # runs and writes everything that arrived meanwhile in the next one.

@@ -13,7 +13,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -155,52 +156,134 @@ async def finish(
         )
 
 
+@dataclass
+class Batch:
+    """Records one lane writes in one transaction, and the partitions it holds until that transaction ends."""
+
+    records: list[ConsumerRecord[bytes, bytes]]
+    partitions: set[TopicPartition]
+
+
 class Intake:
-    """Records read from Kafka but not yet written: a reader task fills it while the writer's transaction runs,
-    so the next batch is whatever arrived meanwhile (group commit) and an idle write waits on no timer.
+    """Records read from Kafka but not yet written, shared by the process's lanes. A reader task fills it while
+    transactions run, so a lane's next batch is whatever arrived meanwhile (group commit) and an idle write waits on
+    no timer.
 
-    aiokafka fetches a partition again only once its buffered records are taken, so without a reader of its
-    own the consumer would sit idle during every transaction and batches would stay as small as one fetch. A batch
-    holds at most ``batch_max`` records and ``batch_bytes`` bytes of values (but always at least one record)."""
+    A lane takes the waiting records of the partitions no other lane holds, and holds those partitions until its
+    transaction ends, so each partition is written in order, one batch at a time. A lane takes every free
+    partition, waiting records or not: under a steady load one lane writes while the next batch gathers, and
+    batches grow (every transaction, round trip and event send has a fixed cost). When at least ``split_at``
+    records wait and another lane is free (a backlog: a burst, or catching up), the lane takes whole partitions
+    holding about half of them and leaves the rest to the other lane, so that one lane's transaction runs while the
+    other decodes and encodes.
 
-    def __init__(self, consumer: AIOKafkaConsumer, batch_max: int, batch_bytes: int) -> None:
+    aiokafka fetches a partition again only once its buffered records are taken, so without a reader of its own
+    the consumer would sit idle during every transaction. A batch holds at most ``batch_max`` records and
+    ``batch_bytes`` bytes of values (but always at least one record); the reader pauses while ``lanes`` batches
+    wait."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, batch_max: int, batch_bytes: int, *, lanes: int = 1, split_at: int = 0
+    ) -> None:
         self.consumer = consumer
         self.batch_max = batch_max
         self.batch_bytes = batch_bytes
-        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self.lanes = lanes
+        self.split_at = split_at
+        self.waiting: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        self.waiting_records = 0
         self.waiting_bytes = 0
-        self._arrived = asyncio.Event()
+        self.held: set[TopicPartition] = set()
+        self.writing = 0  # batches taken and not yet released
+        self._changed = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
     def _full(self) -> bool:
-        return len(self.records) >= self.batch_max or self.waiting_bytes >= self.batch_bytes
+        return (
+            self.waiting_records >= self.lanes * self.batch_max or self.waiting_bytes >= self.lanes * self.batch_bytes
+        )
 
     async def read(self) -> None:
-        """Take what the broker has, as it arrives, as long as less than one batch is waiting."""
+        """Take what the broker has, as it arrives, as long as less than ``lanes`` batches are waiting."""
         while True:
             await self._room.wait()
-            batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max)
-            for part in batches.values():
-                self.records.extend(part)
-                self.waiting_bytes += sum(len(record.value or b"") for record in part)
-            if self.records:
-                self._arrived.set()
-            if self._full():
-                self._room.clear()
+            self.add(await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max))
 
-    async def take(self, timeout: float) -> list[ConsumerRecord[bytes, bytes]]:
-        """Everything waiting (up to one batch) at once; waits at most ``timeout`` seconds for the first."""
-        if not self.records:
-            self._arrived.clear()
+    def add(self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for tp, records in fetched.items():
+            if records:
+                self.waiting.setdefault(tp, []).extend(records)
+                self._count(records, +1)
+                self._changed.set()
+
+    async def take(self, timeout: float) -> Batch:
+        """The next batch (see the class); waits at most ``timeout`` seconds for one, else an empty batch."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (batch := self._claim()) is None:
+            if (left := deadline - loop.time()) <= 0:
+                return Batch([], set())
+            self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), timeout)
-        end = batch_end([len(record.value or b"") for record in self.records], self.batch_max, self.batch_bytes)
-        batch, self.records = self.records[:end], self.records[end:]
-        self.waiting_bytes -= sum(len(record.value or b"") for record in batch)
-        if not self._full():
-            self._room.set()
+                await asyncio.wait_for(self._changed.wait(), left)
         return batch
+
+    def release(self, batch: Batch) -> None:
+        """The batch's transaction has ended: its partitions are free for the next batch, any lane's."""
+        self.held -= batch.partitions
+        self.writing -= 1
+        self._changed.set()
+
+    def _claim(self) -> Batch | None:
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in self.waiting if tp not in assigned]:
+            # A rebalance moved the partition away: its new owner reads these records again from the committed
+            # offset, and writing them here as well would race it and could send a second, different event.
+            self._count(self.waiting.pop(tp), -1)
+        free = {tp: records for tp, records in self.waiting.items() if records and tp not in self.held}
+        if not free:
+            return None
+        total = sum(map(len, free.values()))
+        if total >= self.split_at > 0 and self.lanes - self.writing > 1 and len(free) > 1:
+            partitions = half_of(free)
+        else:
+            partitions = (set(assigned) | set(free)) - self.held
+        queue = [record for tp in sorted(partitions) for record in free.get(tp, [])]
+        records = queue[: batch_end([len(r.value or b"") for r in queue], self.batch_max, self.batch_bytes)]
+        taken: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            taken[tp] = taken.get(tp, 0) + 1
+        for tp, count in taken.items():
+            del self.waiting[tp][:count]
+            if not self.waiting[tp]:
+                del self.waiting[tp]
+        self._count(records, -1)
+        self.held |= partitions
+        self.writing += 1
+        return Batch(records, partitions)
+
+    def _count(self, records: list[ConsumerRecord[bytes, bytes]], sign: int) -> None:
+        self.waiting_records += sign * len(records)
+        self.waiting_bytes += sign * sum(len(r.value or b"") for r in records)
+        if self._full():
+            self._room.clear()
+        else:
+            self._room.set()
+
+
+def half_of(waiting: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> set[TopicPartition]:
+    """Whole partitions, the fullest first, until they hold at least half of the waiting records."""
+    total = sum(map(len, waiting.values()))
+    chosen: set[TopicPartition] = set()
+    taken = 0
+    for tp, records in sorted(waiting.items(), key=lambda item: -len(item[1])):
+        if taken * 2 >= total:
+            break
+        chosen.add(tp)
+        taken += len(records)
+    return chosen
 
 
 def batch_end(sizes: list[int], max_records: int, max_bytes: int) -> int:
@@ -214,19 +297,9 @@ def batch_end(sizes: list[int], max_records: int, max_bytes: int) -> int:
     return min(len(sizes), max_records)
 
 
-def still_assigned(
-    records: list[ConsumerRecord[bytes, bytes]], assigned: set[TopicPartition]
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """The records whose partition this consumer still owns. Records read before a rebalance moved their partition
-    to another consumer (another lane, another replica) are dropped unwritten: the new owner reads them again from
-    the committed offset, and writing them here as well would race it and could send a second, different event."""
-    return [record for record in records if TopicPartition(record.topic, record.partition) in assigned]
-
-
 class FirstAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's base class is untyped
-    """Set once the group has given its consumer partitions (possibly none) for the first time. A process's lanes
-    join one by one, and each join rebalances the group; when the last lane has its first assignment, every
-    earlier lane has been through that rebalance too, so the partitions are spread over all lanes."""
+    """Set once the group has given the process's consumer partitions (possibly none) for the first time: work
+    read before that would be moved again by the rebalance of its own join."""
 
     def __init__(self) -> None:
         self.done = asyncio.Event()
@@ -254,12 +327,12 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
         kafka.open_producer(settings) as producer,
         kafka.open_consumer(settings, [SCHEDULES], f"{settings.ingest_group}{SCHEDULES_GROUP_SUFFIX}") as schedules,
     ):
-        joined = [FirstAssignment() for _ in range(settings.ingest_lanes)]
+        assigned = FirstAssignment()
         checks = {
             "kafka": lambda: kafka.ping(settings),
             "db": lambda: db.ping(pool),
-            "lanes": lambda: _all_set([listener.done for listener in joined]),
-        }  # healthy once every lane has partitions: work taken before that is moved again within seconds
+            "assignment": lambda: _is_set(assigned.done),
+        }  # healthy once the group has given this process its partitions (possibly none)
         server = asyncio.create_task(
             health.serve(health.health_app("ingest", checks), settings.health_host, settings.health_port, stop)
         )
@@ -269,30 +342,27 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
             extra={"pattern": subscription(settings), "group": settings.ingest_group, "lanes": settings.ingest_lanes},
         )
         freeze_startup_objects()
-        lanes = [asyncio.create_task(lane(pool, producer, settings, stop, listener)) for listener in joined]
         try:
-            await asyncio.gather(*lanes)
+            await consume(pool, producer, settings, stop, assigned)
         finally:
             stop.set()
-            await asyncio.gather(*lanes, return_exceptions=True)
             await schedule_loop
             await server
 
 
-async def _all_set(events: list[asyncio.Event]) -> bool:
-    return all(event.is_set() for event in events)
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()
 
 
-async def lane(
+async def consume(
     pool: AsyncConnectionPool,
     producer: AIOKafkaProducer,
     settings: IngestSettings,
     stop: asyncio.Event,
     listener: FirstAssignment,
 ) -> None:
-    """One consumer of the ingest group and its write loop. The lanes of a process share the partitions between
-    them as the group assigns them (a partition belongs to one lane at a time, so a sensor's commands stay in
-    order), and one lane's database transaction runs while another decodes, encodes or waits on the broker."""
+    """The process's consumer of the ingest group, its reader, and ``ingest_lanes`` write loops (lanes) that share
+    what it reads (``Intake``)."""
     async with kafka.open_consumer(
         settings,
         [],
@@ -304,33 +374,83 @@ async def lane(
         fetch_min_bytes=settings.ingest_fetch_min_bytes,
         fetch_max_wait_ms=settings.ingest_fetch_wait_ms,
     ) as consumer:
-        intake = Intake(consumer, settings.ingest_batch_max, settings.ingest_batch_bytes)
+        intake = Intake(
+            consumer, settings.ingest_batch_max, settings.ingest_batch_bytes,
+            lanes=settings.ingest_lanes, split_at=settings.ingest_split_records,
+        )  # fmt: skip
         reader = asyncio.create_task(intake.read())
-        finishing: asyncio.Task[None] | None = None
+        finishes = FinishOrder()
+        lanes = [
+            asyncio.create_task(lane(consumer, intake, reader, finishes, pool, producer, settings, stop))
+            for _ in range(settings.ingest_lanes)
+        ]
         try:
-            while not stop.is_set():
-                if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
-                    reader.result()
-                records = still_assigned(await intake.take(timeout=0.5), consumer.assignment())
-                if not records:
-                    continue
+            await asyncio.gather(*lanes)
+        finally:
+            stop.set()
+            reader.cancel()
+            await asyncio.gather(reader, *lanes, return_exceptions=True)
+
+
+class FinishOrder:
+    """Batches' events and offset commits go out one batch after the other, in the order their transactions
+    ended, whichever lane wrote them: so a partition's events keep its order and its offsets only move forward."""
+
+    def __init__(self) -> None:
+        self.last: asyncio.Task[None] | None = None
+
+    def then(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        previous = self.last
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await asyncio.shield(previous)  # its failure fails this one too (and reaches both lanes)
+            await work
+
+        self.last = asyncio.create_task(after_previous())
+        return self.last
+
+
+async def lane(
+    consumer: AIOKafkaConsumer,
+    intake: Intake,
+    reader: asyncio.Task[None],
+    finishes: FinishOrder,
+    pool: AsyncConnectionPool,
+    producer: AIOKafkaProducer,
+    settings: IngestSettings,
+    stop: asyncio.Event,
+) -> None:
+    """One write loop: take a batch, write it in one transaction, leave its events and offsets to ``finishes``."""
+    finishing: asyncio.Task[None] | None = None
+    try:
+        while not stop.is_set():
+            if reader.done():  # the reader failed (e.g. the broker went away): let the process exit
+                reader.result()
+            batch = await intake.take(timeout=0.5)
+            if not batch.records:
+                continue
+            try:
+                records = batch.records
                 RECORDS.inc(len(records))
                 started = time.perf_counter()
                 results = await write_batch(pool, records, settings)
                 BATCH_SECONDS.observe(time.perf_counter() - started)
                 BELIEFS.inc(sum(e.rows_written + e.rows_replaced for e in results.ingested if e.outcome != "deleted"))
-                # The events are sent and the offsets committed while the next batch is written; the batch after
-                # waits for that, so events go out in order and offsets only move forward.
+                # The events are sent and the offsets committed while the next batch is written; this lane's batch
+                # after waits for that, so no lane runs ahead of its broker.
                 if finishing is not None:
                     await finishing
-                finishing = asyncio.create_task(finish(consumer, producer, settings, results, records))
+                finishing = finishes.then(finish(consumer, producer, settings, results, records))
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
-            if finishing is not None:
-                await finishing
-        finally:
-            stop.set()
-            reader.cancel()
-            await asyncio.gather(reader, *([finishing] if finishing else []), return_exceptions=True)
+            finally:
+                intake.release(batch)
+        if finishing is not None:
+            await finishing
+    finally:
+        stop.set()
+        if finishing is not None:
+            await asyncio.gather(finishing, return_exceptions=True)
 
 
 async def store_schedules_until(consumer: AIOKafkaConsumer, pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
