@@ -53,10 +53,13 @@ T = TypeVar("T")
 
 
 async def write_with_retry(pool: AsyncConnectionPool, records: list[Any], settings: IngestSettings) -> Results:
-    """One transaction for the batch (``with_retry``)."""
+    """One transaction for the batch (``with_retry``), its ``BEGIN`` and ``COMMIT`` sent by ``ingest_batch``
+    beside its first and last statements."""
     trust = topic_trust(settings)
     return await with_retry(
-        pool, lambda conn: ingest_batch(conn, records, max_values=settings.ingest_max_values, topics=trust)
+        pool,
+        lambda conn: ingest_batch(conn, records, max_values=settings.ingest_max_values, topics=trust),
+        own_transaction=True,
     )
 
 
@@ -71,8 +74,11 @@ def subscription(settings: IngestSettings) -> str:
     return f"^(?:{re.escape(SENSOR_DATA.full_name(settings.topic_prefix))}|{device})$"
 
 
-async def with_retry(pool: AsyncConnectionPool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
-    """Run ``work`` in one transaction; a transient database failure is retried (``shared/retry.py``), at most
+async def with_retry(
+    pool: AsyncConnectionPool, work: Callable[[AsyncConnection[Any]], Awaitable[T]], *, own_transaction: bool = False
+) -> T:
+    """Run ``work`` in one transaction (with ``own_transaction``, one that ``work`` begins and commits itself:
+    ``db.own_transaction``); a transient database failure is retried (``shared/retry.py``), at most
     ``MAX_ATTEMPTS`` times, 0.2 s first, doubled up to 10 s apart; then the error is raised."""
     retry = retrying(
         on=(psycopg.OperationalError,), first_wait=0.2, max_wait=10, attempts=MAX_ATTEMPTS, what="database write",
@@ -80,6 +86,9 @@ async def with_retry(pool: AsyncConnectionPool, work: Callable[[AsyncConnection[
     )  # fmt: skip
     async for attempt in retry:
         with attempt:
+            if own_transaction:
+                async with db.own_transaction(pool) as conn:
+                    return await work(conn)
             async with pool.connection() as conn, conn.transaction():
                 return await work(conn)
     raise AssertionError("unreachable: the last failure is raised")

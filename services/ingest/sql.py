@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,12 +52,16 @@ async def load_context(
     sensor_ids: Iterable[int],
     device_sensor_ids: Iterable[int],
     source_ids: Iterable[int],
+    *,
+    begin: bool = False,
 ) -> BatchContext:
-    """The four look-ups a batch starts with, sent together in one round trip (pipeline mode); a look-up with
-    nothing to look up is not sent."""
+    """The four look-ups a batch starts with, sent together in one round trip (pipeline mode), after ``BEGIN``
+    with ``begin``; a look-up with nothing to look up is not sent."""
     devices, sources = sorted(set(device_sensor_ids)), sorted(set(source_ids))
     async with conn.cursor(row_factory=dict_row) as sensor_cur:
         async with conn.pipeline():  # leaving the block sends everything and reads every result
+            if begin:
+                await conn.execute("BEGIN")
             done_cur = await conn.execute(SELECT_DONE_COMMANDS, {"ids": list(command_ids)}) if command_ids else None
             await sensor_cur.execute(SELECT_SENSORS, {"ids": sorted(set(sensor_ids))})
             owner_cur = await conn.execute(SELECT_SENSOR_ACCOUNTS, {"ids": devices}) if devices else None
@@ -76,14 +81,20 @@ ON CONFLICT (command_id) DO NOTHING
 """
 
 
-async def record_done_commands(conn: AsyncConnection[Any], results: Sequence[tuple[UUID, int, dict[str, Any]]]) -> None:
-    """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it."""
-    if results:  # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
-        await conn.execute(
-            INSERT_DONE_COMMANDS,
-            {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
-             "results": [Jsonb(r) for _, _, r in results]},
-        )  # fmt: skip
+async def record_done_commands(
+    conn: AsyncConnection[Any], results: Sequence[tuple[UUID, int, dict[str, Any]]], *, commit: bool = False
+) -> None:
+    """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it;
+    with ``commit``, ``COMMIT`` goes in the same round trip (pipeline mode)."""
+    async with conn.pipeline() if commit else contextlib.nullcontext():
+        if results:  # binary parameters (%b): arrays as text are escaped element by element (a quarter of CPU)
+            await conn.execute(
+                INSERT_DONE_COMMANDS,
+                {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
+                 "results": [Jsonb(r) for _, _, r in results]},
+            )  # fmt: skip
+        if commit:
+            await conn.execute("COMMIT")
 
 
 UPSERT_DEVICE_SOURCE = """

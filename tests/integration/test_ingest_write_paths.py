@@ -4,15 +4,18 @@ in the window between the check and the COPY (another writer)."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, pq
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from services.ingest import handlers, sql
+from shared import db
 from shared.messages import PostSensorData
 from shared.topics import SENSOR_DATA, key_for
 from tests.integration.conftest import Factory
@@ -32,9 +35,21 @@ def post(sensor: int, values: list[float | None], prior: datetime) -> PostSensor
     )  # fmt: skip
 
 
-async def ingest(pool: AsyncConnectionPool, *commands: PostSensorData) -> list[str]:
-    async with pool.connection() as conn, conn.transaction():
-        results = await handlers.ingest_batch(conn, [record(c, i) for i, c in enumerate(commands)], max_values=10**6)
+@pytest.fixture(params=["the caller's transaction", "its own transaction"])
+def own(request: pytest.FixtureRequest) -> bool:
+    """Both ways ingest_batch runs: in its caller's transaction, or (as ingest runs it) sending its own."""
+    return bool(request.param == "its own transaction")
+
+
+async def ingest(pool: AsyncConnectionPool, *commands: PostSensorData, own: bool = False) -> list[str]:
+    records = [record(c, i) for i, c in enumerate(commands)]
+    if own:
+        async with db.own_transaction(pool) as conn:
+            results = await handlers.ingest_batch(conn, records, max_values=10**6)
+            assert conn.info.transaction_status == TransactionStatus.IDLE  # committed
+    else:
+        async with pool.connection() as conn, conn.transaction():
+            results = await handlers.ingest_batch(conn, records, max_values=10**6)
     assert not results.dead, results.dead
     return [e.outcome for e in results.ingested]
 
@@ -48,21 +63,23 @@ async def stored(pool: AsyncConnectionPool, sensor: int) -> list[tuple[float, da
         return [(row[0], row[1]) for row in await cur.fetchall()]
 
 
-async def test_fresh_windows_are_copied_and_repeats_are_compared(factory: Factory, pool: AsyncConnectionPool) -> None:
+async def test_fresh_windows_are_copied_and_repeats_are_compared(
+    factory: Factory, pool: AsyncConnectionPool, own: bool
+) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()))
     first, later = START + timedelta(days=1), START + timedelta(days=2)
-    assert await ingest(pool, post(sensor, [1.0, 2.0], first)) == ["processed"]  # nothing stored: COPY
-    assert await ingest(pool, post(sensor, [1.0, 2.0], later)) == ["already_received"]  # unchanged: nothing new
-    assert await ingest(pool, post(sensor, [1.0, 5.0], first)) == ["replacement_rejected"]
+    assert await ingest(pool, post(sensor, [1.0, 2.0], first), own=own) == ["processed"]  # nothing stored: COPY
+    assert await ingest(pool, post(sensor, [1.0, 2.0], later), own=own) == ["already_received"]  # nothing new
+    assert await ingest(pool, post(sensor, [1.0, 5.0], first), own=own) == ["replacement_rejected"]
     assert await stored(pool, sensor) == [(1.0, first), (2.0, first)]
 
 
 async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_way(
-    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch, own: bool
 ) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()))
     prior = START + timedelta(days=1)
-    assert await ingest(pool, post(sensor, [1.0, 2.0], prior)) == ["processed"]
+    assert await ingest(pool, post(sensor, [1.0, 2.0], prior), own=own) == ["processed"]
 
     check = sql.commands_over_stored_beliefs
 
@@ -71,9 +88,73 @@ async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_
         return set()  # as if the rows above were written by another replica just after the check
 
     monkeypatch.setattr(sql, "commands_over_stored_beliefs", nothing_stored)
-    assert await ingest(pool, post(sensor, [1.0, 2.0], prior)) == ["already_received"]
-    assert await ingest(pool, post(sensor, [1.0, 3.0], prior)) == ["replacement_rejected"]
+    assert await ingest(pool, post(sensor, [1.0, 2.0], prior), own=own) == ["already_received"]
+    assert await ingest(pool, post(sensor, [1.0, 3.0], prior), own=own) == ["replacement_rejected"]
     assert await stored(pool, sensor) == [(1.0, prior), (2.0, prior)]
+
+
+def _round_trips(trace: str) -> int:
+    """Waits for the server in a libpq trace: a Sync (extended protocol, pipelines), a simple Query, or the end of
+    a COPY's data each end one; a COPY's start (its Query) is one more wait than that count shows."""
+    sent = [line.split()[2] for line in trace.splitlines() if line.split()[:1] == ["F"]]
+    return sum(kind in ("Sync", "Query", "CopyDone") for kind in sent)
+
+
+async def _traced(conn: AsyncConnection[Any], work: Any) -> str:
+    with tempfile.TemporaryFile("w+") as out:
+        conn.pgconn.trace(out.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            await work()
+        finally:
+            conn.pgconn.untrace()
+        out.seek(0)
+        return out.read()
+
+
+async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
+    factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """The same command (to a sensor of its own each time, so both take the straight COPY) in its caller's
+    transaction and in its own: two round trips fewer, the same beliefs stored."""
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset), await factory.sensor(asset)]
+    prior = START + timedelta(days=1)
+    traces = []
+    async with pool.connection() as conn:
+
+        async def in_callers() -> None:
+            async with conn.transaction():
+                await handlers.ingest_batch(conn, [record(post(sensors[0], [1.0, 2.0], prior), 0)], max_values=10**6)
+
+        traces.append(await _traced(conn, in_callers))
+    async with db.own_transaction(pool) as conn:
+
+        async def its_own() -> None:
+            await handlers.ingest_batch(conn, [record(post(sensors[1], [1.0, 2.0], prior), 1)], max_values=10**6)
+
+        traces.append(await _traced(conn, its_own))
+    callers, own = map(_round_trips, traces)
+    assert own == callers - 2, (callers, own, traces[1])
+    assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_a_failure_in_its_own_transaction_rolls_it_back(
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensor = await factory.sensor(await factory.asset(await factory.account()))
+
+    async def refused(conn: AsyncConnection[Any], results: Any, *, commit: bool = False) -> None:
+        raise RuntimeError("the results could not be recorded")
+
+    monkeypatch.setattr(sql, "record_done_commands", refused)
+    with pytest.raises(RuntimeError):
+        await ingest(pool, post(sensor, [1.0, 2.0], START), own=True)
+    monkeypatch.undo()
+    assert await stored(pool, sensor) == []  # the COPY before the failure was rolled back
+    async with pool.connection() as conn:  # and the pool's connections are usable and transactional
+        assert not conn.autocommit
+        assert conn.info.transaction_status == TransactionStatus.IDLE
 
 
 def _rows_read_from_beliefs(plan: dict[str, Any]) -> int:
