@@ -54,6 +54,7 @@ class Sizes:
     fresh_requests: int
     timeout: float
     warmup_seconds: float = 30.0  # the broker's warm-up before anything is measured (harness.warm_broker)
+    http_warmup_seconds: float = 15.0  # stored days POSTed again just before (b), not measured (workloads.rewrites)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--warmup-seconds", type=float, help="broker requests before anything is measured (default 30; 0: none)"
     )
+    parser.add_argument(
+        "--http-warmup-seconds", type=float,
+        help="stored days POSTed again just before (b), not measured (default 15; 0: none)",
+    )  # fmt: skip
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
     parser.add_argument(
         "--port-base",
@@ -110,7 +115,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     default = (
-        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, 10, 5, (10_000, 100_000), 10, 10, args.timeout, 5.0)
+        Sizes(100, 5, 50, 4, 200, 15, 16, 1, 10, 50, 4, 1, 10, 5, (10_000, 100_000), 10, 10, args.timeout, 5.0, 1.0)
         if args.quick
         else Sizes(
             500,
@@ -364,6 +369,7 @@ async def http_part(
                     env={"BENCH_TOKEN": token},
                 ),
             )  # fmt: skip
+            stored_days: list[workloads.DayCommand] = []
             for factor, more_sensors in zip(MORE_CLIENTS, sensors.http_more, strict=True):
                 clients = factor * sizes.concurrency
                 logger.info("(b) with %d clients (information; before (b), which it warms up)", clients)
@@ -375,6 +381,12 @@ async def http_part(
                         time_limit=sizes.http_seconds,
                     ),
                 )  # fmt: skip
+                stored_days += more_days[: results.http_more[clients].requests]
+            logger.info("%.0f s of stored days POSTed again by %d clients (not measured)", sizes.http_warmup_seconds,
+                        sizes.concurrency)  # fmt: skip
+            await workloads.rewrites(
+                gateway.url, token, stored_days, concurrency=sizes.concurrency, seconds=sizes.http_warmup_seconds
+            )
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
             results.http = await workloads.with_cpu(
                 pids,

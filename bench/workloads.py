@@ -4,6 +4,7 @@ request loop is bounded in count and in time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -552,6 +553,25 @@ async def http_posts(
     stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}))
     ok = sum(status == 200 for _, status in done)
     return Throughput(ok * DAY_VALUES, stored, seconds, len(done), len(done) - ok, [t for t, _ in done])
+
+
+async def rewrites(base_url: str, token: str, days: Sequence[DayCommand], *, concurrency: int, seconds: float) -> int:
+    """Load before (b), not measured: stored ``days`` POSTed again, round and round, by ``concurrency`` clients for
+    ``seconds``. Each answer is "already received" and nothing is written, so (b) finds the table as it was; the
+    gateway, ingest and the broker run (b)'s request paths for a while before it. A broker compiles its hot paths
+    for minutes of such traffic (docs/performance.md, findings 16 and 22). Returns the requests sent."""
+    if seconds <= 0 or not days:
+        return 0
+    host = http_load.host_of(base_url)
+    headers = {"Authorization": token, **JSON}
+    requests = [
+        http_load.encode_post(host, API.format(id=d.sensor_id), post_body(d.start, d.values), headers) for d in days
+    ]
+    done = await http_load.run_clients(base_url, itertools.cycle(requests), concurrency, time_limit=seconds)
+    failed = [status for _, status in done if status != 200]
+    if failed:
+        raise BenchError(f"{len(failed)} of {len(done)} warm-up POSTs failed (statuses {sorted(set(failed))})")
+    return len(done)
 
 
 async def year_posts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -266,13 +266,29 @@ async def rollback_to_before_copy(conn: AsyncConnection[Any]) -> None:
     await conn.execute(ROLLBACK_TO_BEFORE_COPY)
 
 
+COPY_BLOCK = 1 << 20
+
+
+def copy_blocks(chunks: Iterable[bytes], size: int = COPY_BLOCK) -> Iterator[bytes]:
+    """The binary COPY stream (header, ``chunks``, trailer) in blocks of about ``size`` bytes: each write to the
+    COPY is a round of psycopg's wait machinery, so a batch's commands go in a few writes, not one each."""
+    block = [HEADER]
+    length = len(HEADER)
+    for chunk in chunks:
+        if length + len(chunk) > size and length:
+            yield b"".join(block)
+            block, length = [], 0
+        block.append(chunk)
+        length += len(chunk)
+    block.append(TRAILER)
+    yield b"".join(block)
+
+
 async def copy_beliefs(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
     """COPY binary rows (``copy_format.belief_rows``) straight into ``timed_beliefs``."""
     async with conn.cursor() as cur, cur.copy(COPY_BELIEFS) as copy:
-        await copy.write(HEADER)
-        for chunk in chunks:
-            await copy.write(chunk)
-        await copy.write(TRAILER)
+        for block in copy_blocks(chunks):
+            await copy.write(block)
 
 
 # Per staged command. A row is written when its value differs from the previous belief (or there is none);
@@ -318,10 +334,8 @@ async def stage(conn: AsyncConnection[Any], chunks: Iterable[bytes]) -> None:
     """COPY binary rows (``copy_format.staging_rows``) into the session's staging table."""
     await conn.execute(CREATE_STAGING)
     async with conn.cursor() as cur, cur.copy(COPY_STAGING) as copy:
-        await copy.write(HEADER)
-        for chunk in chunks:
-            await copy.write(chunk)
-        await copy.write(TRAILER)
+        for block in copy_blocks(chunks):
+            await copy.write(block)
 
 
 async def classify(

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from services.ingest import sql
 from services.ingest.copy_format import HEADER, STAGING_ROW, TRAILER, staging_rows
 
 
@@ -16,3 +17,13 @@ def test_staging_rows_layout() -> None:
     fields = struct.unpack(">h" + "ii" + "ii" + "iq" + "ii" + "iq" + "id" + "iqii", data)
     assert fields == (7, 4, 2, 4, 7, 8, 15 * 60 * 10**6, 4, 9, 8, 3600 * 10**6, 8, 1.5, 16, 15 * 60 * 10**6, 0, 0)
     assert HEADER.startswith(b"PGCOPY\n\xff\r\n\x00") and TRAILER == b"\xff\xff"
+
+
+def test_copy_blocks_are_the_whole_stream_in_few_writes() -> None:
+    chunks = [bytes([i]) * 300 for i in range(10)]
+    blocks = list(sql.copy_blocks(chunks, size=1000))
+    assert b"".join(blocks) == HEADER + b"".join(chunks) + TRAILER
+    assert len(blocks) == 4  # 3 chunks (and the header) per block, then the last with the trailer
+    assert all(len(block) <= 1000 + len(TRAILER) for block in blocks)
+    assert list(sql.copy_blocks([])) == [HEADER + TRAILER]
+    assert list(sql.copy_blocks([b"x" * 5000], size=1000)) == [HEADER, b"x" * 5000 + TRAILER]
