@@ -40,6 +40,20 @@ def database_url(settings: Settings) -> str:
     return make_conninfo(url, **chosen) if chosen else url
 
 
+# Every query of timed_beliefs bounds its time range by parameters, and TimescaleDB leaves out the chunks outside
+# it when it plans the query with their values. psycopg prepares a statement after five runs, and PostgreSQL may
+# then switch to a generic plan, planned without the values: it keeps every chunk, and each run pays for all of
+# them (the stored-window check took 1.9 ms instead of 0.4 on 608 chunks). Custom plans keep the cost flat in the
+# number of chunks; a prepared statement still saves the parsing.
+PLAN_CACHE_MODE = "-c plan_cache_mode=force_custom_plan"
+
+
+def session_options(url: str) -> str:
+    """The libpq ``options`` of every pooled connection: those of ``url`` (if any) and ``PLAN_CACHE_MODE``."""
+    given = conninfo_to_dict(url).get("options") or ""
+    return f"{given} {PLAN_CACHE_MODE}".strip()
+
+
 @asynccontextmanager
 async def open_pool(
     settings: Settings, *, name: str = "flexstream", timeout: float = 30.0
@@ -53,7 +67,11 @@ async def open_pool(
         open=False,
         name=name,
         timeout=timeout,
-        kwargs={"autocommit": False, "connect_timeout": max(1, round(timeout))},
+        kwargs={
+            "autocommit": False,
+            "connect_timeout": max(1, round(timeout)),
+            "options": session_options(database_url(settings)),
+        },
     )
     await pool.open(wait=True, timeout=30)
     try:

@@ -183,8 +183,9 @@ def classify_query(
 
 # Which commands (index, sensor, first and last event start) land where beliefs are stored already. The
 # windows come in as arrays, which no chunk can be excluded by; so they are grouped into spans of nearby
-# windows (``window_spans``) and each span's query also carries its constant bounds: TimescaleDB then plans
-# it over the chunks of that span only, and the cost stays flat however many chunks the table holds.
+# windows (``window_spans``) and each span's query also carries its bounds: planned with their values (the pools'
+# ``PLAN_CACHE_MODE``, ``shared/db.py``), TimescaleDB plans it over the chunks of that span only, and the cost
+# stays flat however many chunks the table holds.
 # Each window is one index probe that stops at the first belief found (LATERAL ... LIMIT 1 keeps it a nested
 # loop): written as a semi-join (EXISTS), batches of many windows got a plan that hashes every belief of the
 # span, so the check cost as much as the span held (docs/performance.md, finding 13).

@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.ingest import handlers, sql
 from shared import db
 from shared.messages import PostSensorData
+from shared.settings import Settings
 from shared.topics import SENSOR_DATA, key_for
 from tests.integration.conftest import Factory
 
@@ -203,3 +204,24 @@ async def test_the_stored_window_check_probes_each_window_instead_of_reading_the
         await conn.rollback()
     assert found == {w[0] for w in windows if w[1] != fresh}
     assert read <= len(windows), f"the check read {read} beliefs for {len(windows)} windows"
+
+
+async def test_pooled_connections_plan_each_run_with_its_values(settings: Settings, factory: Factory) -> None:
+    """A statement run often enough is prepared (psycopg), and PostgreSQL may then plan it once without its values:
+    TimescaleDB could not leave out the chunks outside the time bounds, and every run would pay for every chunk.
+    The services' pools plan each run with its values (``shared/db.py``, ``PLAN_CACHE_MODE``)."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()))
+    windows = [(0, sensor, START, START + timedelta(minutes=15 * 95))]
+    async with db.open_pool(settings, name="plans") as pool, pool.connection() as conn:
+        cur = await conn.execute("SHOW plan_cache_mode")
+        assert await cur.fetchone() == ("force_custom_plan",)
+        for _ in range(10):
+            assert await sql.commands_over_stored_beliefs(conn, windows) == set()
+            await conn.commit()  # (a rollback would make psycopg forget its prepared statements)
+        cur = await conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ("%CROSS JOIN LATERAL%",),
+        )
+        plans = await cur.fetchall()
+    assert plans, "the check was never prepared: this test shows nothing"
+    assert all(generic == 0 and custom >= 5 for generic, custom in plans), plans
