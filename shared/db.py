@@ -43,8 +43,8 @@ def database_url(settings: Settings) -> str:
 # Every query of timed_beliefs bounds its time range by parameters, and TimescaleDB leaves out the chunks outside
 # it when it plans the query with their values. psycopg prepares a statement after five runs, and PostgreSQL may
 # then switch to a generic plan, planned without the values: it keeps every chunk, and each run pays for all of
-# them (the stored-window check took 1.9 ms instead of 0.4 on 608 chunks). Custom plans keep the cost flat in the
-# number of chunks; a prepared statement still saves the parsing.
+# them (docs/performance.md, finding 23). Custom plans keep the cost flat in the number of chunks; a prepared
+# statement still saves the parsing.
 PLAN_CACHE_MODE = "-c plan_cache_mode=force_custom_plan"
 
 
