@@ -413,7 +413,11 @@ class FinishOrder:
 
         async def after_previous() -> None:
             if previous is not None:
-                await asyncio.shield(previous)  # its failure fails this one too (and reaches both lanes)
+                try:
+                    await asyncio.shield(previous)  # its failure fails this one too (and reaches both lanes)
+                except BaseException:
+                    work.close()  # never started
+                    raise
             await work
 
         self.last = asyncio.create_task(after_previous())

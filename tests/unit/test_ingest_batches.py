@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from services.ingest.main import Batch, Intake, batch_end
+from services.ingest.main import Batch, FinishOrder, Intake, batch_end
 
 
 def test_a_batch_takes_everything_waiting_below_both_limits() -> None:
@@ -106,3 +108,31 @@ async def test_a_batch_stops_at_its_limit_and_the_rest_waits_in_order() -> None:
 async def test_nothing_waiting_is_an_empty_batch_after_the_timeout() -> None:
     batch = await intake(Assigned(0)).take(timeout=0.01)
     assert batch.records == [] and batch.partitions == set()
+
+
+async def test_finishes_go_out_in_the_order_of_their_transactions_and_a_failure_stops_the_rest() -> None:
+    done: list[str] = []
+    finishes = FinishOrder()
+    gate = asyncio.Event()
+
+    async def finish(name: str, *, after: asyncio.Event | None = None, fail: bool = False) -> None:
+        if after is not None:
+            await after.wait()
+        if fail:
+            raise RuntimeError(f"{name} could not be sent")
+        done.append(name)
+
+    finishes.then(finish("first", after=gate))
+    second = finishes.then(finish("second"))
+    await asyncio.sleep(0.01)
+    assert done == []  # the second waits for the first, although it could go at once
+    gate.set()
+    await second
+    assert done == ["first", "second"]
+    failing = finishes.then(finish("third", fail=True))
+    after = finishes.then(finish("fourth"))
+    with pytest.raises(RuntimeError, match="third"):
+        await after
+    with pytest.raises(RuntimeError, match="third"):
+        await failing
+    assert done == ["first", "second"]
