@@ -542,17 +542,22 @@ async def http_posts(
     The load comes from ``bench/http_load.py`` (keep-alive connections, requests encoded before the clock
     starts): on this 2-core machine the client shares the CPU with the system under test. httpx alone took most
     of a core at ~150 requests/s (measured with top), and aiohttp 0.16–0.26 ms of CPU per POST."""
-    host = http_load.host_of(base_url)
-    headers = {"Authorization": token, **JSON}
-    requests = [
-        http_load.encode_post(host, API.format(id=d.sensor_id), post_body(d.start, d.values), headers) for d in days
-    ]
+    requests = day_requests(base_url, token, days)
     started = time.perf_counter()
     done = await http_load.run_clients(base_url, requests, concurrency, time_limit=time_limit)
     seconds = time.perf_counter() - started
     stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}))
     ok = sum(status == 200 for _, status in done)
     return Throughput(ok * DAY_VALUES, stored, seconds, len(done), len(done) - ok, [t for t, _ in done])
+
+
+def day_requests(base_url: str, token: str, days: Sequence[DayCommand]) -> list[bytes]:
+    """Each day as a complete POST request (``bench/http_load.py``) to its sensor's data route."""
+    host = http_load.host_of(base_url)
+    headers = {"Authorization": token, **JSON}
+    return [
+        http_load.encode_post(host, API.format(id=d.sensor_id), post_body(d.start, d.values), headers) for d in days
+    ]
 
 
 async def rewrites(base_url: str, token: str, days: Sequence[DayCommand], *, concurrency: int, seconds: float) -> int:
@@ -562,11 +567,7 @@ async def rewrites(base_url: str, token: str, days: Sequence[DayCommand], *, con
     for minutes of such traffic (docs/performance.md, findings 16 and 22). Returns the requests sent."""
     if seconds <= 0 or not days:
         return 0
-    host = http_load.host_of(base_url)
-    headers = {"Authorization": token, **JSON}
-    requests = [
-        http_load.encode_post(host, API.format(id=d.sensor_id), post_body(d.start, d.values), headers) for d in days
-    ]
+    requests = day_requests(base_url, token, days)
     done = await http_load.run_clients(base_url, itertools.cycle(requests), concurrency, time_limit=seconds)
     failed = [status for _, status in done if status != 200]
     if failed:
