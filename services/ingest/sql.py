@@ -87,7 +87,8 @@ async def record_done_commands(
     """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it;
     with ``commit``, ``COMMIT`` goes in the same round trip (pipeline mode)."""
     async with conn.pipeline() if commit else contextlib.nullcontext():
-        if results:  # binary parameters (%b): arrays as text are escaped element by element (a quarter of CPU)
+        # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
+        if results:
             await conn.execute(
                 INSERT_DONE_COMMANDS,
                 {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
