@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -74,6 +74,8 @@ class _Item:
     source_id: int | None = None
     sensor: SensorInfo | None = None
     account_id: int | None = None  # the account of the device topic it came from; None: the gateway's topic
+    hint: tuple[datetime, datetime] | None = None  # its window as checked with the look-ups (``early_windows``)
+    hint_stored: bool = False  # whether that check found stored beliefs in it
 
 
 def dead_letter(
@@ -144,6 +146,41 @@ def window(item: _Item) -> tuple[np.datetime64, np.datetime64] | None:
     return item.rows.event_starts.min(), item.rows.event_starts.max()
 
 
+def window_hint(command: DataCommand) -> tuple[datetime, datetime] | None:
+    """The first and last instant that can be an event start of the command's rows, known before its sensor is:
+    a series places its events in [start, start + duration), explicit beliefs at their own starts. None for a
+    deletion, or where the bounds overflow (the rules refuse such a command later). A sensor's ``frequency``
+    attribute may move a series' start before these bounds: ``_copy_into_empty_windows`` checks that."""
+    try:
+        if isinstance(command, PostBeliefs):
+            return min(command.event_starts), max(command.event_starts)
+        if isinstance(command, PostSensorData):
+            return command.start, max(command.start, command.start + command.duration - timedelta(microseconds=1))
+    except OverflowError:
+        pass
+    return None
+
+
+def early_windows(items: Sequence[_Item]) -> list[tuple[int, int, datetime, datetime]]:
+    """The windows (index, sensor id, first, last) to check for stored beliefs together with the batch's look-ups,
+    one round trip before the sensors are known, and ``hint`` set on each of those items.
+
+    Only for a batch that writes nothing before its first COPY: no deletion, no record of a device topic and no
+    source given by name (each of these may write first). So the savepoint set with the check precedes nothing
+    but that COPY, as when the check runs just before it."""
+    if any(
+        isinstance(item.command, DeleteSensorData) or item.account_id is not None or item.command.source_id is None
+        for item in items
+    ):
+        return []
+    windows = []
+    for k, item in enumerate(items):
+        item.hint = window_hint(item.command)
+        if item.hint is not None:
+            windows.append((k, item.command.sensor_id, *item.hint))
+    return windows
+
+
 def plan_rounds(keys: Sequence[tuple[int, tuple[Any, Any] | None]]) -> list[int]:
     """Assign each command (sensor id, event window or None) a round number so that commands on the same
     sensor with overlapping windows run in arrival order, while everything else shares a round."""
@@ -197,7 +234,10 @@ async def ingest_batch(
         device_sensor_ids=[item.command.sensor_id for item in items if item.account_id is not None],
         source_ids=[post.source_id for post in posts if post.source_id],
         begin=own,
+        windows=early_windows(items),
     )
+    for k, item in enumerate(items):
+        item.hint_stored = k in context.stored
     # A command seen before (replayed after a crash, or produced twice) answers what it answered then.
     done = context.done
     first_seen: list[_Item] = []
@@ -226,7 +266,7 @@ async def ingest_batch(
     rounds = plan_rounds([(item.command.sensor_id, window(item)) for item in ready])
     for number in range(max(rounds, default=-1) + 1):
         batch = [item for item, r in zip(ready, rounds, strict=True) if r == number]
-        results.ingested.extend(await _run_round(conn, batch))
+        results.ingested.extend(await _run_round(conn, batch, first=number == 0))
 
     await sql.record_done_commands(
         conn,
@@ -328,9 +368,10 @@ async def _prepare(
     item.rows = rows_for(command, sensor, max_values=max_values)
 
 
-async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[BeliefsIngested]:
+async def _run_round(conn: AsyncConnection[Any], batch: list[_Item], *, first: bool) -> list[BeliefsIngested]:
     """Deletions, then posts: straight COPY where nothing is stored yet in a command's window (live data), the
-    staging table and its comparison with stored beliefs where something is (corrections, repeats)."""
+    staging table and its comparison with stored beliefs where something is (corrections, repeats). Only the
+    ``first`` round may use the check made with the look-ups (a later one runs after writes)."""
     events: dict[int, BeliefsIngested] = {}
     for idx, item in enumerate(batch):
         if isinstance(item.command, DeleteSensorData):
@@ -341,7 +382,7 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
         if item.rows is not None and not len(item.rows):
             events[idx] = _event(item, "already_received")  # nothing to save (e.g. every value null)
     posts = [(idx, item) for idx, item in posts if idx not in events]
-    copied = await _copy_into_empty_windows(conn, posts)
+    copied = await _copy_into_empty_windows(conn, posts, early=first)
     for idx, item in copied:
         events[idx] = _copied_event(item)
     taken = {idx for idx, _ in copied}
@@ -350,15 +391,23 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item]) -> list[Bel
 
 
 async def _copy_into_empty_windows(
-    conn: AsyncConnection[Any], posts: list[tuple[int, _Item]]
+    conn: AsyncConnection[Any], posts: list[tuple[int, _Item]], *, early: bool
 ) -> list[tuple[int, _Item]]:
-    """COPY the commands whose event window holds no stored belief of their sensor straight into the table."""
+    """COPY the commands whose event window holds no stored belief of their sensor straight into the table. With
+    ``early``, a command whose window lies within the one checked with the look-ups takes that answer; the
+    others are checked now (beliefs found in the wider window send a command the comparing way: still right)."""
     windows = []
+    stored = set()
     for idx, item in posts:
         assert item.rows is not None
         starts = item.rows.event_starts
-        windows.append((idx, item.command.sensor_id, _utc(starts.min()), _utc(starts.max())))
-    stored = await sql.commands_over_stored_beliefs(conn, windows)
+        first, last = _utc(starts.min()), _utc(starts.max())
+        if early and item.hint is not None and item.hint[0] <= first and last <= item.hint[1]:
+            if item.hint_stored:
+                stored.add(idx)
+        else:
+            windows.append((idx, item.command.sensor_id, first, last))
+    stored |= await sql.commands_over_stored_beliefs(conn, windows)
     empty = [(idx, item) for idx, item in posts if idx not in stored]
     if not empty:
         return []

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -44,6 +44,7 @@ class BatchContext:
     sensors: dict[int, SensorInfo]
     owners: dict[int, int | None]
     sources: set[int]
+    stored: set[int] = field(default_factory=set)  # of the windows checked with the look-ups, those holding beliefs
 
 
 async def load_context(
@@ -54,9 +55,11 @@ async def load_context(
     source_ids: Iterable[int],
     *,
     begin: bool = False,
+    windows: Sequence[tuple[int, int, datetime, datetime]] = (),
 ) -> BatchContext:
     """The four look-ups a batch starts with, sent together in one round trip (pipeline mode), after ``BEGIN``
-    with ``begin``; a look-up with nothing to look up is not sent."""
+    with ``begin``; a look-up with nothing to look up is not sent. With ``windows``, the check of
+    ``commands_over_stored_beliefs`` and its savepoint go last in the same round trip (``BatchContext.stored``)."""
     devices, sources = sorted(set(device_sensor_ids)), sorted(set(source_ids))
     async with conn.cursor(row_factory=dict_row) as sensor_cur:
         async with conn.pipeline():  # leaving the block sends everything and reads every result
@@ -66,11 +69,13 @@ async def load_context(
             await sensor_cur.execute(SELECT_SENSORS, {"ids": sorted(set(sensor_ids))})
             owner_cur = await conn.execute(SELECT_SENSOR_ACCOUNTS, {"ids": devices}) if devices else None
             source_cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": sources}) if sources else None
+            stored_cur = await _send_stored_windows_check(conn, windows) if windows else None
         return BatchContext(
             done={row[0]: row[1] for row in await done_cur.fetchall()} if done_cur else {},
             sensors={row["id"]: SensorInfo(**row) for row in await sensor_cur.fetchall()},
             owners={row[0]: row[1] for row in await owner_cur.fetchall()} if owner_cur else {},
             sources={row[0] for row in await source_cur.fetchall()} if source_cur else set(),
+            stored={row[0] for row in await stored_cur.fetchall()} if stored_cur else set(),
         )
 
 
@@ -257,11 +262,19 @@ async def commands_over_stored_beliefs(
     savepoint ``before_copy`` (``rollback_to_before_copy``) in the same round trip."""
     if not windows:
         return set()
-    query, params = stored_windows_query(window_spans(windows))
     async with conn.pipeline():
-        cur = await conn.execute(query, params)
-        await conn.execute(SAVEPOINT_BEFORE_COPY)
+        cur = await _send_stored_windows_check(conn, windows)
     return {row[0] for row in await cur.fetchall()}
+
+
+async def _send_stored_windows_check(
+    conn: AsyncConnection[Any], windows: Sequence[tuple[int, int, datetime, datetime]]
+) -> AsyncCursor[Any]:
+    """Queue the check and the savepoint in the open pipeline; the check's rows are read once it is sent."""
+    query, params = stored_windows_query(window_spans(windows))
+    cur = await conn.execute(query, params)
+    await conn.execute(SAVEPOINT_BEFORE_COPY)
+    return cur
 
 
 async def rollback_to_before_copy(conn: AsyncConnection[Any]) -> None:

@@ -4,6 +4,7 @@ in the window between the check and the COPY (another writer)."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +30,19 @@ def record(command: PostSensorData, offset: int) -> ConsumerRecord[bytes, bytes]
     return ConsumerRecord("t", 0, offset, 0, 0, key_for(command.sensor_id), value, None, 0, len(value), [])
 
 
-def post(sensor: int, values: list[float | None], prior: datetime) -> PostSensorData:
+def post(
+    sensor: int, values: list[float | None], prior: datetime, *, source: int | None = None, start: datetime = START
+) -> PostSensorData:
+    """A series from ``start``; from the source named ``write-paths``, or (as the gateway sends) from ``source``."""
     return PostSensorData(
-        sensor_id=sensor, start=START, duration=timedelta(minutes=15 * len(values)), values=values, unit="kW",
-        prior=prior, source_name="write-paths",
+        sensor_id=sensor, start=start, duration=timedelta(minutes=15 * len(values)), values=values, unit="kW",
+        prior=prior, source_name="write-paths", source_id=source,
     )  # fmt: skip
+
+
+async def source_id(pool: AsyncConnectionPool) -> int:
+    async with pool.connection() as conn:
+        return await sql.device_source_id(conn, "write-paths")
 
 
 @pytest.fixture(params=["the caller's transaction", "its own transaction"])
@@ -138,6 +147,62 @@ async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
     callers, own = map(_round_trips, traces)
     assert own == callers - 2, (callers, own, traces[1])
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_posts_from_a_given_source_check_their_windows_with_the_look_ups(
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that writes nothing before its COPY (no deletion, device record or source by name) checks its
+    windows for stored beliefs in the round trip of its look-ups: one round trip fewer, the same beliefs stored."""
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset), await factory.sensor(asset)]
+    source, prior = await source_id(pool), START + timedelta(days=1)
+
+    async def traced(sensor: int, offset: int) -> str:
+        async with db.own_transaction(pool) as conn:
+            record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
+            return await _traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
+
+    early = await traced(sensors[0], 0)
+    monkeypatch.setattr(handlers, "early_windows", lambda items: [])
+    late = await traced(sensors[1], 1)
+    assert _round_trips(early) == _round_trips(late) - 1, (early, late)
+    assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_a_window_checked_early_but_moved_by_the_sensor_is_checked_again(
+    factory: Factory, pool: AsyncConnectionPool, own: bool
+) -> None:
+    """A sensor's ``frequency`` rounds a series' start to before the window checked with the look-ups: the
+    command's own window is checked before the COPY, finds the stored belief there and compares with it."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()), attributes={"frequency": "15min"})
+    source = await source_id(pool)
+    first, later = START + timedelta(days=1), START + timedelta(days=2)
+    assert await ingest(pool, post(sensor, [1.0], first, source=source), own=own) == ["processed"]
+    moved = post(sensor, [1.0], later, source=source, start=START + timedelta(minutes=5))  # rounded to START
+    assert await ingest(pool, moved, own=own) == ["already_received"]
+    assert await stored(pool, sensor) == [(1.0, first)]
+
+
+async def test_beliefs_appearing_after_the_early_check_send_the_command_the_comparing_way(
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch, own: bool
+) -> None:
+    """The savepoint set with the look-ups is where a COPY that meets another writer's rows goes back to."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()))
+    source, prior = await source_id(pool), START + timedelta(days=1)
+    assert await ingest(pool, post(sensor, [1.0, 2.0], prior, source=source), own=own) == ["processed"]
+
+    load_context = sql.load_context
+
+    async def nothing_stored(*args: Any, **kwargs: Any) -> sql.BatchContext:
+        assert kwargs["windows"], "the check goes with the look-ups"
+        context = await load_context(*args, **kwargs)
+        return dataclasses.replace(context, stored=set())  # as if another replica wrote just after the check
+
+    monkeypatch.setattr(sql, "load_context", nothing_stored)
+    assert await ingest(pool, post(sensor, [1.0, 2.0], prior, source=source), own=own) == ["already_received"]
+    assert await ingest(pool, post(sensor, [1.0, 3.0], prior, source=source), own=own) == ["replacement_rejected"]
+    assert await stored(pool, sensor) == [(1.0, prior), (2.0, prior)]
 
 
 async def test_a_failure_in_its_own_transaction_rolls_it_back(
