@@ -51,16 +51,24 @@ class Bound:
         return f"{self.label} {'<=' if self.at_most else '>='} {self._show(self.limit)}"
 
     def measured(self) -> str:
-        return f"{self.label} {NA if self.value is None else self._show(self.value)}"
+        """The value as the goal shows its limit; a value that misses its goal but would look the same as the
+        limit gets the digits that tell them apart (0.246 against 0.25, not 0.25 beside NOT MET)."""
+        if self.value is None:
+            return f"{self.label} {NA}"
+        more = 0
+        while not self.ok() and self._show(self.value, more) == self._show(self.limit, more) and more < 6:
+            more += 1
+        return f"{self.label} {self._show(self.value, more)}"
 
-    def _show(self, figure: float) -> str:
+    def _show(self, figure: float, more: int = 0) -> str:
+        """``figure`` in the bound's unit, with ``more`` digits than usual after the point."""
         if self.unit == "ms":
-            return f"{1000 * figure:,.1f} ms"
+            return f"{1000 * figure:,.{1 + more}f} ms"
         if self.unit == "x":
-            return f"{figure:.2f}x"
+            return f"{figure:.{2 + more}f}x"
         if self.unit == "n":
-            return f"{figure:,.0f}"
-        return f"{figure:.2f}"
+            return f"{figure:,.{more}f}"
+        return f"{figure:.{2 + more}f}"
 
 
 @dataclass(frozen=True)

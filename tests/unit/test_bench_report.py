@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import publish, record
-from bench.report import Results, Verdict, exit_code, render_table, table_rows
+from bench.report import Bound, Results, Verdict, exit_code, render_table, table_rows
 from bench.scheduling import Job, Schedules
 from bench.stats import Filled
 from bench.workloads import Fill, Latency, Throughput
@@ -163,6 +163,23 @@ def test_a_figure_beyond_its_goal_is_not_met(change: dict[str, object], row: str
     results = dataclasses.replace(good(), **change)  # type: ignore[arg-type]
     assert verdicts(results)[row] == Verdict.NOT_MET
     assert exit_code(table_rows(results)) == 1
+
+
+@pytest.mark.parametrize(
+    ("bound", "shown"),
+    [
+        (Bound("(b)/(c)", 0.2461372, 0.25), "(b)/(c) 0.246"),  # printed "0.25" beside NOT MET before
+        (Bound("(b)/(c)", 0.24999, 0.25), "(b)/(c) 0.24999"),
+        (Bound("(b)/(c)", 0.2512, 0.25), "(b)/(c) 0.25"),  # met: two digits say so
+        (Bound("(a)/(c)", 0.69, 0.60), "(a)/(c) 0.69"),
+        (Bound("overhead p95", 0.05004, 0.050, at_most=True, unit="ms"), "overhead p95 50.04 ms"),
+        (Bound("POST/Kafka", 1.5031, 1.50, at_most=True, unit="x"), "POST/Kafka 1.503x"),
+        (Bound("(b)/(c)", 0.25, 0.25), "(b)/(c) 0.25"),
+        (Bound("(b)/(c)", None, 0.25), "(b)/(c) n/a"),
+    ],
+)
+def test_a_value_never_looks_like_its_limit_unless_it_is(bound: Bound, shown: str) -> None:
+    assert bound.measured() == shown
 
 
 def test_the_result_file_has_its_header_and_the_docs_section_shows_it(tmp_path: Path) -> None:
