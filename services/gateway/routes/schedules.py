@@ -352,9 +352,7 @@ async def get_schedule(request: Request[State]) -> Response:
             raise unknown_schedule(f"{PROCESSED_JOB} but no data source could be found for None. {used}")
         start = datetime.fromisoformat(job.request["start"])
         facts = (await load_facts(conn, [sensor.id]))[sensor.id]
-        events = await jobs.schedule_values(
-            conn, sensor.id, job.data_source_id, start, start + horizon, sensor.event_resolution
-        )
+        events = await jobs.schedule_values(conn, job, sensor.id, start, start + horizon, sensor.event_resolution)
     if not events:
         raise unknown_schedule(f"{PROCESSED_JOB} but  the schedule was not found in the database. {used}")  # sic
     first, last = events[0][0], events[-1][0]

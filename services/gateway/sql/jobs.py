@@ -64,11 +64,12 @@ class JobRow:
     fallback_job_id: UUID | None
     created_at: datetime
     finished_at: datetime | None
+    belief_time: datetime | None  # of the stored schedule (set with ``finished``)
 
 
 SELECT_JOB = """
 SELECT id, sensor_id, status, request, scheduler, data_source_id, error_class, error_message, fallback_job_id,
-       created_at, finished_at
+       created_at, finished_at, belief_time
 FROM schedule_jobs
 WHERE id = %(id)s AND coalesce(finished_at, created_at) > now() - %(ttl)s::interval
 """
@@ -83,19 +84,47 @@ async def job_by_id(conn: AsyncConnection[Any], job_id: UUID, ttl: timedelta) ->
 
 # The most recent belief per event of one source (any belief time), the median row first; event_start is bounded
 # by constants so a hypertable only opens the chunks of the window.
-SELECT_SCHEDULE = """
+_SELECT_SCHEDULE = """
 SELECT DISTINCT ON (event_start) event_start, event_value
 FROM timed_beliefs
 WHERE sensor_id = %(sensor_id)s AND source_id = %(source_id)s
-  AND event_start >= %(lo)s AND event_start <= %(last)s
+  AND event_start >= %(lo)s AND event_start <= %(last)s{since}
 ORDER BY event_start, belief_time DESC, abs(cumulative_probability - 0.5)
 """
+SELECT_SCHEDULE = _SELECT_SCHEDULE.format(since="")
+# The same, where every event of the window is known to have a belief at ``since`` or later (the job's own): older
+# beliefs cannot be the most recent, so only the index entries of older jobs are passed over, not their rows.
+SELECT_SCHEDULE_SINCE = _SELECT_SCHEDULE.format(since="\n  AND belief_time >= %(since)s")
+
+
+def schedule_query(
+    job: JobRow, sensor_id: int, lo: datetime, hi: datetime, resolution: timedelta
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of ``schedule_values``."""
+    since = schedule_read_since(job, sensor_id, lo, hi)
+    params = {"sensor_id": sensor_id, "source_id": job.data_source_id, "lo": lo, "last": hi - resolution,
+              "since": since}  # fmt: skip
+    return (SELECT_SCHEDULE if since is None else SELECT_SCHEDULE_SINCE), params
 
 
 async def schedule_values(
-    conn: AsyncConnection[Any], sensor_id: int, source_id: int, lo: datetime, hi: datetime, resolution: timedelta
+    conn: AsyncConnection[Any], job: JobRow, sensor_id: int, lo: datetime, hi: datetime, resolution: timedelta
 ) -> list[tuple[datetime, float]]:
-    """Events of ``sensor_id`` by ``source_id`` starting at or after ``lo`` and ending at or before ``hi``."""
-    params = {"sensor_id": sensor_id, "source_id": source_id, "lo": lo, "last": hi - resolution}
-    cur = await conn.execute(SELECT_SCHEDULE, params)
+    """The events of ``sensor_id`` by the job's data source that start at or after ``lo`` and end at or before
+    ``hi``: per event, the most recent belief (FlexMeasures reads a schedule so), of whichever job."""
+    query, params = schedule_query(job, sensor_id, lo, hi, resolution)
+    cur = await conn.execute(query, params)
     return [(row[0], float(row[1])) for row in await cur.fetchall()]
+
+
+def schedule_read_since(job: JobRow, sensor_id: int, lo: datetime, hi: datetime) -> datetime | None:
+    """The belief time below which no belief can be the most recent in a read of ``[lo, hi)`` of ``sensor_id``: the
+    job's own, when the sensor is one of the job's devices and the read lies within the job's window (ingest stores
+    a finished job's value for every slot of it, at that belief time); None otherwise, e.g. for a read past the
+    job's end, where older jobs' beliefs may be the most recent."""
+    request = job.request
+    devices = request.get("devices") or [job.sensor_id]
+    start, end = request.get("start"), request.get("end")
+    if job.belief_time is None or sensor_id not in devices or not isinstance(start, str) or not isinstance(end, str):
+        return None
+    return job.belief_time if datetime.fromisoformat(start) <= lo and hi <= datetime.fromisoformat(end) else None
