@@ -150,11 +150,13 @@ def convert(values: np.ndarray, from_unit: str, to_unit: str, resolution: timede
     return values * (hours / float((1 / ratio).to("hour").magnitude))  # flow → stock
 
 
+@functools.lru_cache(maxsize=4096)
 def quantity_in(text: str, unit: str) -> float:
     """The magnitude of a quantity string (``"25 kW"``, ``"90%"``, ``"0.29 EUR/kWh"``) expressed in ``unit``.
 
     Raises ``InvalidUnit`` (with pint's reason) when the text is no quantity, ``UnitMismatch`` when its
-    dimension differs from the unit's.
+    dimension differs from the unit's. Answers are remembered (pint's parsing is most of a trigger's validation,
+    and flex-models repeat the same few quantities); failures are not.
     """
     reg = registry()
     if not _bounded_powers(text):
@@ -172,6 +174,7 @@ def quantity_in(text: str, unit: str) -> float:
         raise UnitMismatch(f"Cannot convert {text} to {unit}.") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def currency_per(unit_or_quantity: str, denominator: str) -> str | None:
     """The currency of a price per ``denominator``: ``"EUR/MWh"`` per ``MWh`` → ``"EUR"``, ``"3 kEUR/kWh"`` too.
 

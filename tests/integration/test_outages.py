@@ -201,6 +201,26 @@ def stored(settings: Settings, sensor: int) -> dict[datetime, float]:
         return {row[0]: row[1] for row in rows.fetchall()}
 
 
+def jobs_of(settings: Settings, sensor: int) -> int:
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        row = conn.execute("SELECT count(*) FROM schedule_jobs WHERE sensor_id = %s", (sensor,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def trigger(stack: Stack) -> tuple[httpx.Response, float]:
+    """A forced schedule trigger for the stack's sensor (a battery's); the answer and how long it took."""
+    body = {"start": START.isoformat(), "duration": "PT4H", "force_new_job_creation": True,
+            "flex-model": {"soc-at-start": 10, "soc-unit": "kWh", "soc-min": 0, "soc-max": 100,
+                           "power-capacity": "20 kW"},
+            "flex-context": {"consumption-price": "10 EUR/MWh"}}  # fmt: skip
+    started = time.monotonic()
+    response = httpx.post(
+        f"{stack.gateway.url}/api/v3_0/sensors/{stack.sensor}/schedules/trigger", json=body,
+        headers=stack.tenant.admin.headers, timeout=BOUND + 20,
+    )  # fmt: skip
+    return response, time.monotonic() - started
+
+
 def test_database_then_broker_outage(stack: Stack) -> None:
     clients = Clients(stack)
     threads = [threading.Thread(target=clients.post_loop), threading.Thread(target=clients.read_loop)]
@@ -221,12 +241,15 @@ def test_database_then_broker_outage(stack: Stack) -> None:
         broker("stop")
         wait_for_health(stack.gateway, "kafka", "down")
         wait_for_health(stack.ingest, "kafka", "down")
+        jobs_before = jobs_of(stack.settings, stack.sensor)
+        refused, took = trigger(stack)  # no job without its trigger on the topic
         time.sleep(OUTAGE)
         mark = len(clients.answers)
         broker("start")
         wait_for_health(stack.gateway, "kafka", "ok", timeout=60)
         wait_for_health(stack.ingest, "kafka", "ok", timeout=60)
         wait_for_a_stored_post(clients, mark)
+        accepted, _ = trigger(stack)
     finally:
         clients.stop.set()
         for thread in threads:
@@ -241,6 +264,10 @@ def test_database_then_broker_outage(stack: Stack) -> None:
         if status == 503:
             assert headers.get("retry-after") and '"status": 503' in text, (kind, headers, text)
     assert stack.ingest.process.poll() is None and stack.gateway.process.poll() is None, "a service exited"
+    assert refused.status_code == 503 and refused.headers.get("retry-after"), (refused.status_code, refused.text)
+    assert took <= BOUND, f"a trigger during the broker outage took {took:.1f} s"
+    assert accepted.status_code == 200, accepted.text
+    assert jobs_of(stack.settings, stack.sensor) == jobs_before + 1, "the refused trigger left a job row"
 
     deadline = time.monotonic() + 60  # everything acknowledged is stored (ingest catches up)
     expected = {START + slot * timedelta(minutes=15): value for slot, value in clients.acknowledged.items()}

@@ -99,3 +99,15 @@ def test_huge_powers_are_refused_without_evaluating_them(text: str) -> None:
 @pytest.mark.parametrize("text", ["m/s**2", "m^2", "kg*m**2/s**2", "m**-1", "m ** 2", "m**0.5"])
 def test_ordinary_powers_still_work(text: str) -> None:
     assert units.is_valid_unit(text)
+
+
+def test_a_quantity_is_parsed_once_and_a_failure_every_time() -> None:
+    units.quantity_in.cache_clear()
+    assert units.quantity_in("50 kW", "MW") == units.quantity_in("50 kW", "MW") == pytest.approx(0.05)
+    assert units.quantity_in.cache_info().hits == 1
+    for _ in range(2):
+        with pytest.raises(InvalidUnit):
+            units.quantity_in("50 kW kW (", "MW")
+        with pytest.raises(UnitMismatch):
+            units.quantity_in("50 kWh", "MW")
+    assert units.quantity_in.cache_info().currsize == 1  # failures are raised again, not remembered

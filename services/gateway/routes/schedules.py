@@ -8,10 +8,12 @@ beliefs (docs/architecture.md, "Scheduler"), so a finished job always has its va
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,10 +24,11 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway.http.failures import unavailable
 from services.gateway.http.guards import asset_owner, current_user, require, require_on, sensor_from_path
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
-from services.gateway.http.responses import ApiError, http_error, ok, processed, unprocessable, validation_error
+from services.gateway.http.responses import ApiError, ok, processed, unprocessable, validation_error
 from services.gateway.sql import assets, jobs
 from services.gateway.sql.assets import AssetRow
 from services.gateway.sql.sensors import SensorRow
@@ -49,6 +52,7 @@ from shared.topics import SCHEDULE_TRIGGERS, key_for
 logger = logging.getLogger(__name__)
 
 PROCESSED_JOB = "A scheduling job has been processed with your job ID,"
+NO_JOB = "The message broker is unavailable; no job was created. Please try again."
 DEFAULT_READ_DURATION = timedelta(hours=6)
 NO_REASON = (
     "The job does not state why it failed. The worker may be missing an exception handler, or its exception handler "
@@ -107,9 +111,14 @@ def request_hash(sensor_id: int, req: ScheduleRequest) -> bytes:
 async def _facts(
     conn: AsyncConnection[Any], sensor: SensorRow, body: dict[str, Any]
 ) -> tuple[SensorFacts, dict[int, SensorFacts]]:
-    """The sensor's facts and those of every sensor the body or the stored flex-context names."""
-    own = (await load_facts(conn, [sensor.id]))[sensor.id]
-    return own, await load_facts(conn, referenced_sensors(body, own.flex_context))
+    """The sensor's facts and those of every sensor the body or the stored flex-context names: those the body names
+    come with the sensor's own, in one query; a second one only for sensors that only the stored flex-context names."""
+    found = await load_facts(conn, {sensor.id, *referenced_sensors(body)})
+    own = found[sensor.id]
+    referenced = referenced_sensors(body, own.flex_context)
+    if missing := referenced - found.keys():
+        found |= await load_facts(conn, missing)
+    return own, {i: found[i] for i in referenced if i in found}
 
 
 async def trigger_schedule(request: Request[State]) -> Response:
@@ -134,17 +143,19 @@ async def trigger_schedule(request: Request[State]) -> Response:
         if rejected is not None:
             raise ApiError(422, rejected.body())
         digest = request_hash(sensor.id, req)
-        marks = await request.state["data_offsets"].marks({sensor.id, *referenced})
+        marks = asyncio.ensure_future(request.state["data_offsets"].marks({sensor.id, *referenced}))
 
-        def new_job(job_id: UUID) -> tuple[TriggerSchedule, dict[str, Any], str]:
+        def new_job(job_id: UUID, offsets: dict[int, int]) -> tuple[TriggerSchedule, dict[str, Any], str]:
             trigger = TriggerSchedule(
                 job_id=job_id, sensor_id=sensor.id, start=req.start, duration=req.requested_end - req.start,
                 prior=req.prior, flex_model=req.flex_model, flex_context=req.flex_context, body=trigger_body(req),
-                data_offsets=marks,
+                data_offsets=offsets,
             )  # fmt: skip
             return trigger, _stored_request(req, body), req.scheduler
 
-        job_id, created = await _queue_job(conn, request, digest, force=req.force_new_job_creation, new_job=new_job)
+        job_id, created = await _queue_job(
+            conn, request, digest, force=req.force_new_job_creation, marks=marks, new_job=new_job
+        )
     if not created:
         return processed(schedule=str(job_id))
     logger.info("schedule triggered", extra={"job_id": str(job_id), "sensor_id": sensor.id})
@@ -205,17 +216,17 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
         if rejected is not None:
             raise ApiError(422, rejected.body())
         digest = asset_request_hash(req)
-        marks = await request.state["data_offsets"].marks(set(sensors))
+        marks = asyncio.ensure_future(request.state["data_offsets"].marks(set(sensors)))
         first = req.devices[0]
         single = req.single
 
-        def new_job(job_id: UUID) -> tuple[TriggerSchedule, dict[str, Any], str]:
+        def new_job(job_id: UUID, offsets: dict[int, int]) -> tuple[TriggerSchedule, dict[str, Any], str]:
             if single is not None:  # one device: exactly the job the sensor route would queue, with this flex-context
                 stored = {**_stored_request(single, trigger_body(single)), "asset_id": asset.id}
                 trigger = TriggerSchedule(
                     job_id=job_id, sensor_id=single.sensor_id, start=single.start,
                     duration=single.requested_end - single.start, prior=single.prior, flex_model=single.flex_model,
-                    flex_context=single.flex_context, body=trigger_body(single), data_offsets=marks,
+                    flex_context=single.flex_context, body=trigger_body(single), data_offsets=offsets,
                 )  # fmt: skip
             else:
                 stored = {
@@ -227,11 +238,13 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
                 trigger = TriggerSchedule(
                     job_id=job_id, sensor_id=first.sensor_id, start=req.start, duration=req.requested_end - req.start,
                     prior=req.prior, flex_model={}, flex_context=first.flex_context, body=asset_trigger_body(req),
-                    data_offsets=marks, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
+                    data_offsets=offsets, asset_id=asset.id, devices=req.sensor_ids, sequential=req.sequential,
                 )  # fmt: skip
             return trigger, stored, first.scheduler
 
-        job_id, created = await _queue_job(conn, request, digest, force=req.force_new_job_creation, new_job=new_job)
+        job_id, created = await _queue_job(
+            conn, request, digest, force=req.force_new_job_creation, marks=marks, new_job=new_job
+        )
     if not created:
         return processed(schedule=str(job_id))
     extra = {"job_id": str(job_id), "asset_id": asset.id, "sensor_ids": req.sensor_ids, "sequential": req.sequential}
@@ -245,23 +258,35 @@ async def _queue_job(
     digest: bytes,
     *,
     force: bool,
-    new_job: Callable[[UUID], tuple[TriggerSchedule, dict[str, Any], str]],
+    marks: asyncio.Future[dict[int, int]],
+    new_job: Callable[[UUID, dict[int, int]], tuple[TriggerSchedule, dict[str, Any], str]],
 ) -> tuple[UUID, bool]:
-    """In one transaction: the job of an identical trigger within the de-duplication window (unless ``force``), or
-    a new job row (``new_job`` gives its trigger, stored request and scheduler) with its trigger on the topic.
-    Returns the job id and whether it is new."""
-    async with conn.transaction():
-        await jobs.lock_request(conn, digest)
-        existing = None if force else await jobs.recent_job(conn, digest, request.state["settings"].job_cache_ttl)
-        if existing is not None:
-            return existing, False
-        job_id = uuid4()
-        trigger, stored, scheduler = new_job(job_id)
-        await jobs.create_job(
-            conn, job_id=job_id, sensor_id=trigger.sensor_id, request=stored, request_hash=digest, scheduler=scheduler
-        )
-        await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
-    return job_id, True
+    """In the request's transaction: the job of an identical trigger within the de-duplication window (unless
+    ``force``), or a new job row (``new_job`` gives its trigger, stored request and scheduler, given the sensor data's
+    end offsets ``marks``) with its trigger on the topic, committed. Returns the job id and whether it is new.
+
+    One pipeline: the lock goes with the look-up (or, forced, is not waited for while ``marks`` arrive), the job row
+    is on its way while the broker takes the trigger, and the commit follows the broker's acknowledgement."""
+    try:
+        async with conn.pipeline():
+            await jobs.lock_request(conn, digest)
+            existing = None if force else await jobs.recent_job(conn, digest, request.state["settings"].job_cache_ttl)
+            if existing is not None:
+                return existing, False
+            job_id = uuid4()
+            async with _broker(request):
+                offsets = await marks
+            trigger, stored, scheduler = new_job(job_id, offsets)
+            await jobs.create_job(
+                conn, job_id=job_id, sensor_id=trigger.sensor_id, request=stored, request_hash=digest,
+                scheduler=scheduler,
+            )  # fmt: skip
+            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+            await conn.commit()
+        return job_id, True
+    finally:
+        if not marks.cancel() and not marks.cancelled():
+            marks.exception()  # taken, so that a failure nobody needed is not logged as never retrieved
 
 
 def _stored_request(req: ScheduleRequest, body: dict[str, Any]) -> dict[str, Any]:
@@ -274,11 +299,21 @@ def _stored_request(req: ScheduleRequest, body: dict[str, Any]) -> dict[str, Any
 async def _produce(request: Request[State], trigger: TriggerSchedule) -> None:
     state = request.state
     topic = SCHEDULE_TRIGGERS.full_name(state["settings"].topic_prefix)
-    try:
+    async with _broker(request):
         await (await state["producer"].send(topic, SCHEDULE_TRIGGERS.encode(trigger), key=key_for(trigger.sensor_id)))
-    except KafkaError as exc:
-        logger.warning("could not produce schedule trigger: %s", exc, extra={"sensor_id": trigger.sensor_id})
-        raise http_error(503, "The message broker is unavailable; no job was created. Please try again.") from None
+
+
+@asynccontextmanager
+async def _broker(request: Request[State]) -> AsyncIterator[None]:
+    """A trigger's work with the broker, bounded by ``FLEXSTREAM_BROKER_TIMEOUT``: a broker that fails or does not
+    answer in time is a 503 with ``Retry-After``, and no job is created (the request's transaction rolls back)."""
+    settings = request.state["settings"]
+    try:
+        async with asyncio.timeout(settings.broker_timeout):
+            yield
+    except (KafkaError, TimeoutError) as exc:
+        logger.warning("schedule trigger refused, the broker is unavailable: %s", exc or type(exc).__name__)
+        raise unavailable(NO_JOB, settings.retry_after) from None
 
 
 # --- reading a schedule -----------------------------------------------------------------------------------
