@@ -475,7 +475,7 @@ async def store_schedules_until(consumer: AIOKafkaConsumer, pool: AsyncConnectio
             schedules = decode_schedules([record for part in batches.values() for record in part])
             if schedules:
                 SCHEDULES_STORED.inc(len(schedules))
-                await with_retry(pool, partial(store_schedules, messages=schedules))
+                await with_retry(pool, partial(store_schedules, messages=schedules), own_transaction=True)
             if batches:
                 await consumer.commit()
     finally:

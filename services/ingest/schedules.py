@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from pydantic import ValidationError
 
 from services.ingest import sql
@@ -47,32 +47,37 @@ def event_starts(start: datetime, step: timedelta, count: int) -> list[datetime]
 
 
 async def store_schedules(conn: AsyncConnection[Any], messages: Sequence[ScheduleComputed]) -> int:
-    """Store every schedule and mark its job finished (one transaction, run by the caller). Returns rows written."""
-    written = 0
-    sources: dict[str, int] = {}
-    for message in messages:
-        model = message.scheduler or "StorageScheduler"
-        if model not in sources:
-            sources[model] = await sql.scheduler_source_id(conn, model, SOURCE_VERSIONS.get(model, "1"))
-        source_id = sources[model]
-        assert message.start is not None and message.belief_time is not None
-        step = message.resolution or timedelta(0)
-        for device in _device_schedules(message):
-            written += await sql.store_schedule_beliefs(
-                conn, device.sensor_id, source_id, message.belief_time,
-                event_starts(message.start, step, len(device.values)), device.values,
+    """Store every schedule and mark its job finished, in one transaction that this sends itself (``BEGIN`` and
+    ``COMMIT`` in the pipeline, on a connection in autocommit mode: ``db.own_transaction``). Two round trips: the
+    data sources with ``BEGIN``, then every belief and job mark with ``COMMIT``. Returns rows written."""
+    writes: list[AsyncCursor[Any]] = []
+    async with conn.pipeline():
+        await conn.execute("BEGIN")
+        sources = {
+            model: await sql.scheduler_source_id(conn, model, SOURCE_VERSIONS.get(model, "1"))
+            for model in sorted({message.scheduler or "StorageScheduler" for message in messages})
+        }
+        for message in messages:
+            model = message.scheduler or "StorageScheduler"
+            assert message.start is not None and message.belief_time is not None
+            step = message.resolution or timedelta(0)
+            for device in _device_schedules(message):
+                writes.append(await sql.store_schedule_beliefs(
+                    conn, device.sensor_id, sources[model], message.belief_time,
+                    event_starts(message.start, step, len(device.values)), device.values,
+                ))  # fmt: skip
+                if device.soc_sensor_id is not None and device.soc_values:
+                    writes.append(await sql.store_schedule_beliefs(
+                        conn, device.soc_sensor_id, sources[model], message.belief_time,
+                        event_starts(message.soc_start or message.start, step, len(device.soc_values)),
+                        device.soc_values,
+                    ))  # fmt: skip
+            await sql.mark_job_finished(
+                conn, message.job_id, sources[model], message.belief_time, scheduler=model,
+                time_limit_hit=message.time_limit_hit,
             )  # fmt: skip
-            if device.soc_sensor_id is not None and device.soc_values:
-                written += await sql.store_schedule_beliefs(
-                    conn, device.soc_sensor_id, source_id, message.belief_time,
-                    event_starts(message.soc_start or message.start, step, len(device.soc_values)),
-                    device.soc_values,
-                )  # fmt: skip
-        await sql.mark_job_finished(
-            conn, message.job_id, source_id, message.belief_time, scheduler=model,
-            time_limit_hit=message.time_limit_hit,
-        )  # fmt: skip
-    return written
+        await conn.execute("COMMIT")
+    return sum(cur.rowcount for cur in writes)
 
 
 def _device_schedules(message: ScheduleComputed) -> list[DeviceSchedule]:

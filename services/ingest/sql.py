@@ -428,12 +428,12 @@ async def store_schedule_beliefs(
     belief_time: datetime,
     starts: Sequence[datetime],
     values: Sequence[float],
-) -> int:
-    """Store one belief per event; 0 rows when the sensor no longer exists."""
+) -> AsyncCursor[Any]:
+    """Store one belief per event. In pipeline mode the statement is only sent: once the pipeline has synced, the
+    cursor's ``rowcount`` gives the rows written (0 when the sensor no longer exists)."""
     params = {"sensor_id": sensor_id, "source_id": source_id, "belief_time": belief_time, "starts": list(starts),
               "values": list(values)}  # fmt: skip
-    cur = await conn.execute(UPSERT_SCHEDULE_BELIEFS, params)
-    return cur.rowcount
+    return await conn.execute(UPSERT_SCHEDULE_BELIEFS, params)
 
 
 MARK_JOB_FINISHED = """

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from shared.errors import FlexStreamError
 
@@ -41,10 +42,22 @@ class IngestProgress:
         self._group = group
         self._topic = topic
         self._stop = stop
+        self._coordinator: int | None = None  # the group's coordinator, asked once and kept while it answers
 
     async def committed(self, partitions: list[int]) -> dict[int, int]:
+        """The group's committed offsets of ``partitions``: one request to the group's coordinator (found once and
+        found again when it no longer answers, e.g. after it moved)."""
+        try:
+            return await self._committed(partitions)
+        except KafkaError:
+            self._coordinator = None
+            return await self._committed(partitions)
+
+    async def _committed(self, partitions: list[int]) -> dict[int, int]:
+        if self._coordinator is None:
+            self._coordinator = await self._admin.find_coordinator(self._group)
         offsets = await self._admin.list_consumer_group_offsets(
-            self._group, partitions=[TopicPartition(self._topic, p) for p in partitions]
+            self._group, self._coordinator, partitions=[TopicPartition(self._topic, p) for p in partitions]
         )
         return {tp.partition: meta.offset for tp, meta in offsets.items()}
 

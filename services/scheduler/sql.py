@@ -32,6 +32,11 @@ SELECT status, created_at, scheduler, error_class, error_message, fallback_job_i
 FROM schedule_jobs WHERE id = %(id)s FOR UPDATE
 """
 
+# The commit of a "started" mark is not waited for on disk: losing it in a crash only shows the job as queued until
+# its trigger, uncommitted until the job's outcome is durable, runs it again; the outcome's own commit (ingest's, or
+# a failure's) is flushed and takes this one with it.
+SET_STARTED_COMMIT_UNFLUSHED = "SET LOCAL synchronous_commit = off"
+
 MARK_STARTED = """
 UPDATE schedule_jobs SET status = 'started', started_at = now(), attempts = attempts + 1, scheduler = %(scheduler)s
 WHERE id = %(id)s
@@ -61,6 +66,8 @@ async def lock_job(conn: AsyncConnection[Any], job_id: UUID) -> JobState | None:
 
 
 async def mark_started(conn: AsyncConnection[Any], job_id: UUID, scheduler: str | None) -> None:
+    """Mark the job started, in a transaction whose commit does not wait for the disk."""
+    await conn.execute(SET_STARTED_COMMIT_UNFLUSHED)
     await conn.execute(MARK_STARTED, {"id": job_id, "scheduler": scheduler})
 
 

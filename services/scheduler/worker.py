@@ -36,6 +36,7 @@ from services.scheduler.device_schedules import DeviceSchedules, restricted_to
 from services.scheduler.ingest_wait import IngestBehind, IngestProgress
 from services.scheduler.problem import needs
 from services.scheduler.series import SeriesNeed
+from shared import db
 from shared.errors import FlexRejected, TriggerRejected
 from shared.flex import ScheduleRequest, SensorFacts, referenced_sensors, validate_trigger
 from shared.flex.asset_trigger import asset_referenced_sensors, validate_asset_trigger
@@ -134,14 +135,18 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
 
 async def _claim(ctx: Context, trigger: TriggerSchedule) -> sql.JobState | None:
     """Lock the row and mark it started; None when there is nothing to do. The gateway commits the row just after
-    the trigger was acknowledged, so a trigger can arrive first: then poll briefly (1 ms, doubling)."""
+    the trigger was acknowledged, so a trigger can arrive first: then poll briefly (1 ms, doubling). Two round
+    trips: the lock (with the transaction's start), then the mark with the commit."""
     deadline = time.monotonic() + ROW_WAIT_SECONDS
     delay = 0.001
     while True:
-        async with ctx.pool.connection() as conn, conn.transaction():
+        async with db.own_transaction(ctx.pool) as conn, conn.pipeline():
+            await conn.execute("BEGIN")
             state = await sql.lock_job(conn, trigger.job_id)
-            if state is not None:
-                return await _start(ctx, conn, trigger, state)
+            claimed = await _start(ctx, conn, trigger, state) if state is not None else None
+            await conn.execute("COMMIT")
+        if state is not None:
+            return claimed
         if time.monotonic() > deadline:
             logger.warning("trigger for an unknown job, skipped", extra={"job_id": str(trigger.job_id)})
             return None
@@ -163,7 +168,7 @@ async def _start(
         return replace(state, status="failed", error_class="JobExpired", error_message=message)
     if state.status == "started":
         logger.info("re-running a job left started", extra={"job_id": str(trigger.job_id)})
-    await sql.mark_started(conn, trigger.job_id, state.scheduler)
+    await sql.mark_started(conn, trigger.job_id, state.scheduler)  # needs no flush of its own (see the query)
     return state
 
 

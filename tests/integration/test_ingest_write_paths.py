@@ -5,13 +5,12 @@ in the window between the check and the COPY (another writer)."""
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
-from psycopg import AsyncConnection, pq
+from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
@@ -21,6 +20,7 @@ from shared.messages import PostSensorData
 from shared.settings import Settings
 from shared.topics import SENSOR_DATA, key_for
 from tests.integration.conftest import Factory
+from tests.integration.libpq_trace import round_trips, traced
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -103,25 +103,6 @@ async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_
     assert await stored(pool, sensor) == [(1.0, prior), (2.0, prior)]
 
 
-def _round_trips(trace: str) -> int:
-    """Waits for the server in a libpq trace: a Sync (extended protocol, pipelines), a simple Query, or the end of
-    a COPY's data each end one; a COPY's start (its Query) is one more wait than that count shows."""
-    sent = [line.split()[2] for line in trace.splitlines() if line.split()[:1] == ["F"]]
-    return sum(kind in ("Sync", "Query", "CopyDone") for kind in sent)
-
-
-async def _traced(conn: AsyncConnection[Any], work: Any) -> str:
-    with tempfile.TemporaryFile("w+") as out:
-        conn.pgconn.trace(out.fileno())
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            await work()
-        finally:
-            conn.pgconn.untrace()
-        out.seek(0)
-        return out.read()
-
-
 async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
     factory: Factory, pool: AsyncConnectionPool
 ) -> None:
@@ -137,14 +118,14 @@ async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
             async with conn.transaction():
                 await handlers.ingest_batch(conn, [record(post(sensors[0], [1.0, 2.0], prior), 0)], max_values=10**6)
 
-        traces.append(await _traced(conn, in_callers))
+        traces.append(await traced(conn, in_callers))
     async with db.own_transaction(pool) as conn:
 
         async def its_own() -> None:
             await handlers.ingest_batch(conn, [record(post(sensors[1], [1.0, 2.0], prior), 1)], max_values=10**6)
 
-        traces.append(await _traced(conn, its_own))
-    callers, own = map(_round_trips, traces)
+        traces.append(await traced(conn, its_own))
+    callers, own = map(round_trips, traces)
     assert own == callers - 2, (callers, own, traces[1])
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
 
@@ -158,15 +139,15 @@ async def test_posts_from_a_given_source_check_their_windows_with_the_look_ups(
     sensors = [await factory.sensor(asset), await factory.sensor(asset)]
     source, prior = await source_id(pool), START + timedelta(days=1)
 
-    async def traced(sensor: int, offset: int) -> str:
+    async def trace_of(sensor: int, offset: int) -> str:
         async with db.own_transaction(pool) as conn:
             record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
-            return await _traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
+            return await traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
 
-    early = await traced(sensors[0], 0)
+    early = await trace_of(sensors[0], 0)
     monkeypatch.setattr(handlers, "early_windows", lambda items: [])
-    late = await traced(sensors[1], 1)
-    assert _round_trips(early) == _round_trips(late) - 1, (early, late)
+    late = await trace_of(sensors[1], 1)
+    assert round_trips(early) == round_trips(late) - 1, (early, late)
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
 
 

@@ -282,7 +282,7 @@ async def _queue_job(
                 scheduler=scheduler,
             )  # fmt: skip
             await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
-            await conn.commit()
+            await conn.execute("COMMIT")  # with the pipeline's one sync (``conn.commit()`` would add a second)
         return job_id, True
     finally:
         if not marks.cancel() and not marks.cancelled():

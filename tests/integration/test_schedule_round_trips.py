@@ -1,0 +1,110 @@
+"""The database round trips of a scheduling job's steps, counted in libpq's protocol trace against the real
+database and broker: the gateway queuing a trigger, the scheduler claiming the job, ingest storing the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
+
+from psycopg_pool import AsyncConnectionPool
+
+from services.gateway.routes import schedules
+from services.gateway.sql import jobs
+from services.ingest.schedules import store_schedules
+from services.scheduler import worker
+from shared import db, kafka
+from shared.messages import ScheduleComputed, TriggerSchedule
+from shared.settings import GatewaySettings, SchedulerSettings, Settings
+from tests.integration.conftest import Factory
+from tests.integration.libpq_trace import round_trips, traced
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+M15 = timedelta(minutes=15)
+
+
+async def _queued_job(pool: AsyncConnectionPool, sensor: int) -> uuid.UUID:
+    job_id = uuid.uuid4()
+    async with pool.connection() as conn:
+        await jobs.create_job(
+            conn, job_id=job_id, sensor_id=sensor, request={"start": START.isoformat()}, request_hash=job_id.bytes,
+            scheduler="StorageScheduler",
+        )  # fmt: skip
+    return job_id
+
+
+async def _status(pool: AsyncConnectionPool, job_id: uuid.UUID) -> str:
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT status FROM schedule_jobs WHERE id = %s", (job_id,))).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+async def test_storing_a_schedule_takes_two_round_trips(factory: Factory, pool: AsyncConnectionPool) -> None:
+    sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
+    job_id = await _queued_job(pool, sensor)
+    message = ScheduleComputed(
+        job_id=job_id, sensor_id=sensor, status="finished", start=START, resolution=M15, values=[1.0, 2.0, 3.0],
+        unit="kW", belief_time=START - timedelta(hours=1), scheduler="StorageScheduler",
+    )  # fmt: skip
+    written: list[int] = []
+
+    async def store() -> None:
+        written.append(await store_schedules(conn, [message]))
+
+    async with db.own_transaction(pool) as conn:
+        trace = await traced(conn, store)
+    assert round_trips(trace) == 2, trace
+    assert written == [3]
+    assert await _status(pool, job_id) == "finished"
+
+
+async def test_claiming_a_job_takes_two_round_trips(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
+    job_id = await _queued_job(pool, sensor)
+    trigger = TriggerSchedule(job_id=job_id, sensor_id=sensor, start=START, duration=timedelta(hours=1))
+    async with AsyncConnectionPool(settings.database_url.get_secret_value(), min_size=1, max_size=1, open=False) as one:
+        async with one.connection() as conn:
+            pass  # the pool's only connection: the claim gets it again, with the trace on
+        ctx = worker.Context(SchedulerSettings(**settings.model_dump()), one, cast(Any, None), cast(Any, None))
+        claimed: list[object] = []
+
+        async def claim() -> None:
+            claimed.append(await worker._claim(ctx, trigger))
+
+        trace = await traced(conn, claim)
+    assert claimed and claimed[0] is not None
+    assert round_trips(trace) == 2, trace
+    assert await _status(pool, job_id) == "started"
+
+
+async def test_queuing_a_forced_trigger_takes_one_round_trip_beside_the_broker(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
+    gateway_settings = GatewaySettings(**settings.model_dump())
+    async with kafka.open_producer(settings) as producer:
+        request = cast(Any, SimpleNamespace(state={"settings": gateway_settings, "producer": producer}))
+        marks: asyncio.Future[dict[int, int]] = asyncio.get_running_loop().create_future()
+        marks.set_result({})
+
+        def new_job(job_id: uuid.UUID, offsets: dict[int, int]) -> tuple[TriggerSchedule, dict[str, Any], str]:
+            trigger = TriggerSchedule(job_id=job_id, sensor_id=sensor, start=START, duration=timedelta(hours=1))
+            return trigger, {"start": START.isoformat()}, "StorageScheduler"
+
+        queued: list[tuple[uuid.UUID, bool]] = []
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")  # the request's transaction is open (its sensor was read)
+
+            async def queue() -> None:
+                queued.append(await schedules._queue_job(conn, request, b"digest", force=True, marks=marks,
+                                                         new_job=new_job))  # fmt: skip
+
+            trace = await traced(conn, queue)
+    assert round_trips(trace) == 1, trace
+    ((job_id, created),) = queued
+    assert created and await _status(pool, job_id) == "queued"
