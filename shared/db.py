@@ -82,8 +82,9 @@ async def open_pool(
 
 @asynccontextmanager
 async def single_statement(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A pooled connection in autocommit mode, for a lone read: one round trip for the statement instead of three
-    (``BEGIN``, the statement, ``COMMIT``). Back in the pool it is transactional again."""
+    """A pooled connection in autocommit mode, for a lone read (or reads that need no common snapshot): one round
+    trip for each statement or pipeline, without ``BEGIN`` and ``COMMIT``. Back in the pool it is transactional
+    again."""
     async with pool.connection() as conn:
         await conn.set_autocommit(True)
         try:

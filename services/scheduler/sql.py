@@ -120,13 +120,26 @@ ORDER BY l.event_start, r.version DESC, l.belief_time DESC, l.source_id
 """
 
 
+@dataclass(frozen=True)
+class SeriesWindow:
+    sensor_id: int
+    lo: datetime
+    hi: datetime
+
+
 async def series(
-    conn: AsyncConnection[Any], sensor_id: int, lo: datetime, hi: datetime, belief_time: datetime
-) -> list[tuple[datetime, float]]:
-    """One value per event of ``sensor_id`` starting in ``[lo, hi)``, as known at ``belief_time``."""
-    params = {"sensor_id": sensor_id, "lo": lo, "hi": hi, "belief_time": belief_time}
-    cur = await conn.execute(SELECT_SERIES, params)
-    return [(row[0], float(row[1])) for row in await cur.fetchall()]
+    conn: AsyncConnection[Any], windows: list[SeriesWindow], belief_time: datetime
+) -> list[list[tuple[datetime, float]]]:
+    """Per window, one value per event of its sensor starting in ``[lo, hi)``, as known at ``belief_time``: all
+    queries in one round trip (pipeline mode)."""
+    async with conn.pipeline():
+        cursors = [
+            await conn.execute(
+                SELECT_SERIES, {"sensor_id": w.sensor_id, "lo": w.lo, "hi": w.hi, "belief_time": belief_time}
+            )  # fmt: skip
+            for w in windows
+        ]
+    return [[(row[0], float(row[1])) for row in await cur.fetchall()] for cur in cursors]
 
 
 def window_for(start: datetime, end: datetime, resolution: timedelta, step: timedelta) -> tuple[datetime, datetime]:

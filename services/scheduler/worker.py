@@ -182,7 +182,7 @@ async def _asset_inputs(ctx: Context, trigger: TriggerSchedule, asset_id: int) -
     """An asset-level job: every device re-validated under the flex-context accepted at trigger time, and the
     series of all of them loaded once."""
     body = trigger.body or {}
-    async with ctx.pool.connection() as conn:
+    async with db.single_statement(ctx.pool) as conn:  # reads only: each in its own snapshot, no BEGIN or COMMIT
         sensors = await load_facts(conn, asset_referenced_sensors(body, trigger.flex_context))
         request = validate_asset_trigger(
             body, asset_id, trigger.flex_context, sensors, planning_horizon=ctx.settings.planning_horizon,
@@ -199,7 +199,7 @@ async def _asset_inputs(ctx: Context, trigger: TriggerSchedule, asset_id: int) -
 async def _sensor_inputs(ctx: Context, trigger: TriggerSchedule) -> Inputs:
     """Re-validate the trigger (with the flex-context accepted at trigger time) and load its input series."""
     body = trigger.body if trigger.body is not None else _body_of(trigger)
-    async with ctx.pool.connection() as conn:
+    async with db.single_statement(ctx.pool) as conn:  # reads only: facts, then every series in one round trip
         # The trigger carries the merged flex-context, so every sensor the job names is known before loading.
         facts = await load_facts(conn, {trigger.sensor_id, *referenced_sensors(body, trigger.flex_context)})
         own = facts.pop(trigger.sensor_id, None)
@@ -227,13 +227,17 @@ async def load_series(
     """Every series the problem needs (or those in ``only``), in each sensor's own unit, ``nan`` where nothing is
     known."""
     n = -(-(request.end - request.start) // request.resolution)
-    out: dict[SeriesNeed, np.ndarray] = {}
-    for need in needs(request) if only is None else only:
-        facts = sensors[need.sensor_id]
-        lo, hi = sql.window_for(request.start, request.end, facts.event_resolution, request.resolution)
-        events = await sql.series(conn, need.sensor_id, lo, hi, belief_time)
-        out[need] = resample.on_grid(events, facts.event_resolution, request.start, request.resolution, n, need.kind)
-    return out
+    wanted = needs(request) if only is None else only
+    resolutions = [sensors[need.sensor_id].event_resolution for need in wanted]
+    windows = [
+        sql.SeriesWindow(need.sensor_id, *sql.window_for(request.start, request.end, resolution, request.resolution))
+        for need, resolution in zip(wanted, resolutions, strict=True)
+    ]
+    loaded = await sql.series(conn, windows, belief_time)
+    return {
+        need: resample.on_grid(events, resolution, request.start, request.resolution, n, need.kind)
+        for need, resolution, events in zip(wanted, resolutions, loaded, strict=True)
+    }
 
 
 def _body_of(trigger: TriggerSchedule) -> dict[str, Any]:

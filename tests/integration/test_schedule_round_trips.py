@@ -108,3 +108,33 @@ async def test_queuing_a_forced_trigger_takes_one_round_trip_beside_the_broker(
     assert round_trips(trace) == 1, trace
     ((job_id, created),) = queued
     assert created and await _status(pool, job_id) == "queued"
+
+
+async def test_a_jobs_inputs_take_two_round_trips_however_many_series(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    asset = await factory.asset(await factory.account())
+    battery = await factory.sensor(asset, unit="kW")
+    buy = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    sell = await factory.sensor(asset, unit="EUR/MWh", resolution=timedelta(hours=1))
+    device = await factory.sensor(asset, unit="kW")
+    context = {"consumption-price": {"sensor": buy}, "production-price": {"sensor": sell},
+               "inflexible-device-sensors": [device]}  # fmt: skip
+    model = {"soc-at-start": 10, "soc-unit": "kWh", "soc-min": 0, "soc-max": 100, "power-capacity": "20 kW"}
+    body = {"start": START.isoformat(), "duration": "PT4H", "flex-model": model, "flex-context": context}
+    trigger = TriggerSchedule(
+        job_id=uuid.uuid4(), sensor_id=battery, start=START, duration=timedelta(hours=4), flex_model=model,
+        flex_context=context, body=body,
+    )  # fmt: skip
+    async with AsyncConnectionPool(settings.database_url.get_secret_value(), min_size=1, max_size=1, open=False) as one:
+        async with one.connection() as conn:
+            pass  # the pool's only connection, traced while the job loads its inputs
+        ctx = worker.Context(SchedulerSettings(**settings.model_dump()), one, cast(Any, None), cast(Any, None))
+        inputs: list[worker.Inputs] = []
+
+        async def load() -> None:
+            inputs.append(await worker._inputs(ctx, trigger))
+
+        trace = await traced(conn, load)
+    assert {need.sensor_id for need in inputs[0].series} == {buy, sell, device}
+    assert round_trips(trace) == 2, trace  # the sensors' facts, then the three series
