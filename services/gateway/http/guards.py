@@ -8,6 +8,7 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 
 from services.gateway import auth
+from services.gateway.http.metrics import SENSOR_LOOKUPS
 from services.gateway.http.request_input import path_int
 from services.gateway.http.responses import forbidden, unprocessable
 from services.gateway.rules.permissions import Action, Kind, Owner, Principal, may
@@ -30,6 +31,28 @@ async def current_user(request: Request[State]) -> Principal:
     if key is not None:
         cache[key] = principal
     return principal
+
+
+async def cached_sensor(request: Request[State], sensor_id: int) -> SensorRow | None:
+    """The sensor, reused for ``sensor_cache_ttl`` (a hot path asks no query then; the sensor's change event evicts
+    it sooner); requests that miss it at the same time share one query. Ingest, which decides what is stored,
+    always reads the current row."""
+    if not db.is_db_id(sensor_id):
+        return None
+    cache = request.state["sensors"]
+    sensor = cache.get(sensor_id)
+    if sensor is not None:
+        return sensor
+
+    async def load() -> SensorRow | None:
+        SENSOR_LOOKUPS.inc()
+        async with db.single_statement(request.state["pool"]) as conn:
+            found = await sensor_by_id(conn, sensor_id)
+        if found is not None:
+            cache[sensor_id] = found
+        return found
+
+    return await request.state["sensor_loads"].load(sensor_id, load)
 
 
 def sensor_owner(sensor: SensorRow) -> Owner:

@@ -17,8 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.http.guards import current_user, require
-from services.gateway.http.metrics import SENSOR_LOOKUPS
+from services.gateway.http.guards import cached_sensor, current_user, require
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import already_received, http_error, ok, unprocessable, validation_error
@@ -39,7 +38,7 @@ from services.gateway.schemas.data import (
 )
 from services.gateway.schemas.fields import to_bool
 from services.gateway.sql import data_sources
-from services.gateway.sql.sensors import SensorRow, sensor_by_id
+from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import State
 from shared import db, units
 from shared.errors import UnitMismatch
@@ -54,35 +53,13 @@ MAX_UPLOAD_FILES = 100  # files (and other form fields) per upload
 # --- locating the sensor --------------------------------------------------------------------------
 
 
-async def _sensor(request: Request[State], sensor_id: int) -> SensorRow | None:
-    """The sensor, reused for ``sensor_cache_ttl`` (the data routes' hot path asks no query then); requests that
-    miss it at the same time share one query. A sensor changed meanwhile is checked again by ingest, which always
-    reads the current row."""
-    if not db.is_db_id(sensor_id):
-        return None
-    cache = request.state["sensors"]
-    sensor = cache.get(sensor_id)
-    if sensor is not None:
-        return sensor
-
-    async def load() -> SensorRow | None:
-        SENSOR_LOOKUPS.inc()
-        async with db.single_statement(request.state["pool"]) as conn:
-            found = await sensor_by_id(conn, sensor_id)
-        if found is not None:
-            cache[sensor_id] = found
-        return found
-
-    return await request.state["sensor_loads"].load(sensor_id, load)
-
-
 async def _sensor_by_address(request: Request[State], address: str, location: str) -> SensorRow:
     """The 0.27 routes: the sensor named by an entity address in the input, or E1 at ``location``."""
     try:
         sensor_id = entity_address.parse(address)
     except entity_address.EntityAddressError as exc:
         raise unprocessable(location, "sensor", str(exc)) from None
-    sensor = await _sensor(request, sensor_id)
+    sensor = await cached_sensor(request, sensor_id)
     if sensor is None:
         raise unprocessable(location, "sensor", f"sensor with entity address {address} doesn't exist.")
     return sensor
@@ -91,7 +68,7 @@ async def _sensor_by_address(request: Request[State], address: str, location: st
 async def _sensor_or_404(request: Request[State]) -> SensorRow:
     """The ≥0.28 ``/sensors/{id}/data`` routes: the sensor in the path, or 404."""
     raw = str(request.path_params["id"])
-    sensor = await _sensor(request, int(raw)) if raw.isascii() and raw.isdigit() else None
+    sensor = await cached_sensor(request, int(raw)) if raw.isascii() and raw.isdigit() else None
     if sensor is None:
         raise http_error(404, f"Sensor {raw} not found")
     return sensor
@@ -100,7 +77,7 @@ async def _sensor_or_404(request: Request[State]) -> SensorRow:
 async def _sensor_in_path(request: Request[State], location: str) -> SensorRow:
     """Upload and delete: the sensor in the path, or E1 (field ``id``) at ``location``."""
     sensor_id = path_int(request)
-    sensor = await _sensor(request, sensor_id)
+    sensor = await cached_sensor(request, sensor_id)
     if sensor is None:
         raise unprocessable(location, "id", f"No sensor found with id {sensor_id}.")
     return sensor

@@ -25,7 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.http.failures import unavailable
-from services.gateway.http.guards import asset_owner, current_user, require, require_on, sensor_from_path
+from services.gateway.http.guards import (
+    asset_owner,
+    cached_sensor,
+    current_user,
+    require,
+    require_on,
+    sensor_from_path,
+)
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import ApiError, ok, processed, unprocessable, validation_error
@@ -361,9 +368,12 @@ async def get_schedule(request: Request[State]) -> Response:
     duration = read_duration(query(request))
     settings = request.state["settings"]
     raw_id = str(request.path_params["uuid"])
-    async with request.state["pool"].connection() as conn:
-        sensor = await sensor_from_path(conn, request)
-        require(user, "read", sensor)
+    sensor_id = path_int(request)
+    sensor = await cached_sensor(request, sensor_id)
+    if sensor is None:
+        raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
+    require(user, "read", sensor)
+    async with db.single_statement(request.state["pool"]) as conn:  # reads only: no BEGIN or COMMIT
         horizon = min(duration, settings.planning_horizon)
         job_id = _job_id(raw_id)
         job = await jobs.job_by_id(conn, job_id, settings.planning_ttl) if job_id else None
@@ -386,7 +396,9 @@ async def get_schedule(request: Request[State]) -> Response:
         if job.data_source_id is None:
             raise unknown_schedule(f"{PROCESSED_JOB} but no data source could be found for None. {used}")
         start = datetime.fromisoformat(job.request["start"])
-        facts = (await load_facts(conn, [sensor.id]))[sensor.id]
+        facts = (await load_facts(conn, [sensor.id])).get(sensor.id)
+        if facts is None:  # deleted since it was cached
+            raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
         events = await jobs.schedule_values(conn, job, sensor.id, start, start + horizon, sensor.event_resolution)
     if not events:
         raise unknown_schedule(f"{PROCESSED_JOB} but  the schedule was not found in the database. {used}")  # sic
