@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
@@ -196,7 +196,7 @@ class Schedules:
 
 
 async def trigger_and_read(
-    client: httpx.AsyncClient, token: str, sensor_ids: Sequence[int], trigger: str, body: dict[str, Any],
+    client: aiohttp.ClientSession, token: str, sensor_ids: Sequence[int], trigger: str, body: dict[str, Any],
     timeout: float, poll: float = POLL,
 ) -> tuple[str, float, bool]:  # fmt: skip
     """POST ``trigger``, then GET the schedule of every sensor in ``sensor_ids`` until each is readable (200, its
@@ -204,10 +204,10 @@ async def trigger_and_read(
     read, and whether everything was readable and whole."""
     headers = {"Authorization": token}
     started = time.perf_counter()
-    response = await client.post(trigger, json=body, headers=headers)
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}: {response.text[:200]}", time.perf_counter() - started, False
-    job = str(response.json().get("schedule"))
+    status, text = await _call(client.post(trigger, json=body, headers=headers))
+    if status != 200:
+        return f"HTTP {status}: {text[:200]}", time.perf_counter() - started, False
+    job = str(json.loads(text).get("schedule"))
     # a GET answers at most the gateway's planning horizon (48 h by default); the job stores its whole window at
     # once, so the first answer with a value per slot of that length shows the whole schedule is stored
     slots = int(min(_hours(body["duration"]), READ_CAP_HOURS) * 4)
@@ -215,14 +215,15 @@ async def trigger_and_read(
     for sensor_id in sensor_ids:
         deadline = time.monotonic() + timeout
         while True:
-            got = await client.get(  # the whole window (a GET without duration answers its first 6 hours)
-                SCHEDULE.format(id=sensor_id, job=job), params={"duration": body["duration"]}, headers=headers
-            )
-            waiting = got.status_code == 400 and ("waiting to be processed" in got.text or "in progress" in got.text)
+            status, text = await _call(  # the whole window (a GET without duration answers its first 6 hours)
+                client.get(SCHEDULE.format(id=sensor_id, job=job), params={"duration": body["duration"]},
+                           headers=headers)
+            )  # fmt: skip
+            waiting = status == 400 and ("waiting to be processed" in text or "in progress" in text)
             if not waiting:
-                whole = got.status_code == 200 and len(got.json().get("values", [])) == slots
+                whole = status == 200 and len(json.loads(text).get("values", [])) == slots
                 if not whole:
-                    logger.warning("job %s, sensor %s: HTTP %s %s", job, sensor_id, got.status_code, got.text[:300])
+                    logger.warning("job %s, sensor %s: HTTP %s %s", job, sensor_id, status, text[:300])
                 ok = ok and whole
                 break
             if time.monotonic() > deadline:
@@ -231,6 +232,12 @@ async def trigger_and_read(
                 break
             await asyncio.sleep(poll)
     return job, time.perf_counter() - started, ok
+
+
+async def _call(request: Any) -> tuple[int, str]:
+    """The status and body of one aiohttp request (``session.get(...)`` or ``session.post(...)``)."""
+    async with request as response:
+        return response.status, await response.text()
 
 
 def _hours(duration: str) -> float:
@@ -242,7 +249,7 @@ def _hours(duration: str) -> float:
 
 
 async def sequential(
-    client: httpx.AsyncClient, token: str, sensor_id: int, prices: int, duration: str, count: int, warmup: int,
+    client: aiohttp.ClientSession, token: str, sensor_id: int, prices: int, duration: str, count: int, warmup: int,
     timeout: float, log: Path, what: str,
 ) -> Schedules:  # fmt: skip
     """``count`` triggers one after another (after ``warmup``), each read back before the next is sent."""
@@ -258,7 +265,7 @@ async def sequential(
 
 
 async def concurrent(
-    client: httpx.AsyncClient, token: str, sensor_ids: Sequence[int], prices: int, timeout: float, log: Path
+    client: aiohttp.ClientSession, token: str, sensor_ids: Sequence[int], prices: int, timeout: float, log: Path
 ) -> Schedules:
     """One 48-hour trigger per sensor, all sent at once; the wall time runs to the last schedule readable."""
     started = time.perf_counter()
@@ -277,7 +284,7 @@ async def concurrent(
 
 
 async def asset_jobs(
-    client: httpx.AsyncClient, token: str, asset: int, devices: Sequence[int], prices: int, count: int, warmup: int,
+    client: aiohttp.ClientSession, token: str, asset: int, devices: Sequence[int], prices: int, count: int, warmup: int,
     timeout: float, log: Path,
 ) -> Schedules:  # fmt: skip
     """The asset trigger (a list of three device flex-models, one site flex-context), then every device's schedule
@@ -290,9 +297,9 @@ async def asset_jobs(
             "flex-context": {"consumption-price": {"sensor": prices}, "site-power-capacity": "100 kW"},
         }  # fmt: skip
 
-    probe = await client.post(ASSET_TRIGGER.format(id=asset), json=body(0), headers={"Authorization": token})
-    if probe.status_code in (404, 405):
-        raise BenchError(f"the gateway does not serve POST {ASSET_TRIGGER} (answered {probe.status_code})")
+    status, _ = await _call(client.post(ASSET_TRIGGER.format(id=asset), json=body(0), headers={"Authorization": token}))
+    if status in (404, 405):
+        raise BenchError(f"the gateway does not serve POST {ASSET_TRIGGER} (answered {status})")
     jobs: list[Job] = []
     started = time.perf_counter()
     for i in range(warmup + count):
