@@ -482,8 +482,8 @@ async def scheduling_part(
         )  # fmt: skip
         services.append(scheduler)
         site = await scheduling.create_site(pool, fx.account_id, CONCURRENT + 1, fx.raw_source_id)
-        # aiohttp, the client flexmeasures-client uses: httpx's own cost per request (about 0.8 ms of CPU here) is
-        # no part of the pipeline overhead these rows measure (docs/performance.md)
+        # aiohttp, the client flexmeasures-client uses: httpx's higher cost per request is no part of the pipeline
+        # overhead these rows measure (docs/performance.md)
         async with aiohttp.ClientSession(gateway.url, timeout=aiohttp.ClientTimeout(total=60)) as client:
             one, token, wait = site.batteries[0], fx.token, sizes.timeout
             logger.info("scheduling: %d triggers of 48 h, then %d of 7 days, one at a time",
