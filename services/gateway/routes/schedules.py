@@ -121,7 +121,9 @@ async def _facts(
     """The sensor's facts and those of every sensor the body or the stored flex-context names: those the body names
     come with the sensor's own, in one query; a second one only for sensors that only the stored flex-context names."""
     found = await load_facts(conn, {sensor.id, *referenced_sensors(body)})
-    own = found[sensor.id]
+    own = found.get(sensor.id)
+    if own is None:  # deleted since its row was read
+        raise unprocessable("path", "id", f"No sensor found with id {sensor.id}.")
     referenced = referenced_sensors(body, own.flex_context)
     if missing := referenced - found.keys():
         found |= await load_facts(conn, missing)
