@@ -12,7 +12,6 @@ from typing import Any, cast
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.routes import schedules
-from services.gateway.sql import jobs
 from services.ingest.schedules import store_schedules
 from services.scheduler import worker
 from shared import db, kafka
@@ -20,19 +19,10 @@ from shared.messages import ScheduleComputed, TriggerSchedule
 from shared.settings import GatewaySettings, SchedulerSettings, Settings
 from tests.integration.conftest import Factory
 from tests.integration.libpq_trace import round_trips, traced
+from tests.integration.test_schedule_storing import queued_job
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 M15 = timedelta(minutes=15)
-
-
-async def _queued_job(pool: AsyncConnectionPool, sensor: int) -> uuid.UUID:
-    job_id = uuid.uuid4()
-    async with pool.connection() as conn:
-        await jobs.create_job(
-            conn, job_id=job_id, sensor_id=sensor, request={"start": START.isoformat()}, request_hash=job_id.bytes,
-            scheduler="StorageScheduler",
-        )  # fmt: skip
-    return job_id
 
 
 async def _status(pool: AsyncConnectionPool, job_id: uuid.UUID) -> str:
@@ -44,7 +34,7 @@ async def _status(pool: AsyncConnectionPool, job_id: uuid.UUID) -> str:
 
 async def test_storing_a_schedule_takes_two_round_trips(factory: Factory, pool: AsyncConnectionPool) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
-    job_id = await _queued_job(pool, sensor)
+    job_id = await queued_job(pool, sensor)
     message = ScheduleComputed(
         job_id=job_id, sensor_id=sensor, status="finished", start=START, resolution=M15, values=[1.0, 2.0, 3.0],
         unit="kW", belief_time=START - timedelta(hours=1), scheduler="StorageScheduler",
@@ -65,7 +55,7 @@ async def test_claiming_a_job_takes_two_round_trips(
     settings: Settings, factory: Factory, pool: AsyncConnectionPool
 ) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
-    job_id = await _queued_job(pool, sensor)
+    job_id = await queued_job(pool, sensor)
     trigger = TriggerSchedule(job_id=job_id, sensor_id=sensor, start=START, duration=timedelta(hours=1))
     async with AsyncConnectionPool(settings.database_url.get_secret_value(), min_size=1, max_size=1, open=False) as one:
         async with one.connection() as conn:

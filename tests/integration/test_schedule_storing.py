@@ -22,7 +22,8 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 M15 = timedelta(minutes=15)
 
 
-async def _job(pool: AsyncConnectionPool, sensor: int) -> uuid.UUID:
+async def queued_job(pool: AsyncConnectionPool, sensor: int) -> uuid.UUID:
+    """A job row as the gateway creates it (queued), for ``sensor``."""
     job_id = uuid.uuid4()
     async with pool.connection() as conn:
         await jobs.create_job(
@@ -73,7 +74,7 @@ async def test_a_finished_schedule_is_stored_under_the_scheduler_source_and_mark
     asset = await factory.asset(account)
     power = await factory.sensor(asset, unit="kW")
     soc = await factory.sensor(asset, unit="kWh", resolution=timedelta(0))
-    job_id = await _job(pool, power)
+    job_id = await queued_job(pool, power)
     belief_time = START - timedelta(hours=1)
     message = ScheduleComputed(
         job_id=job_id, sensor_id=power, status="finished", start=START, resolution=M15, values=[-1.5, 0.0, 2.25],
@@ -102,7 +103,7 @@ async def test_an_asset_level_job_stores_every_device_and_is_finished_once(
     asset = await factory.asset(account)
     first, second, third = [await factory.sensor(asset, unit="kW") for _ in range(3)]
     soc = await factory.sensor(asset, unit="kWh", resolution=timedelta(0))
-    job_id = await _job(pool, first)
+    job_id = await queued_job(pool, first)
     devices = [
         DeviceSchedule(sensor_id=first, values=[1.0, 2.0], unit="kW"),
         DeviceSchedule(sensor_id=second, values=[-3.0, 0.0], unit="kW", soc_sensor_id=soc, soc_values=[5.0, 5.5, 5.5],
@@ -133,7 +134,7 @@ async def test_fallback_and_process_schedules_get_their_own_sources_and_a_rerun_
     asset = await factory.asset(account)
     power = await factory.sensor(asset, unit="MW")
     belief_time = START - timedelta(hours=2)
-    fallback_job, process_job = await _job(pool, power), await _job(pool, power)
+    fallback_job, process_job = await queued_job(pool, power), await queued_job(pool, power)
     common: dict[str, Any] = {"sensor_id": power, "status": "finished", "start": START, "resolution": M15,
                               "unit": "MW", "belief_time": belief_time}  # fmt: skip
     await _produce(
@@ -156,9 +157,9 @@ async def test_a_failed_outcome_stores_nothing(
 ) -> None:
     account = await factory.account()
     power = await factory.sensor(await factory.asset(account), unit="kW")
-    job_id = await _job(pool, power)
+    job_id = await queued_job(pool, power)
     failed = ScheduleComputed(job_id=job_id, sensor_id=power, status="failed", error="no prices", start=START)
-    marker = await _job(pool, power)  # produced after the failure: once it is finished, the failure was consumed
+    marker = await queued_job(pool, power)  # produced after the failure: once it is finished, the failure was consumed
     done = ScheduleComputed(job_id=marker, sensor_id=power, status="finished", start=START + timedelta(days=1),
                             resolution=M15, values=[1.0], unit="kW", belief_time=START)  # fmt: skip
     await _produce(settings, failed, done)
