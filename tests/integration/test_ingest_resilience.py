@@ -208,10 +208,13 @@ async def test_replicas_joining_and_leaving_mid_stream_crash_nothing_and_lose_no
 
     first = await asyncio.to_thread(start_service, "ingest", scaled, service_logs, ingest_group=group)
     second: Service | None = None
+    leaving = asyncio.Event()  # the last two fifths are produced only once the second replica is leaving
 
     async def produce() -> None:
         async with kafka.open_producer(scaled) as producer:
             for i, command in enumerate(commands):
+                if i == messages * 3 // 5:
+                    await leaving.wait()
                 await producer.send(SENSOR_DATA.full_name(scaled.topic_prefix), SENSOR_DATA.encode(command),
                                     key=key_for(command.sensor_id))  # fmt: skip
                 if i % 20 == 19:
@@ -237,9 +240,8 @@ async def test_replicas_joining_and_leaving_mid_stream_crash_nothing_and_lose_no
     try:
         assert await until_stored(messages * per_message // 5, timeout=60) < messages * per_message
         second = await asyncio.to_thread(start_service, "ingest", scaled, service_logs, ingest_group=group)
-        assert await until_stored(messages * per_message * 3 // 5, timeout=60) < messages * per_message, (
-            "the stream finished before the second replica left; make it longer"
-        )
+        assert await until_stored(messages * per_message * 3 // 5, timeout=60) == messages * per_message * 3 // 5
+        leaving.set()  # the stream goes on (paced, for seconds) while the second replica leaves
         assert second.stop() == 0, f"the second ingest did not stop cleanly; see {second.log}"
         await producing
         assert await until_stored(messages * per_message, timeout=120) == messages * per_message
