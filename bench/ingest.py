@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,9 +237,15 @@ async def run(settings: Settings, options: Options) -> Results:
             )  # fmt: skip
             pids = {"ingest": services[0].process.pid, "benchmark": os.getpid()}
             async with workloads.IngestedWatcher(settings) as watcher:
+
+                async def copy_sample(when: str) -> None:
+                    """(c) once more: the same rows as (a), straight into the table (``Results.copy``)."""
+                    logger.info("(c) raw COPY of (a)'s %d rows, %s", len(kafka_days) * workloads.DAY_VALUES, when)
+                    results.copy_samples[when] = await workloads.raw_copy(pool, kafka_days, fx.raw_source_id)
+
                 await kafka_part(
                     results, settings, watcher, pool, services[0].url, pids, sizes, sensors, kafka_days,
-                    fx.raw_source_id, year,
+                    fx.raw_source_id, year, copy_sample,
                 )  # fmt: skip
                 logger.info("starting the gateway")  # only now, so it does not share the CPU during (a)
                 gateway = start_gateway(settings, options.profile, ports)
@@ -250,7 +256,9 @@ async def run(settings: Settings, options: Options) -> Results:
                 services.append(gateway)
                 pids["gateway"] = gateway.process.pid
                 async with watcher.paused():  # the phases below need no events but those of large (a)
-                    await http_part(results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year)
+                    await http_part(
+                        results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year, copy_sample
+                    )  # fmt: skip
                 if sizes.large_sensors == 0:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
@@ -281,6 +289,7 @@ async def kafka_part(
     kafka_days: list[workloads.DayCommand],
     raw_source_id: int,
     year: list[float],
+    copy_sample: Callable[[str], Awaitable[None]],
 ) -> None:
     """(a), (c), the year via Kafka and the single-command latency; a failed phase is noted, the rest go on."""
     try:
@@ -290,8 +299,7 @@ async def kafka_part(
         )
     except harness.BenchError as exc:
         results.problems["kafka"] = str(exc)
-    logger.info("(c) raw COPY of the same %d rows", len(kafka_days) * workloads.DAY_VALUES)
-    results.copy = await workloads.raw_copy(pool, kafka_days, raw_source_id)
+    await copy_sample("after (a)")
     results.copy_into_empty = await workloads.raw_copy_into_empty_table(pool, kafka_days, raw_source_id)
     try:
         logger.info("one year as one Kafka command, then again, %d times", sizes.year_repeats)
@@ -341,8 +349,10 @@ async def http_part(
     sensors: Sensors,
     http_days: list[workloads.DayCommand],
     year: list[float],
+    copy_sample: Callable[[str], Awaitable[None]],
 ) -> None:
-    """The sequential POST latency, (b), the one-year POSTs and the GETs beside bare SQL."""
+    """The sequential POST latency, (b) (with (c) measured again on both sides of it), the one-year POSTs and the
+    GETs beside bare SQL."""
     limits = httpx.Limits(
         max_connections=max(sizes.concurrency, 8), max_keepalive_connections=max(sizes.concurrency, 8)
     )
@@ -388,6 +398,7 @@ async def http_part(
             await workloads.rewrites(
                 gateway.url, token, stored_days, concurrency=sizes.concurrency, seconds=sizes.http_warmup_seconds
             )
+            await copy_sample("before (b)")
             logger.info("(b) up to %d POSTs by %d clients", len(http_days), sizes.concurrency)
             results.http = await workloads.with_cpu(
                 pids,
@@ -395,6 +406,7 @@ async def http_part(
                     gateway.url, pool, token, http_days, concurrency=sizes.concurrency, time_limit=sizes.http_seconds
                 ),
             )
+            await copy_sample("after (b)")
             logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
             results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
             if get_problem is not None:

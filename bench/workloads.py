@@ -444,8 +444,11 @@ async def raw_copy(pool: AsyncConnectionPool, days: Sequence[DayCommand], source
     """(c) The same rows straight into ``timed_beliefs`` with one binary COPY and one commit (another source,
     so the keys are new): what the table and the database can take, with no service in between."""
     rows = len(days) * DAY_VALUES
-    seconds = await _copy(pool, "timed_beliefs", raw_copy_buffer(days, source_id, datetime.now(UTC)))
-    stored = await count_beliefs(pool, sorted({d.sensor_id for d in days}), source_id=source_id)
+    belief_time = datetime.now(UTC)
+    seconds = await _copy(pool, "timed_beliefs", raw_copy_buffer(days, source_id, belief_time))
+    stored = await count_beliefs(
+        pool, sorted({d.sensor_id for d in days}), source_id=source_id, belief_time=belief_time
+    )  # only this COPY's rows: (c) is measured more than once on the same sensors
     return Throughput(rows, stored, seconds)
 
 
@@ -482,15 +485,22 @@ async def _copy(pool: AsyncConnectionPool, table: str, buffer: bytes) -> float:
 
 
 async def count_beliefs(
-    pool: AsyncConnectionPool, sensor_ids: Sequence[int], source_name: str | None = None, source_id: int | None = None
+    pool: AsyncConnectionPool,
+    sensor_ids: Sequence[int],
+    source_name: str | None = None,
+    source_id: int | None = None,
+    belief_time: datetime | None = None,
 ) -> int:
     query = "SELECT count(*) FROM timed_beliefs tb WHERE tb.sensor_id = ANY(%(ids)s)"
     if source_name is not None:
         query += " AND tb.source_id IN (SELECT id FROM data_sources WHERE name = %(name)s)"
     if source_id is not None:
         query += " AND tb.source_id = %(source_id)s"
+    if belief_time is not None:
+        query += " AND tb.belief_time = %(belief_time)s"
+    parameters = {"ids": list(sensor_ids), "name": source_name, "source_id": source_id, "belief_time": belief_time}
     async with pool.connection() as conn:
-        cur = await conn.execute(query, {"ids": list(sensor_ids), "name": source_name, "source_id": source_id})
+        cur = await conn.execute(query, parameters)
         row = await cur.fetchone()
     assert row is not None
     return int(row[0])
