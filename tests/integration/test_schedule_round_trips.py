@@ -97,7 +97,9 @@ async def test_queuing_a_forced_trigger_takes_one_round_trip_beside_the_broker(
             trace = await traced(conn, queue)
     assert round_trips(trace) == 1, trace
     ((job_id, created),) = queued
-    assert created and await _status(pool, job_id) == "queued"
+    # Committed with its trigger on the topic: a scheduler that an earlier test of the session started may have
+    # claimed it already, so any status a job can reach counts; a row that was never committed does not.
+    assert created and await _status(pool, job_id) in {"queued", "started", "finished", "failed"}
 
 
 async def test_a_jobs_inputs_take_two_round_trips_however_many_series(
