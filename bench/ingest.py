@@ -245,7 +245,7 @@ async def run(settings: Settings, options: Options) -> Results:
 
                 await kafka_part(
                     results, settings, watcher, pool, services[0].url, pids, sizes, sensors, kafka_days,
-                    fx.raw_source_id, year, copy_sample,
+                    fx.raw_source_id, copy_sample,
                 )  # fmt: skip
                 logger.info("starting the gateway")  # only now, so it does not share the CPU during (a)
                 gateway = start_gateway(settings, options.profile, ports)
@@ -255,10 +255,13 @@ async def run(settings: Settings, options: Options) -> Results:
                     return results
                 services.append(gateway)
                 pids["gateway"] = gateway.process.pid
-                async with watcher.paused():  # the phases below need no events but those of large (a)
-                    await http_part(
-                        results, pool, gateway, pids, fx.token, sizes, sensors, http_days, year, copy_sample
+                async with watcher.paused():  # the phases below need no events but those of the Kafka years
+                    get_problem = await http_part(
+                        results, pool, gateway, pids, fx.token, sizes, sensors, http_days, copy_sample
                     )  # fmt: skip
+                await year_part(results, settings, watcher, pool, gateway, fx.token, sizes, sensors, year)
+                async with watcher.paused():
+                    await get_part(results, pool, gateway, fx.token, sizes, sensors, year, get_problem)
                 if sizes.large_sensors == 0:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
@@ -288,10 +291,9 @@ async def kafka_part(
     sensors: Sensors,
     kafka_days: list[workloads.DayCommand],
     raw_source_id: int,
-    year: list[float],
     copy_sample: Callable[[str], Awaitable[None]],
 ) -> None:
-    """(a), (c), the year via Kafka and the single-command latency; a failed phase is noted, the rest go on."""
+    """(a), (c) and the single-command latency; a failed phase is noted, the rest go on."""
     try:
         logger.info("(a) %d commands over Kafka", len(kafka_days))
         results.kafka = await workloads.with_cpu(
@@ -301,13 +303,6 @@ async def kafka_part(
         results.problems["kafka"] = str(exc)
     await copy_sample("after (a)")
     results.copy_into_empty = await workloads.raw_copy_into_empty_table(pool, kafka_days, raw_source_id)
-    try:
-        logger.info("one year as one Kafka command, then again, %d times", sizes.year_repeats)
-        results.kafka_year, results.kafka_year_again = await workloads.kafka_year(
-            settings, watcher, pool, sensors.kafka_year, year, sizes.timeout
-        )
-    except harness.BenchError as exc:
-        results.problems["kafka_year"] = str(exc)
     try:
         logger.info("one Kafka command at a time, %d times, in this process and in another", sizes.latency_requests)
         results.kafka_seq = await workloads.kafka_command_latency(
@@ -348,11 +343,10 @@ async def http_part(
     sizes: Sizes,
     sensors: Sensors,
     http_days: list[workloads.DayCommand],
-    year: list[float],
     copy_sample: Callable[[str], Awaitable[None]],
-) -> None:
-    """The sequential POST latency, (b) (with (c) measured again on both sides of it), the one-year POSTs and the
-    GETs beside bare SQL."""
+) -> str | None:
+    """The sequential POST latency and (b), with (c) measured again on both sides of it. Returns why the data
+    route's GET cannot be measured (the probe's answer), if it cannot."""
     limits = httpx.Limits(
         max_connections=max(sizes.concurrency, 8), max_keepalive_connections=max(sizes.concurrency, 8)
     )
@@ -361,7 +355,7 @@ async def http_part(
         if post_problem is not None:
             for phase in ("http", "post", "post_seq", "get"):
                 results.problems[phase] = post_problem
-            return
+            return None
         try:
             # first: the bulk phases after it leave the database busy (autovacuum) for a while
             logger.info(
@@ -407,21 +401,71 @@ async def http_part(
                 ),
             )
             await copy_sample("after (b)")
-            logger.info("one-year POST and identical re-POST, %d times", len(sensors.year))
-            results.year_post, results.year_repost = await workloads.year_posts(client, pool, token, sensors.year, year)
-            if get_problem is not None:
-                results.problems["get"] = get_problem
-                return
+        except (harness.BenchError, httpx.HTTPError) as exc:  # keep what was measured, say what broke
+            logger.error("HTTP part failed: %s", exc)
+            for phase in ("http", "post_seq"):
+                results.problems.setdefault(phase, f"failed: {exc}")
+    return get_problem
+
+
+async def year_part(
+    results: Results,
+    settings: Settings,
+    watcher: workloads.IngestedWatcher,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    token: str,
+    sizes: Sizes,
+    sensors: Sensors,
+    year: list[float],
+) -> None:
+    """The one-year POST and its re-POST, taking turns with their ingest share (the same year via Kafka)."""
+    if "post" in results.problems:
+        return  # the data route could not be POSTed to
+    logger.info("one year via Kafka and via one POST, each twice, taking turns, %d times", sizes.year_repeats)
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            years = await workloads.years_side_by_side(
+                settings, watcher, client, pool, token, sensors.kafka_year, sensors.year, year, sizes.timeout
+            )
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("one-year part failed: %s", exc)
+        results.problems["post"] = results.problems["kafka_year"] = f"failed: {exc}"
+        return
+    results.year_post, results.year_repost = years.post, years.repost
+    results.kafka_year, results.kafka_year_again = years.kafka, years.kafka_again
+
+
+async def get_part(
+    results: Results,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    token: str,
+    sizes: Sizes,
+    sensors: Sensors,
+    year: list[float],
+    get_problem: str | None,
+) -> None:
+    """The GETs of a year posted in one request (by the year part) and in 365, beside the same selection as
+    bare SQL."""
+    if get_problem is not None:
+        results.problems.setdefault("get", get_problem)
+    if "get" in results.problems:
+        return
+    if results.year_post is None:
+        results.problems["get"] = "the one-year POST was not measured"
+        return
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
             logger.info("the same year as 365 daily POSTs")
             await workloads.daily_posts(client, token, sensors.daily, year, concurrency=8, time_limit=sizes.timeout)
             logger.info("GET latency and the same selection as bare SQL, %d requests per case", sizes.get_requests)
             for sensor, attr in ((sensors.year[0], "one"), (sensors.daily, "daily")):
                 setattr(results, f"get_{attr}", await workloads.get_latency(client, token, sensor, sizes.get_requests))
                 setattr(results, f"sql_{attr}", await workloads.bare_sql_latency(pool, sensor, sizes.get_requests))
-        except (harness.BenchError, httpx.HTTPError) as exc:  # keep what was measured, say what broke
-            logger.error("HTTP part failed: %s", exc)
-            for phase in ("http", "post", "post_seq", "get"):
-                results.problems.setdefault(phase, f"failed: {exc}")
+    except (harness.BenchError, httpx.HTTPError) as exc:
+        logger.error("GET part failed: %s", exc)
+        results.problems["get"] = f"failed: {exc}"
 
 
 async def large_part(

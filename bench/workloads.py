@@ -314,37 +314,6 @@ async def kafka_ingest(
     )  # fmt: skip
 
 
-async def kafka_year(
-    settings: Settings,
-    watcher: IngestedWatcher,
-    pool: AsyncConnectionPool,
-    sensor_ids: Sequence[int],
-    values: list[float],
-    timeout: float,
-) -> tuple[Latency, Latency]:
-    """Per sensor, a whole year as one command, then the identical year again (a new command, as a re-POST
-    would be): the ingest share of the one-year POST and of its re-POST."""
-    first: list[float] = []
-    again: list[float] = []
-    failures = [0, 0]
-    for sensor_id in sensor_ids:
-        command = day_command(sensor_id, YEAR0, values, "bench-year")
-        repeat = command.model_copy(update={"command_id": uuid4(), "recorded_at": utcnow()})
-        seconds, (event,) = await produce_and_wait(settings, watcher, [command], timeout)
-        first.append(seconds)
-        failures[0] += event.outcome != "processed" or event.rows_written != YEAR_VALUES
-        seconds, (event,) = await produce_and_wait(settings, watcher, [repeat], timeout)
-        again.append(seconds)
-        failures[1] += event.rows_written + event.rows_replaced != 0
-    stored = await count_beliefs(pool, sensor_ids)
-    promised = YEAR_VALUES * len(sensor_ids)
-    what = "command to BeliefsIngested"
-    return (
-        Latency(first, failures[0], promised, stored, what),
-        Latency(again, failures[1], promised, stored, f"{what}; nothing may be written"),
-    )
-
-
 async def metric_total(url: str, metric: str, labels: str = "") -> tuple[float, float]:
     """A Prometheus histogram's count and sum of seconds from a service's ``/metrics`` (``labels`` as printed
     there, e.g. ``method="POST",route="..."``); zeros when it has none yet."""
@@ -588,26 +557,62 @@ async def rewrites(base_url: str, token: str, days: Sequence[DayCommand], *, con
     return len(done)
 
 
-async def year_posts(
-    client: httpx.AsyncClient, pool: AsyncConnectionPool, token: str, sensor_ids: Sequence[int], values: list[float]
-) -> tuple[Latency, Latency]:
-    """One POST of a whole year per fresh sensor, then the identical POST again (nothing may change)."""
+@dataclass(frozen=True)
+class Years:
+    """The one-year POST and its identical re-POST, each beside its ingest share: the same year as one Kafka
+    command, and that command again."""
+
+    post: Latency
+    repost: Latency
+    kafka: Latency
+    kafka_again: Latency
+
+
+async def years_side_by_side(
+    settings: Settings,
+    watcher: IngestedWatcher,
+    client: httpx.AsyncClient,
+    pool: AsyncConnectionPool,
+    token: str,
+    kafka_sensors: Sequence[int],
+    post_sensors: Sequence[int],
+    values: list[float],
+    timeout: float,
+) -> Years:
+    """Per pair of fresh sensors: the year as one Kafka command to the first, until its ``BeliefsIngested``, and
+    the identical year again (a new command, as a re-POST would be); then one POST of the year to the second, until
+    its 200, and the identical POST again. Taking turns, the POSTs and their ingest share meet the same machine."""
     body = post_body(YEAR0, values)
     headers = {"Authorization": token, **JSON}
-    first: list[float] = []
-    again: list[float] = []
-    failures = [0, 0]
-    for sensor_id in sensor_ids:
-        for k, times in enumerate((first, again)):
+    times: dict[str, list[float]] = {"kafka": [], "kafka_again": [], "post": [], "repost": []}
+    failures = dict.fromkeys(times, 0)
+    for kafka_sensor, post_sensor in zip(kafka_sensors, post_sensors, strict=True):
+        command = day_command(kafka_sensor, YEAR0, values, "bench-year")
+        repeat = command.model_copy(update={"command_id": uuid4(), "recorded_at": utcnow()})
+        seconds, (event,) = await produce_and_wait(settings, watcher, [command], timeout)
+        times["kafka"].append(seconds)
+        failures["kafka"] += event.outcome != "processed" or event.rows_written != YEAR_VALUES
+        seconds, (event,) = await produce_and_wait(settings, watcher, [repeat], timeout)
+        times["kafka_again"].append(seconds)
+        failures["kafka_again"] += event.rows_written + event.rows_replaced != 0
+        for name in ("post", "repost"):
             t0 = time.perf_counter()
-            response = await client.post(API.format(id=sensor_id), content=body, headers=headers)
-            times.append(time.perf_counter() - t0)
-            failures[k] += response.status_code != 200
-    stored = await count_beliefs(pool, sensor_ids)
-    promised = YEAR_VALUES * len(sensor_ids)
-    return (
-        Latency(first, failures[0], promised, stored, "POST to its 200 (stored)"),
-        Latency(again, failures[1], promised, stored, "each sensor must still hold exactly one year"),
+            response = await client.post(API.format(id=post_sensor), content=body, headers=headers)
+            times[name].append(time.perf_counter() - t0)
+            failures[name] += response.status_code != 200
+    stored = {"kafka": await count_beliefs(pool, kafka_sensors), "post": await count_beliefs(pool, post_sensors)}
+    promised = YEAR_VALUES * len(post_sensors)
+    held = "each sensor must still hold exactly one year"
+    until_event = "command to BeliefsIngested"
+
+    def latency(name: str, of: str, what: str) -> Latency:
+        return Latency(times[name], failures[name], promised, stored[of], what)
+
+    return Years(
+        post=latency("post", "post", "POST to its 200 (stored)"),
+        repost=latency("repost", "post", held),
+        kafka=latency("kafka", "kafka", until_event),
+        kafka_again=latency("kafka_again", "kafka", f"{until_event}; nothing may be written"),
     )
 
 
