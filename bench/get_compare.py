@@ -86,8 +86,9 @@ async def side_by_side(database: str, before: Path, after: Path, port: int | Non
     ports = [port, port + 1, port + 2] if port else [None, None, None]
     services: list[harness.Service] = []
     try:
-        group = f"flexstream-ingest-{settings.topic_prefix}"  # the ingest ACLs cover groups named so
-        services.append(harness.start_service("ingest", settings, port=ports[0], ingest_group=group))
+        services.append(
+            harness.start_service("ingest", settings, port=ports[0], ingest_group=harness.ingest_group(settings))
+        )
         services.append(harness.start_service("gateway", settings, root=before, port=ports[1]))
         services.append(harness.start_service("gateway", settings, root=after, port=ports[2]))
         yield SideBySide(url, services[1], services[2])

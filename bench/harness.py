@@ -9,6 +9,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -41,11 +43,13 @@ class BenchError(RuntimeError):
     """The benchmark cannot go on (a service did not start, data did not land in time)."""
 
 
-def bench_settings() -> Settings:
-    """Broker and database from ``FLEXSTREAM_*`` (as ``infra.sh up flexstream_bench`` exports), own topic prefix."""
+def bench_settings(database: str | None = None) -> Settings:
+    """Broker and database from ``FLEXSTREAM_*`` (as ``infra.sh up flexstream_bench`` exports), own topic prefix;
+    ``database``: another database on the same server instead (a ``flexstream_bench*`` name)."""
+    url = os.environ.get("FLEXSTREAM_DATABASE_URL", DEFAULT_DATABASE_URL)
     return Settings(
         kafka_bootstrap=os.environ.get("FLEXSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        database_url=os.environ.get("FLEXSTREAM_DATABASE_URL", DEFAULT_DATABASE_URL),
+        database_url=make_conninfo(url, dbname=database) if database else url,
         topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
     )
 
@@ -202,3 +206,47 @@ async def warm_broker(settings: Settings, seconds: float) -> int:
     finally:
         await admin.close()
     return sent
+
+
+def ingest_group(settings: Settings) -> str:
+    """The consumer group of a benchmark's own ingest: the default group is shared with every other ingest on the
+    broker (test runs included), whose joins and leaves would rebalance it mid-measurement. The ingest ACLs cover
+    this name, and the scheduler reads its committed offsets."""
+    return f"flexstream-ingest-{settings.topic_prefix}"
+
+
+TWIN_DATABASE = "flexstream_bench_twin"
+
+
+@dataclass(frozen=True)
+class Twin:
+    """An empty database beside the benchmark's own, on the same server, with its own fixtures, topic prefix,
+    ingest and gateway: what the large table is compared with, measured in turn with it."""
+
+    settings: Settings
+    pool: AsyncConnectionPool
+    fx: Fixtures
+    ingest: Service
+    gateway: Service
+
+
+@asynccontextmanager
+async def twin(n_sensors: int, ports: Iterator[int] | None) -> AsyncIterator[Twin]:
+    """``TWIN_DATABASE`` dropped and re-created with ``n_sensors`` sensors, and its services; stopped, and the
+    topics deleted, afterwards."""
+    settings = bench_settings(TWIN_DATABASE)
+    url = settings.database_url.get_secret_value()
+    reset_database(url)
+    await ensure_topics(settings)
+    services: list[Service] = []
+    try:
+        async with AsyncConnectionPool(url, min_size=1, max_size=4, open=False) as pool:
+            fx = await create_fixtures(pool, n_sensors)
+            group = ingest_group(settings)
+            services.append(start_service("ingest", settings, port=next(ports) if ports else None, ingest_group=group))
+            services.append(start_service("gateway", settings, port=next(ports) if ports else None))
+            yield Twin(settings, pool, fx, services[0], services[1])
+    finally:
+        for service in reversed(services):
+            service.stop()
+        await delete_topics(settings)

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--http-warmup-seconds", type=float,
-        help="stored days POSTed again just before (b), not measured (default 15; 0: none)",
+        help="stored days POSTed again just before (b), and the twin's (b) warm-up; not measured (default 15; 0: none)",
     )  # fmt: skip
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a goal is not met (exploring)")
     parser.add_argument(
@@ -202,11 +202,6 @@ class Sensors:
 MORE_CLIENTS = (2, 4)
 
 
-def ingest_group(settings: Settings) -> str:
-    """Ingest's consumer group in this run (the scheduler reads its committed offsets)."""
-    return f"flexstream-ingest-{settings.topic_prefix}"
-
-
 async def run(settings: Settings, options: Options) -> Results:
     sizes = options.sizes
     results = Results()
@@ -227,12 +222,10 @@ async def run(settings: Settings, options: Options) -> Results:
         services: list[harness.Service] = []
         try:
             logger.info("starting ingest (topic prefix %s)", settings.topic_prefix)
-            # A consumer group of its own: the default group is shared with every other ingest on the broker
-            # (test runs included), whose joins and leaves would rebalance ours mid-measurement.
             services.append(
                 harness.start_service(
                     "ingest", settings, profile=options.profile, port=next(ports) if ports else None,
-                    ingest_group=ingest_group(settings),  # the ingest ACLs cover this name
+                    ingest_group=harness.ingest_group(settings),
                 )
             )  # fmt: skip
             pids = {"ingest": services[0].process.pid, "benchmark": os.getpid()}
@@ -265,7 +258,7 @@ async def run(settings: Settings, options: Options) -> Results:
                 if sizes.large_sensors == 0:
                     results.problems["large"] = "skipped (--large-sensors 0)"
                 else:
-                    await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors)
+                    await large_part(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors, ports)
                 async with watcher.paused():
                     await scheduling_part(results, settings, pool, gateway, fx, sizes, services, ports)
                     await stats_part(results, settings, pool, gateway, fx, sizes, services, ports)
@@ -362,8 +355,10 @@ async def http_part(
                 "one client, one POST at a time, %d times, in this process and in another", sizes.latency_requests
             )
             results.post_seq = await workloads.with_gateway_time(
-                gateway.url, workloads.sequential_posts(client, pool, token, sensors.post_seq, sizes.latency_requests)
-            )
+                gateway.url, _only(workloads.sequential_posts(
+                    [workloads.Target(client, pool, token, sensors.post_seq)], sizes.latency_requests
+                )),
+            )  # fmt: skip
             results.post_seq_outside = await workloads.with_gateway_time(
                 gateway.url,
                 workloads.outside_client(
@@ -406,6 +401,12 @@ async def http_part(
             for phase in ("http", "post_seq"):
                 results.problems.setdefault(phase, f"failed: {exc}")
     return get_problem
+
+
+async def _only(measuring: Awaitable[list[workloads.Latency]]) -> workloads.Latency:
+    """The one Latency of a sequential client with one target."""
+    (latency,) = await measuring
+    return latency
 
 
 async def year_part(
@@ -461,7 +462,10 @@ async def get_part(
             await workloads.daily_posts(client, token, sensors.daily, year, concurrency=8, time_limit=sizes.timeout)
             logger.info("GET latency and the same selection as bare SQL, %d requests per case", sizes.get_requests)
             for sensor, attr in ((sensors.year[0], "one"), (sensors.daily, "daily")):
-                setattr(results, f"get_{attr}", await workloads.get_latency(client, token, sensor, sizes.get_requests))
+                (get,) = await workloads.get_latency(
+                    [workloads.Target(client, pool, token, sensor)], sizes.get_requests
+                )
+                setattr(results, f"get_{attr}", get)
                 setattr(results, f"sql_{attr}", await workloads.bare_sql_latency(pool, sensor, sizes.get_requests))
     except (harness.BenchError, httpx.HTTPError) as exc:
         logger.error("GET part failed: %s", exc)
@@ -478,9 +482,12 @@ async def large_part(
     fx: harness.Fixtures,
     sizes: Sizes,
     sensors: Sensors,
+    ports: Iterator[int] | None,
 ) -> None:
     """Fill the table (years of several sensors, sparse data far in the past and future), then measure (a),
-    (b), the sequential POSTs and the GETs again, on sensors and days of the same shape as before."""
+    (b), the sequential POSTs and the GETs again, on sensors and days of the same shape as before, each beside
+    the same measurement on an empty database of its own (``harness.twin``): the two are taken in turn, so the
+    machine's speed moves both alike and only the table's size differs."""
     try:
         logger.info(
             "large table: filling %d sensors x %d years, plus sparse data", sizes.large_sensors, sizes.large_years
@@ -489,32 +496,112 @@ async def large_part(
             pool, sensors.large_fill, sizes.large_years, sensors.large_sparse, fx.raw_source_id
         )
         logger.info("large table: %d rows in %d chunks", results.large_fill.stored, results.large_fill.chunks)
-        kafka_days = workloads.day_commands(sensors.large_kafka, sizes.kafka_days, seed=4)
-        results.large_kafka = await workloads.with_cpu(
-            pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
-        )
-        http_days = workloads.day_commands(sensors.large_http, sizes.http_days, seed=5)[: sizes.http_requests]
-        async with watcher.paused(), httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
-            results.large_post_seq = await workloads.sequential_posts(
-                client, pool, fx.token, sensors.large_post_seq, sizes.latency_requests
-            )
-            results.large_http = await workloads.with_cpu(
-                pids,
-                workloads.http_posts(
-                    gateway.url, pool, fx.token, http_days, concurrency=sizes.concurrency,
-                    time_limit=sizes.http_seconds,
-                ),
-            )  # fmt: skip
-            if results.get_one is not None:
-                results.large_get_one = await workloads.get_latency(
-                    client, fx.token, sensors.year[0], sizes.get_requests
-                )
-                results.large_get_daily = await workloads.get_latency(
-                    client, fx.token, sensors.daily, sizes.get_requests
-                )
+        logger.info("large table: an empty database beside it, with an ingest and a gateway of its own")
+        async with harness.twin(TWIN_WARM_KAFKA + 2 * sizes.http_sensors + sizes.kafka_sensors + 3, ports) as twin:
+            await beside_twin(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors, twin)
     except (harness.BenchError, httpx.HTTPError) as exc:
         logger.error("large-table phase failed: %s", exc)
         results.problems["large"] = f"failed: {exc}"
+
+
+# Sensors of (a)'s shape the twin's services are warmed up with: those of the large table have run (a) before.
+TWIN_WARM_KAFKA = 100
+
+
+async def beside_twin(
+    results: Results,
+    settings: Settings,
+    watcher: workloads.IngestedWatcher,
+    pool: AsyncConnectionPool,
+    gateway: harness.Service,
+    pids: dict[str, int],
+    fx: harness.Fixtures,
+    sizes: Sizes,
+    sensors: Sensors,
+    twin: harness.Twin,
+) -> None:
+    """The large-table measurements, each with its twin on the empty database: (a) there, then here; the
+    sequential POSTs and the GETs request by request in turn; (b) here, then there."""
+    ids = iter(twin.fx.sensor_ids)
+    twin_kafka, twin_http, warm_kafka, warm_http = (
+        [next(ids) for _ in range(n)]
+        for n in (sizes.kafka_sensors, sizes.http_sensors, TWIN_WARM_KAFKA, sizes.http_sensors)
+    )
+    twin_post_seq, twin_year, twin_daily = next(ids), next(ids), next(ids)
+    twin_pids = {"ingest": twin.ingest.process.pid, "gateway": twin.gateway.process.pid, "benchmark": os.getpid()}
+    year, token = workloads.year_values(seed=3), twin.fx.token
+    async with (
+        httpx.AsyncClient(base_url=gateway.url, timeout=60) as client,
+        httpx.AsyncClient(base_url=twin.gateway.url, timeout=60) as twin_client,
+    ):
+        logger.info("twin: the year in one POST and in 365 (the data of its GETs; not measured)")
+        response = await twin_client.post(
+            workloads.API.format(id=twin_year), content=workloads.post_body(workloads.YEAR0, year),
+            headers={"Authorization": token, **workloads.JSON},
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise harness.BenchError(f"the twin's year POST answered {response.status_code}: {response.text[:200]}")
+        await workloads.daily_posts(twin_client, token, twin_daily, year, concurrency=8, time_limit=sizes.timeout)
+        logger.info("twin: (b) for %.0f s, not measured (the large table's services have run it before)",
+                    sizes.http_warmup_seconds)  # fmt: skip
+        days = workloads.day_commands(warm_http, sizes.http_days, seed=6)[: sizes.http_requests]
+        warm = await workloads.http_posts(
+            str(twin_client.base_url), twin.pool, token, days, concurrency=sizes.concurrency,
+            time_limit=sizes.http_warmup_seconds,
+        )  # fmt: skip
+        if warm.problems():
+            raise harness.BenchError(f"the twin's warm-up POSTs: {'; '.join(warm.problems())}")
+        async with workloads.IngestedWatcher(twin.settings) as twin_watcher:
+            logger.info("twin: (a) on %d sensors, not measured", TWIN_WARM_KAFKA)
+            days = workloads.day_commands(warm_kafka, sizes.kafka_days, seed=7)
+            warm = await workloads.kafka_ingest(twin.settings, twin_watcher, twin.pool, days, sizes.timeout)
+            if warm.problems():
+                raise harness.BenchError(f"the twin's warm-up commands: {'; '.join(warm.problems())}")
+            async with twin.pool.connection() as conn:
+                await workloads.settle(conn)
+            logger.info("(a) on the twin, then on the large table")
+            days = workloads.day_commands(twin_kafka, sizes.kafka_days, seed=4)
+            results.twin_kafka = await workloads.with_cpu(
+                twin_pids, workloads.kafka_ingest(twin.settings, twin_watcher, twin.pool, days, sizes.timeout)
+            )
+            days = workloads.day_commands(sensors.large_kafka, sizes.kafka_days, seed=4)
+            results.large_kafka = await workloads.with_cpu(
+                pids, workloads.kafka_ingest(settings, watcher, pool, days, sizes.timeout)
+            )
+        here = workloads.Target(client, pool, fx.token, sensors.large_post_seq)
+        there = workloads.Target(twin_client, twin.pool, token, twin_post_seq)
+        async with watcher.paused():
+            logger.info("96-value POSTs in a row, on the large table and on the twin in turn")
+            results.large_post_seq, results.twin_post_seq = await workloads.sequential_posts(
+                [here, there], sizes.latency_requests
+            )
+            logger.info("(b) on the large table, then on the twin")
+            for attr, target, sensor_ids, ids_pids in (
+                ("large_http", here, sensors.large_http, pids),
+                ("twin_http", there, twin_http, twin_pids),
+            ):
+                days = workloads.day_commands(sensor_ids, sizes.http_days, seed=5)[: sizes.http_requests]
+                url = str(target.client.base_url)
+                measured = await workloads.with_cpu(
+                    ids_pids,
+                    workloads.http_posts(
+                        url, target.pool, target.token, days, concurrency=sizes.concurrency,
+                        time_limit=sizes.http_seconds,
+                    ),
+                )  # fmt: skip
+                setattr(results, attr, measured)
+            if results.get_one is None:
+                return  # the empty table's GETs were not measured: the data to read may be missing
+            logger.info("the GETs, on the large table and on the twin in turn")
+            for attr, sensor, twin_sensor in (
+                ("one", sensors.year[0], twin_year),
+                ("daily", sensors.daily, twin_daily),
+            ):
+                large, empty = await workloads.get_latency(
+                    [replace(here, sensor_id=sensor), replace(there, sensor_id=twin_sensor)], sizes.get_requests
+                )
+                setattr(results, f"large_get_{attr}", large)
+                setattr(results, f"twin_get_{attr}", empty)
 
 
 async def scheduling_part(
@@ -534,7 +621,7 @@ async def scheduling_part(
         # the scheduler waits for ingest's committed offsets: it must look at the group of this run's ingest
         scheduler = harness.start_service(
             "scheduler", settings, log_level="INFO", port=next(ports) if ports else None,
-            ingest_group=ingest_group(settings),
+            ingest_group=harness.ingest_group(settings),
         )  # fmt: skip
         services.append(scheduler)
         site = await scheduling.create_site(pool, fx.account_id, CONCURRENT + 1, fx.raw_source_id)

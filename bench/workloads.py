@@ -643,24 +643,52 @@ HOURS = 8760
 GET_PARAMS = {"start": YEAR0.isoformat(), "duration": f"PT{HOURS}H", "unit": "kW", "resolution": "PT1H"}
 
 
-async def get_latency(client: httpx.AsyncClient, token: str, sensor_id: int, requests: int, warmup: int = 3) -> Latency:
-    """Sequential GETs of the whole year at PT1H (8,760 values); each answer is checked."""
-    headers = {"Authorization": token}
-    seconds: list[float] = []
-    failures = 0
-    found = 0
+@dataclass(frozen=True)
+class Target:
+    """Where a sequential client sends its requests: a gateway (its client), the database behind it (to count what
+    was stored), the token and the sensor."""
+
+    client: httpx.AsyncClient
+    pool: AsyncConnectionPool
+    token: str
+    sensor_id: int
+
+
+def _turns(targets: Sequence[Target], i: int) -> list[tuple[int, Target]]:
+    """The targets of request ``i``, in turn: each round starts with another one, so none always goes first."""
+    order = list(enumerate(targets))
+    k = i % len(order)
+    return order[k:] + order[:k]
+
+
+def _sequential(warmup: int, targets: int) -> str:
+    return f"sequential, after {warmup} warm-up" + (
+        f", in turn with {targets - 1} other gateway(s)" if targets > 1 else ""
+    )
+
+
+async def get_latency(targets: Sequence[Target], requests: int, warmup: int = 3) -> list[Latency]:
+    """Sequential GETs of the whole year at PT1H (8,760 values), one per target in turn; each answer is checked.
+    A Latency per target."""
+    seconds: list[list[float]] = [[] for _ in targets]
+    failures = [0] * len(targets)
+    found = [0] * len(targets)
     for i in range(warmup + requests):
-        t0 = time.perf_counter()
-        response = await client.get(API.format(id=sensor_id), params=GET_PARAMS, headers=headers)
-        elapsed = time.perf_counter() - t0
-        if i < warmup:
-            continue
-        seconds.append(elapsed)
-        values = response.json().get("values", []) if response.status_code == 200 else []
-        good = sum(v is not None for v in values) if len(values) == HOURS else 0
-        found += good
-        failures += good != HOURS
-    return Latency(seconds, failures, HOURS * requests, found, f"sequential, after {warmup} warm-up")
+        for k, target in _turns(targets, i):
+            t0 = time.perf_counter()
+            response = await target.client.get(
+                API.format(id=target.sensor_id), params=GET_PARAMS, headers={"Authorization": target.token}
+            )
+            elapsed = time.perf_counter() - t0
+            if i < warmup:
+                continue
+            seconds[k].append(elapsed)
+            values = response.json().get("values", []) if response.status_code == 200 else []
+            good = sum(v is not None for v in values) if len(values) == HOURS else 0
+            found[k] += good
+            failures[k] += good != HOURS
+    what = _sequential(warmup, len(targets))
+    return [Latency(seconds[k], failures[k], HOURS * requests, found[k], what) for k in range(len(targets))]
 
 
 # The same selection as the GET above, as a user would write it in SQL: the latest belief per event (one
@@ -692,23 +720,29 @@ async def bare_sql_latency(pool: AsyncConnectionPool, sensor_id: int, requests: 
     return Latency(seconds, 0, HOURS * requests, found, f"sequential, after {warmup} warm-up")
 
 
-async def sequential_posts(
-    client: httpx.AsyncClient, pool: AsyncConnectionPool, token: str, sensor_id: int, count: int, warmup: int = 5
-) -> Latency:
-    """One client POSTs one new 96-value day at a time, each after the previous 200 (stored)."""
-    headers = {"Authorization": token, **JSON}
+async def sequential_posts(targets: Sequence[Target], count: int, warmup: int = 5) -> list[Latency]:
+    """One client POSTs one new 96-value day at a time, each after the previous 200 (stored), to each target in
+    turn. A Latency per target."""
     values = [float(v) for v in range(DAY_VALUES)]
-    seconds: list[float] = []
-    failures = 0
+    seconds: list[list[float]] = [[] for _ in targets]
+    failures = [0] * len(targets)
     for i in range(warmup + count):
         body = post_body(SEQUENTIAL0 + i * STEP * DAY_VALUES, values)
-        t0 = time.perf_counter()
-        response = await client.post(API.format(id=sensor_id), content=body, headers=headers)
-        if i >= warmup:
-            seconds.append(time.perf_counter() - t0)
-        failures += response.status_code != 200
-    stored = await count_beliefs(pool, [sensor_id])
-    return Latency(seconds, failures, (warmup + count) * DAY_VALUES, stored, f"sequential, after {warmup} warm-up")
+        for k, target in _turns(targets, i):
+            t0 = time.perf_counter()
+            response = await target.client.post(
+                API.format(id=target.sensor_id), content=body, headers={"Authorization": target.token, **JSON}
+            )
+            if i >= warmup:
+                seconds[k].append(time.perf_counter() - t0)
+            failures[k] += response.status_code != 200
+    what = _sequential(warmup, len(targets))
+    return [
+        Latency(
+            seconds[k], failures[k], (warmup + count) * DAY_VALUES, await count_beliefs(t.pool, [t.sensor_id]), what
+        )
+        for k, t in enumerate(targets)
+    ]
 
 
 async def outside_client(
