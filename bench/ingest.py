@@ -248,7 +248,7 @@ async def run(settings: Settings, options: Options) -> Results:
                     return results
                 services.append(gateway)
                 pids["gateway"] = gateway.process.pid
-                async with watcher.paused():  # the phases below need no events but those of the Kafka years
+                async with watcher.paused():  # no events needed here (the Kafka years and large (a) need them)
                     get_problem = await http_part(
                         results, pool, gateway, pids, fx.token, sizes, sensors, http_days, copy_sample
                     )  # fmt: skip
