@@ -69,6 +69,9 @@ class GatewaySettings(Settings):
     job_cache_ttl: timedelta = timedelta(hours=1)  # FLEXMEASURES_JOB_CACHE_TTL: identical triggers, same job
     planning_ttl: timedelta = timedelta(days=7)  # FLEXMEASURES_PLANNING_TTL: how long a job can be read
     fallback_redirect: bool = False  # FLEXMEASURES_FALLBACK_REDIRECT: 303 to the fallback job instead of its result
+    # A schedule GET whose job has not ended waits up to this long for its end before answering "waiting" or "in
+    # progress" (docs/api.md, "GET /api/v3_0/sensors/<id>/schedules/<uuid>"); zero answers at once, as FlexMeasures.
+    schedule_read_wait: timedelta = Field(default=timedelta(seconds=2), ge=timedelta(0))
     # Limits (docs/operations.md, "Limits"): request bodies, answered 413 before they are read.
     max_body_bytes: int = 3_250_585  # 3.1 MiB, FlexMeasures' FLEXMEASURES_MAX_SENSOR_DATA_INGESTION_BYTES
     upload_max_bytes: int = 50 * 1024 * 1024  # a whole CSV upload request

@@ -28,6 +28,7 @@ from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
 from services.gateway.workers import outbox_relay, pruner
 from services.gateway.workers.data_offsets import open_data_offsets
+from services.gateway.workers.job_ends import open_job_ends
 from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka, units
@@ -64,6 +65,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             open_waiter(settings) as waiter,
             evicting_changed_sensors(settings, sensors),
             open_data_offsets(settings, producer) as data_offsets,
+            open_job_ends(settings) as job_ends,
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)
@@ -82,6 +84,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     producer=producer,
                     waiter=waiter,
                     data_offsets=data_offsets,
+                    job_ends=job_ends,
                     timescale=timescale,
                     principals=TTLCache[bytes, Principal](CACHE_ENTRIES, settings.auth_cache_ttl.total_seconds()),
                     sensors=sensors,

@@ -18,6 +18,7 @@ from services.gateway.rules.permissions import Principal
 from services.gateway.single_flight import SingleFlight
 from services.gateway.sql.sensors import SensorRow
 from services.gateway.workers.data_offsets import DataOffsets
+from services.gateway.workers.job_ends import JobEnds
 from services.gateway.workers.write_waiter import Waiter
 from shared.settings import GatewaySettings
 
@@ -31,6 +32,7 @@ class State(TypedDict):
     producer: AIOKafkaProducer
     waiter: Waiter  # read-your-writes: completes when ingest reports on a command
     data_offsets: DataOffsets  # the sensor-data topic's end offsets, recorded by schedule triggers
+    job_ends: JobEnds  # scheduling jobs that end, announced by PostgreSQL: a schedule GET waits for its job
     timescale: bool  # TimescaleDB present (time_bucket) or plain PostgreSQL (date_bin), checked once
     principals: TTLCache[bytes, Principal]  # token hash → principal, verified within auth_cache_ttl
     sensors: TTLCache[int, SensorRow]  # for the data routes, within sensor_cache_ttl; evicted on sensor events

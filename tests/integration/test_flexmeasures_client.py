@@ -204,3 +204,27 @@ async def test_trigger_and_get_schedule(
         for device in both:
             assert device["unit"] == "kW" and sum(device["values"]) * 0.25 == pytest.approx(5)
         assert all(a + b <= 30 + 1e-6 for a, b in zip(both[0]["values"], both[1]["values"], strict=True))
+
+
+async def test_the_clients_first_schedule_get_gets_the_schedule(
+    client: FlexMeasuresClient, gateway: Service, account_admin: UserHandle, factory: Factory, scheduler: Service
+) -> None:
+    """flexmeasures-client GETs a schedule right after its trigger and, told the job is still waiting or in
+    progress, sleeps its retry interval (10 s by default) before asking again. The gateway's GET waits for the job
+    instead (docs/api.md), so the first GET gets the schedule: a client that would sleep 10 minutes, within a
+    budget of 60 s, still gets it."""
+    site = await factory.asset(account_admin.account_id)
+    battery = await factory.sensor(site, unit="kW")
+    common = {"sensor_id": battery, "flex_context": CONTEXT, "start": SCHEDULE_START, "duration": "PT1H"}
+    await client.trigger_and_get_schedule(flex_model=BATTERY, **common)  # the scheduler's first job, not timed
+    address = urlsplit(gateway.url)
+    patient = FlexMeasuresClient(
+        email=account_admin.email, password=account_admin.password, host=f"{address.hostname}:{address.port}",
+        request_retry_interval=600, request_retry_timeout=60,
+    )  # fmt: skip
+    try:
+        # another state of charge: a new job (an identical trigger would answer the finished job of the first)
+        schedule = await patient.trigger_and_get_schedule(flex_model={**BATTERY, "soc-at-start": 11}, **common)
+    finally:
+        await patient.close()
+    assert isinstance(schedule, dict) and sum(schedule["values"]) * 0.25 == pytest.approx(4)

@@ -7,6 +7,7 @@ deferred, failed without a stored reason) are set up as rows and read through th
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -318,6 +319,74 @@ async def test_every_job_state_reads_as_the_reference_says(
     stranger = await factory.user(await factory.account())
     forbidden = http.get(f"/api/v3_0/sensors/{battery}/schedules/{queued}", headers=stranger.headers)
     assert forbidden.json() == E3
+
+
+async def _until_a_read_waits(gateway: Service, timeout: float = 30) -> None:
+    """Until the gateway has a schedule GET registered for its job's end (its ``schedule_reads_waiting`` gauge)."""
+    deadline = time.monotonic() + timeout
+    while "flexstream_gateway_schedule_reads_waiting 1.0" not in httpx.get(f"{gateway.url}/metrics").text:
+        assert time.monotonic() < deadline, "no schedule GET waits for its job"
+        await asyncio.sleep(0.01)
+
+
+async def _read_while_the_job_fails(
+    gateway: Service, pool: AsyncConnectionPool, user: UserHandle, sensor: int
+) -> httpx.Response:
+    """GET a queued job's schedule and, once that GET waits, fail the job: the answer the GET gives."""
+    job = await _job_row(pool, sensor, "queued")
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        reading = asyncio.create_task(client.get(f"/api/v3_0/sensors/{sensor}/schedules/{job}", headers=user.headers))
+        await _until_a_read_waits(gateway)
+        async with pool.connection() as conn:
+            await conn.execute(
+                "UPDATE schedule_jobs SET status = 'failed', error_class = 'X', error_message = 'it broke'"
+                " WHERE id = %s",
+                (uuid.UUID(job),),
+            )
+        return await reading
+
+
+FAILED_WHILE_WAITING = {
+    **UNKNOWN,
+    "message": "No known schedule for this time period. Scheduling job failed with X: it broke. "
+    "StorageScheduler was used.",
+}
+
+
+async def test_a_get_waits_for_its_job_and_answers_how_it_ended(
+    gateway: Service, factory: Factory, site: Site, pool: AsyncConnectionPool
+) -> None:
+    """A GET of a job that has not ended waits for its end (``schedule_read_wait``, 2 s by default) and answers
+    that: the job's end, announced by PostgreSQL when it commits, wakes it. (Had it answered at once, it would say
+    "waiting to be processed".)"""
+    battery = await factory.sensor(site.asset, unit="kW")
+    response = await _read_while_the_job_fails(gateway, pool, site.user, battery)
+    assert (response.status_code, response.json()) == (400, FAILED_WHILE_WAITING)
+
+
+async def test_the_gateway_listens_again_after_losing_its_listening_connection(
+    gateway: Service, factory: Factory, site: Site, pool: AsyncConnectionPool
+) -> None:
+    battery = await factory.sensor(site.asset, unit="kW")
+    listeners = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE query = 'LISTEN flexstream_schedule_jobs' AND datname = current_database()"
+    )
+    async with pool.connection() as conn:
+        before = {row[0] for row in await (await conn.execute(listeners)).fetchall()}
+        assert before, "no gateway listens for job ends"
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(before),)
+        )
+    deadline = time.monotonic() + 30
+    while True:  # the gateway listens again (0.5 s after the loss, then doubling)
+        async with pool.connection() as conn:
+            if {row[0] for row in await (await conn.execute(listeners)).fetchall()} - before:
+                break
+        assert time.monotonic() < deadline, "the gateway did not listen again"
+        await asyncio.sleep(0.05)
+    response = await _read_while_the_job_fails(gateway, pool, site.user, battery)
+    assert (response.status_code, response.json()) == (400, FAILED_WHILE_WAITING)
 
 
 async def test_reading_caps_at_48_hours_and_defaults_to_6(http: httpx.Client, factory: Factory, site: Site) -> None:

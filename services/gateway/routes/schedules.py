@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -351,6 +352,9 @@ def _job_id(raw: str) -> UUID | None:
         return None
 
 
+NOT_ENDED = frozenset({"queued", "started", "deferred"})  # a GET waits for these (``get_schedule``)
+
+
 def job_state_detail(job: jobs.JobRow, used: str) -> str:
     """The detail of a job that is not finished (docs/api.md, "GET /api/v3_0/sensors/<id>/schedules/<uuid>")."""
     if job.status == "failed":
@@ -365,7 +369,8 @@ def job_state_detail(job: jobs.JobRow, used: str) -> str:
 
 
 async def get_schedule(request: Request[State]) -> Response:
-    """Read the schedule computed by a job (FlexMeasures 0.27 ``GET schedules/<uuid>``)."""
+    """Read the schedule computed by a job (FlexMeasures 0.27 ``GET schedules/<uuid>``). A job that has not ended is
+    waited for, up to ``schedule_read_wait``, without holding a database connection (``workers/job_ends.py``)."""
     user = await current_user(request)
     duration = read_duration(query(request))
     settings = request.state["settings"]
@@ -375,12 +380,44 @@ async def get_schedule(request: Request[State]) -> Response:
     if sensor is None:
         raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
     require(user, "read", sensor)
+    job_id = _job_id(raw_id)
+    if job_id is None:
+        raise unrecognized_event(raw_id, "job")
+    ends = request.state["job_ends"]
+    wait = settings.schedule_read_wait.total_seconds()
+    deadline = time.monotonic() + wait
+    watched, waited = job_id, False
+    unended: jobs.JobRow | None = None
+    for _ in range(3):  # a read; a second one on the fallback job, if that is what was read; one after the wait
+        with ends.watch(watched) as ended:  # before the read: an end committed right after it still wakes us
+            read = await _read_schedule(request, sensor, job_id, duration)
+            if isinstance(read, Response):
+                return read
+            unended = read
+            if waited or ended is None or wait <= 0:
+                break
+            if read.id != watched:  # the fallback job of a failed one: watch that one, and read again
+                watched = read.id
+                continue
+            try:
+                await asyncio.wait_for(asyncio.shield(ended), deadline - time.monotonic())
+            except TimeoutError:
+                pass
+            waited = True
+    assert unended is not None  # the loop ran, and every other way out returned
+    raise unknown_schedule(job_state_detail(unended, f"{unended.scheduler or ''} was used."))
+
+
+async def _read_schedule(
+    request: Request[State], sensor: SensorRow, job_id: UUID, duration: timedelta
+) -> Response | jobs.JobRow:
+    """The answer to a schedule GET, or the job read (the job or its fallback) when it has not ended yet."""
+    settings = request.state["settings"]
     async with db.single_statement(request.state["pool"]) as conn:  # reads only: no BEGIN or COMMIT
         horizon = min(duration, settings.planning_horizon)
-        job_id = _job_id(raw_id)
-        job = await jobs.job_by_id(conn, job_id, settings.planning_ttl) if job_id else None
+        job = await jobs.job_by_id(conn, job_id, settings.planning_ttl)
         if job is None:
-            raise unrecognized_event(raw_id, "job")
+            raise unrecognized_event(str(job_id), "job")
         if job.status == "failed" and job.fallback_job_id is not None:
             if settings.fallback_redirect:
                 used = f"{job.scheduler or ''} was used."
@@ -393,6 +430,8 @@ async def get_schedule(request: Request[State]) -> Response:
                 raise unrecognized_event(str(job.fallback_job_id), "fallback-job")
             job = fallback
         used = f"{job.scheduler or ''} was used."
+        if job.status in NOT_ENDED:
+            return job
         if job.status != "finished":
             raise unknown_schedule(job_state_detail(job, used))
         if job.data_source_id is None:
@@ -400,7 +439,7 @@ async def get_schedule(request: Request[State]) -> Response:
         start = datetime.fromisoformat(job.request["start"])
         facts = (await load_facts(conn, [sensor.id])).get(sensor.id)
         if facts is None:  # deleted since it was cached
-            raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
+            raise unprocessable("path", "id", f"No sensor found with id {sensor.id}.")
         events = await jobs.schedule_values(conn, job, sensor.id, start, start + horizon, sensor.event_resolution)
     if not events:
         raise unknown_schedule(f"{PROCESSED_JOB} but  the schedule was not found in the database. {used}")  # sic
