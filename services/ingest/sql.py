@@ -411,11 +411,13 @@ async def scheduler_source_id(conn: AsyncConnection[Any], model: str, version: s
 
 
 # A re-run of the same job (same belief time) overwrites its own beliefs; FOR KEY SHARE keeps the sensor alive.
+# The arrays go as binary parameters (%b): as text, PostgreSQL parsed every timestamp and number of a week's schedule
+# (docs/performance.md, finding 28).
 UPSERT_SCHEDULE_BELIEFS = """
 INSERT INTO timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)
 SELECT s.id, t.event_start, %(source_id)s, %(belief_time)s, 0.5, t.event_value
 FROM (SELECT id FROM sensors WHERE id = %(sensor_id)s FOR KEY SHARE) s,
-     unnest(%(starts)s::timestamptz[], %(values)s::double precision[]) AS t (event_start, event_value)
+     unnest(%(starts)b::timestamptz[], %(values)b::double precision[]) AS t (event_start, event_value)
 ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
 DO UPDATE SET event_value = EXCLUDED.event_value
 """
