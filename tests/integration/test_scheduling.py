@@ -308,6 +308,8 @@ async def test_every_job_state_reads_as_the_reference_says(
         "message": f"The requested UDI event (id = {missing}, type = job) is not known.",
     })  # fmt: skip
     assert detail("not-a-uuid")[1]["status"] == "UNRECOGNIZED_UDI_EVENT"
+    shouted = str(uuid.uuid4()).upper()  # quoted as the path gives it, not as the UUID prints
+    assert detail(shouted)[1]["message"] == f"The requested UDI event (id = {shouted}, type = job) is not known."
     assert detail(queued, duration="PT0H") == (400, {
         "result": "Rejected", "status": "INVALID_PERIOD",
         "message": "A time period in your request doesn't seem right. Cannot parse 'duration' value.",

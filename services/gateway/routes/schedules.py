@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -389,12 +389,13 @@ async def get_schedule(request: Request[State]) -> Response:
     watched, waited = job_id, False
     unended: jobs.JobRow | None = None
     for _ in range(3):  # a read; a second one on the fallback job, if that is what was read; one after the wait
-        with ends.watch(watched) as ended:  # before the read: an end committed right after it still wakes us
-            read = await _read_schedule(request, sensor, job_id, duration)
+        # registered before the read: an end committed right after it still wakes this GET
+        with ends.watch(watched) if wait > 0 else nullcontext(None) as ended:
+            read = await _read_schedule(request, sensor, job_id, raw_id, duration)
             if isinstance(read, Response):
                 return read
             unended = read
-            if waited or ended is None or wait <= 0:
+            if waited or ended is None:
                 break
             if read.id != watched:  # the fallback job of a failed one: watch that one, and read again
                 watched = read.id
@@ -409,15 +410,16 @@ async def get_schedule(request: Request[State]) -> Response:
 
 
 async def _read_schedule(
-    request: Request[State], sensor: SensorRow, job_id: UUID, duration: timedelta
+    request: Request[State], sensor: SensorRow, job_id: UUID, raw_id: str, duration: timedelta
 ) -> Response | jobs.JobRow:
-    """The answer to a schedule GET, or the job read (the job or its fallback) when it has not ended yet."""
+    """The answer to a schedule GET, or the job read (the job or its fallback) when it has not ended yet. ``raw_id``
+    is the job id as the path gives it (errors quote it)."""
     settings = request.state["settings"]
     async with db.single_statement(request.state["pool"]) as conn:  # reads only: no BEGIN or COMMIT
         horizon = min(duration, settings.planning_horizon)
         job = await jobs.job_by_id(conn, job_id, settings.planning_ttl)
         if job is None:
-            raise unrecognized_event(str(job_id), "job")
+            raise unrecognized_event(raw_id, "job")
         if job.status == "failed" and job.fallback_job_id is not None:
             if settings.fallback_redirect:
                 used = f"{job.scheduler or ''} was used."
