@@ -12,6 +12,7 @@ from typing import Any, cast
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.routes import schedules
+from services.gateway.workers.data_offsets import open_data_offsets
 from services.ingest.schedules import store_schedules
 from services.scheduler import worker
 from shared import db, kafka
@@ -77,10 +78,11 @@ async def test_queuing_a_forced_trigger_takes_one_round_trip_beside_the_broker(
 ) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
     gateway_settings = GatewaySettings(**settings.model_dump())
-    async with kafka.open_producer(settings) as producer:
-        request = cast(Any, SimpleNamespace(state={"settings": gateway_settings, "producer": producer}))
-        marks: asyncio.Future[dict[int, int]] = asyncio.get_running_loop().create_future()
-        marks.set_result({})
+    async with kafka.open_producer(settings) as producer, open_data_offsets(gateway_settings, producer) as offsets:
+        state = {"settings": gateway_settings, "producer": producer, "data_offsets": offsets}
+        request = cast(Any, SimpleNamespace(state=state))
+        ends: asyncio.Future[dict[int, int]] = asyncio.get_running_loop().create_future()
+        ends.set_result({})  # asked for while the trigger read its sensor (``DataOffsets.ahead``)
 
         def new_job(job_id: uuid.UUID, offsets: dict[int, int]) -> tuple[TriggerSchedule, dict[str, Any], str]:
             trigger = TriggerSchedule(job_id=job_id, sensor_id=sensor, start=START, duration=timedelta(hours=1))
@@ -91,8 +93,8 @@ async def test_queuing_a_forced_trigger_takes_one_round_trip_beside_the_broker(
             await conn.execute("SELECT 1")  # the request's transaction is open (its sensor was read)
 
             async def queue() -> None:
-                queued.append(await schedules._queue_job(conn, request, b"digest", force=True, marks=marks,
-                                                         new_job=new_job))  # fmt: skip
+                queued.append(await schedules._queue_job(conn, request, b"digest", force=True, ends=ends,
+                                                         sensor_ids={sensor}, new_job=new_job))  # fmt: skip
 
             trace = await traced(conn, queue)
     assert round_trips(trace) == 1, trace

@@ -136,7 +136,7 @@ async def trigger_schedule(request: Request[State]) -> Response:
     user = await current_user(request)
     body = normalise_force_flag(await json_object(request))
     settings = request.state["settings"]
-    async with request.state["pool"].connection() as conn:
+    async with request.state["data_offsets"].ahead() as ends, request.state["pool"].connection() as conn:
         sensor = await sensor_from_path(conn, request)
         facts, referenced = await _facts(conn, sensor, body)
         rejected: FlexRejected | None = None
@@ -153,7 +153,6 @@ async def trigger_schedule(request: Request[State]) -> Response:
         if rejected is not None:
             raise ApiError(422, rejected.body())
         digest = request_hash(sensor.id, req)
-        marks = asyncio.ensure_future(request.state["data_offsets"].marks({sensor.id, *referenced}))
 
         def new_job(job_id: UUID, offsets: dict[int, int]) -> tuple[TriggerSchedule, dict[str, Any], str]:
             trigger = TriggerSchedule(
@@ -164,8 +163,9 @@ async def trigger_schedule(request: Request[State]) -> Response:
             return trigger, _stored_request(req, body), req.scheduler
 
         job_id, created = await _queue_job(
-            conn, request, digest, force=req.force_new_job_creation, marks=marks, new_job=new_job
-        )
+            conn, request, digest, force=req.force_new_job_creation, ends=ends, sensor_ids={sensor.id, *referenced},
+            new_job=new_job,
+        )  # fmt: skip
     if not created:
         return processed(schedule=str(job_id))
     logger.info("schedule triggered", extra={"job_id": str(job_id), "sensor_id": sensor.id})
@@ -202,7 +202,7 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
     user = await current_user(request)
     body = normalise_force_flag(await json_object(request))
     settings = request.state["settings"]
-    async with request.state["pool"].connection() as conn:
+    async with request.state["data_offsets"].ahead() as ends, request.state["pool"].connection() as conn:
         asset = await _asset_from_path(conn, request)
         try:
             parsed = parse_asset_body(body, settings.planning_horizon)
@@ -226,7 +226,6 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
         if rejected is not None:
             raise ApiError(422, rejected.body())
         digest = asset_request_hash(req)
-        marks = asyncio.ensure_future(request.state["data_offsets"].marks(set(sensors)))
         first = req.devices[0]
         single = req.single
 
@@ -253,8 +252,9 @@ async def trigger_asset_schedule(request: Request[State]) -> Response:
             return trigger, stored, first.scheduler
 
         job_id, created = await _queue_job(
-            conn, request, digest, force=req.force_new_job_creation, marks=marks, new_job=new_job
-        )
+            conn, request, digest, force=req.force_new_job_creation, ends=ends, sensor_ids=set(sensors),
+            new_job=new_job,
+        )  # fmt: skip
     if not created:
         return processed(schedule=str(job_id))
     extra = {"job_id": str(job_id), "asset_id": asset.id, "sensor_ids": req.sensor_ids, "sequential": req.sequential}
@@ -268,35 +268,33 @@ async def _queue_job(
     digest: bytes,
     *,
     force: bool,
-    marks: asyncio.Future[dict[int, int]],
+    ends: asyncio.Future[dict[int, int]],
+    sensor_ids: set[int],
     new_job: Callable[[UUID, dict[int, int]], tuple[TriggerSchedule, dict[str, Any], str]],
 ) -> tuple[UUID, bool]:
     """In the request's transaction: the job of an identical trigger within the de-duplication window (unless
-    ``force``), or a new job row (``new_job`` gives its trigger, stored request and scheduler, given the sensor data's
-    end offsets ``marks``) with its trigger on the topic, committed. Returns the job id and whether it is new.
+    ``force``), or a new job row (``new_job`` gives its trigger, stored request and scheduler, given the end offsets
+    of the partitions of ``sensor_ids`` from ``ends``: ``DataOffsets.ahead``) with its trigger on the topic,
+    committed. Returns the job id and whether it is new.
 
-    One pipeline: the lock goes with the look-up (or, forced, is not waited for while ``marks`` arrive), the job row
+    One pipeline: the lock goes with the look-up (or, forced, is not waited for while ``ends`` arrive), the job row
     is on its way while the broker takes the trigger, and the commit follows the broker's acknowledgement."""
-    try:
-        async with conn.pipeline():
-            await jobs.lock_request(conn, digest)
-            existing = None if force else await jobs.recent_job(conn, digest, request.state["settings"].job_cache_ttl)
-            if existing is not None:
-                return existing, False
-            job_id = uuid4()
-            async with _broker(request):
-                offsets = await marks
-            trigger, stored, scheduler = new_job(job_id, offsets)
-            await jobs.create_job(
-                conn, job_id=job_id, sensor_id=trigger.sensor_id, request=stored, request_hash=digest,
-                scheduler=scheduler,
-            )  # fmt: skip
-            await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
-            await conn.execute("COMMIT")  # with the pipeline's one sync (``conn.commit()`` would add a second)
-        return job_id, True
-    finally:
-        if not marks.cancel() and not marks.cancelled():
-            marks.exception()  # taken, so that a failure nobody needed is not logged as never retrieved
+    async with conn.pipeline():
+        await jobs.lock_request(conn, digest)
+        existing = None if force else await jobs.recent_job(conn, digest, request.state["settings"].job_cache_ttl)
+        if existing is not None:
+            return existing, False
+        job_id = uuid4()
+        async with _broker(request):
+            offsets = request.state["data_offsets"].marks(await ends, sensor_ids)
+        trigger, stored, scheduler = new_job(job_id, offsets)
+        await jobs.create_job(
+            conn, job_id=job_id, sensor_id=trigger.sensor_id, request=stored, request_hash=digest,
+            scheduler=scheduler,
+        )  # fmt: skip
+        await _produce(request, trigger)  # before the commit: a job row always has its trigger on the topic
+        await conn.execute("COMMIT")  # with the pipeline's one sync (``conn.commit()`` would add a second)
+    return job_id, True
 
 
 def _stored_request(req: ScheduleRequest, body: dict[str, Any]) -> dict[str, Any]:

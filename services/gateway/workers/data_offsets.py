@@ -8,6 +8,7 @@ offsets reach these marks before it reads any series, sees all of them (docs/arc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -24,11 +25,27 @@ class DataOffsets:
         self._topic = topic
         self._partitions = partitions
 
-    async def marks(self, sensor_ids: Iterable[int]) -> dict[int, int]:
-        """Partition → end offset, for the partitions of ``sensor_ids`` that hold any record."""
-        wanted = sorted({kafka.partition_for(sensor_id, self._partitions) for sensor_id in sensor_ids})
-        ends = await self._consumer.end_offsets([TopicPartition(self._topic, p) for p in wanted])
+    async def ends(self) -> dict[int, int]:
+        """Partition → end offset, for every partition of the topic that holds any record (one request)."""
+        ends = await self._consumer.end_offsets([TopicPartition(self._topic, p) for p in range(self._partitions)])
         return {tp.partition: int(offset) for tp, offset in ends.items() if offset > 0}
+
+    @asynccontextmanager
+    async def ahead(self) -> AsyncIterator[asyncio.Future[dict[int, int]]]:
+        """``ends`` asked for now, while the trigger reads and checks its sensors: any moment after the trigger
+        arrived gives marks above every POST answered before it. Not awaited by the end of the block (the trigger
+        was refused): cancelled, and a failure nobody needed is taken, so it is not logged as never retrieved."""
+        future = asyncio.ensure_future(self.ends())
+        try:
+            yield future
+        finally:
+            if not future.cancel() and not future.cancelled():
+                future.exception()
+
+    def marks(self, ends: dict[int, int], sensor_ids: Iterable[int]) -> dict[int, int]:
+        """Of ``ends``, the partitions of ``sensor_ids``."""
+        wanted = {kafka.partition_for(sensor_id, self._partitions) for sensor_id in sensor_ids}
+        return {partition: offset for partition, offset in sorted(ends.items()) if partition in wanted}
 
 
 @asynccontextmanager
