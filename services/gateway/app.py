@@ -28,7 +28,8 @@ from services.gateway.sql.sensors import SensorRow
 from services.gateway.state import CACHE_ENTRIES, GENERAL_PLAN_SENSORS, State
 from services.gateway.workers import outbox_relay, pruner
 from services.gateway.workers.data_offsets import open_data_offsets
-from services.gateway.workers.job_ends import open_job_ends
+from services.gateway.workers.job_ends import JobEnds
+from services.gateway.workers.listener import open_listener
 from services.gateway.workers.sensor_cache_evictor import evicting_changed_sensors
 from services.gateway.workers.write_waiter import open_waiter
 from shared import db, kafka, units
@@ -59,13 +60,14 @@ def create_app(settings: GatewaySettings) -> Starlette:
         await kafka.ensure_topics(settings)
         sensors = TTLCache[int, SensorRow](CACHE_ENTRIES, settings.sensor_cache_ttl.total_seconds())
         await asyncio.to_thread(units.registry)  # the unit registry takes seconds to build: not in the first request
+        job_ends = JobEnds()
         async with (
             db.open_pool(settings, name="gateway", timeout=settings.db_timeout) as pool,
             kafka.open_producer(settings) as producer,
             open_waiter(settings) as waiter,
             evicting_changed_sensors(settings, sensors),
             open_data_offsets(settings, producer) as data_offsets,
-            open_job_ends(settings) as job_ends,
+            open_listener(settings, [job_ends, waiter]),
         ):
             async with pool.connection() as conn:
                 timescale = await beliefs.has_timescale(conn)

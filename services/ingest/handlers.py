@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from services.ingest import sql, trust
 from services.ingest.copy_format import belief_rows, staging_rows
 from services.ingest.trust import TopicTrust
-from shared import db
+from shared import channels, db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource, Unstorable
 from shared.messages import (
@@ -36,7 +36,7 @@ from shared.messages import (
     ValueSummary,
     utcnow,
 )
-from shared.topics import SENSOR_DATA
+from shared.topics import INGESTED, SENSOR_DATA
 
 logger = logging.getLogger(__name__)
 
@@ -273,8 +273,16 @@ async def ingest_batch(
         [(e.command_id, e.sensor_id, storable({"ingested": e.model_dump(mode="json")})) for e in results.ingested]
         + [_done_letter(d) for d in results.dead if d.command_id],
         commit=own,
+        announce=announcements(results.ingested),
     )
     return results
+
+
+def announcements(events: Sequence[BeliefsIngested]) -> list[str]:
+    """The events PostgreSQL announces at commit (``shared/channels.py``): each as it goes to Kafka, where one
+    longer than a notification may be goes only."""
+    payloads = (INGESTED.encode(event) for event in events)
+    return [payload.decode() for payload in payloads if len(payload) <= channels.MAX_PAYLOAD_BYTES]
 
 
 def _done_letter(letter: DeadLetter) -> tuple[UUID, int, dict[str, Any]]:

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from services.ingest.copy_format import HEADER, TRAILER
+from shared import channels
 from shared.beliefs import SensorInfo
 
 # FOR KEY SHARE: a sensor cannot be deleted while a batch writes its beliefs (migrations/0004).
@@ -86,12 +87,21 @@ ON CONFLICT (command_id) DO NOTHING
 """
 
 
+# Each payload is announced once, at commit (``shared/channels.py``).
+ANNOUNCE_INGESTED = "SELECT pg_notify(%(channel)s, payload) FROM unnest(%(payloads)b::text[]) AS payload"
+
+
 async def record_done_commands(
-    conn: AsyncConnection[Any], results: Sequence[tuple[UUID, int, dict[str, Any]]], *, commit: bool = False
+    conn: AsyncConnection[Any],
+    results: Sequence[tuple[UUID, int, dict[str, Any]]],
+    *,
+    commit: bool = False,
+    announce: Sequence[str] = (),
 ) -> None:
-    """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it;
-    with ``commit``, ``COMMIT`` goes in the same round trip (pipeline mode)."""
-    async with conn.pipeline() if commit else contextlib.nullcontext():
+    """Remember what each command produced, so a replay (after a crash before the offset commit) re-sends it, and
+    ``announce`` the stored commands' events on ``channels.INGESTED``; with ``commit``, ``COMMIT`` goes in the
+    same round trip (pipeline mode), as do the announcements whenever there are some."""
+    async with conn.pipeline() if commit or announce else contextlib.nullcontext():
         # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
         if results:
             await conn.execute(
@@ -99,6 +109,8 @@ async def record_done_commands(
                 {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
                  "results": [Jsonb(r) for _, _, r in results]},
             )  # fmt: skip
+        if announce:
+            await conn.execute(ANNOUNCE_INGESTED, {"channel": channels.INGESTED, "payloads": list(announce)})
         if commit:
             await conn.execute("COMMIT")
 

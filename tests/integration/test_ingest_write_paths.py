@@ -15,10 +15,10 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from services.ingest import handlers, sql
-from shared import db
+from shared import channels, db
 from shared.messages import PostSensorData
 from shared.settings import Settings
-from shared.topics import SENSOR_DATA, key_for
+from shared.topics import INGESTED, SENSOR_DATA, key_for
 from tests.integration.conftest import Factory
 from tests.integration.libpq_trace import round_trips, traced
 
@@ -191,7 +191,7 @@ async def test_a_failure_in_its_own_transaction_rolls_it_back(
 ) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()))
 
-    async def refused(conn: AsyncConnection[Any], results: Any, *, commit: bool = False) -> None:
+    async def refused(conn: AsyncConnection[Any], results: Any, **kwargs: Any) -> None:
         raise RuntimeError("the results could not be recorded")
 
     monkeypatch.setattr(sql, "record_done_commands", refused)
@@ -271,3 +271,32 @@ async def test_pooled_connections_plan_each_run_with_its_values(settings: Settin
         plans = await cur.fetchall()
     assert plans, "the check was never prepared: this test shows nothing"
     assert all(generic == 0 and custom >= 5 for generic, custom in plans), plans
+
+
+async def test_each_stored_command_is_announced_when_its_transaction_commits(
+    factory: Factory, pool: AsyncConnectionPool, settings: Settings
+) -> None:
+    """On ``channels.INGESTED``, with the event as it goes to Kafka, at the commit and not before; a dead letter
+    is not announced (it goes by Kafka only)."""
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset), await factory.sensor(asset)]
+    prior = START + timedelta(days=1)
+    records = [record(post(s, [1.0, 2.0], prior), i) for i, s in enumerate(sensors)]
+    records.append(record(post(2_000_000_000, [1.0], prior), 2))  # no such sensor: a dead letter
+    url = settings.database_url.get_secret_value()
+    async with await AsyncConnection.connect(url, autocommit=True) as listening:
+        await listening.execute(f"LISTEN {channels.INGESTED}")
+        async with pool.connection() as conn:
+            async with conn.transaction():
+                results = await handlers.ingest_batch(conn, records, max_values=10**6)
+                assert not await _announced(listening, 0.3)  # nothing before the commit
+            announced = await _announced(listening, 5.0, until=2)
+    assert [INGESTED.decode(payload.encode()) for payload in announced] == results.ingested
+    assert len(results.ingested) == 2 and len(results.dead) == 1
+
+
+async def _announced(conn: AsyncConnection[Any], timeout: float, until: int | None = None) -> list[str]:
+    payloads: list[str] = []
+    async for notification in conn.notifies(timeout=timeout, stop_after=until):
+        payloads.append(notification.payload)
+    return payloads

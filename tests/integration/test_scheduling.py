@@ -372,7 +372,7 @@ async def test_the_gateway_listens_again_after_losing_its_listening_connection(
     battery = await factory.sensor(site.asset, unit="kW")
     listeners = (
         "SELECT pid FROM pg_stat_activity"
-        " WHERE query = 'LISTEN flexstream_schedule_jobs' AND datname = current_database()"
+        " WHERE query LIKE 'LISTEN %%flexstream_schedule_jobs%%' AND datname = current_database()"
     )
     async with pool.connection() as conn:
         before = {row[0] for row in await (await conn.execute(listeners)).fetchall()}

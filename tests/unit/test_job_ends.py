@@ -24,7 +24,7 @@ async def test_an_announced_end_wakes_every_read_of_that_job_and_no_other() -> N
     with ends.watch(job) as first, ends.watch(job) as second, ends.watch(other) as third:
         assert first is not None and second is not None and third is not None
         assert ends.waiters == 3
-        ends.ended(str(job))
+        ends.notified(str(job))
         assert first.done() and second.done() and not third.done()
     assert ends.waiters == 0
 
@@ -32,8 +32,8 @@ async def test_an_announced_end_wakes_every_read_of_that_job_and_no_other() -> N
 async def test_a_payload_that_names_no_job_is_ignored() -> None:
     ends, job = listening(), uuid.uuid4()
     with ends.watch(job) as ended:
-        ends.ended("not a job id")
-        ends.ended(str(uuid.uuid4()))
+        ends.notified("not a job id")
+        ends.notified(str(uuid.uuid4()))
         assert ended is not None and not ended.done()
 
 
