@@ -23,7 +23,7 @@ from shared import channels
 logger = logging.getLogger(__name__)
 
 WAITING = Gauge("flexstream_gateway_schedule_reads_waiting", "Schedule GETs waiting for their job to end")
-LISTENING = Gauge("flexstream_gateway_job_listener_up", "1 while the gateway listens for the ends of scheduling jobs")
+LISTENING = Gauge("flexstream_gateway_job_listener_up", "1 while the gateway listens to PostgreSQL's announcements")
 
 
 class JobEnds:

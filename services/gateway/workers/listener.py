@@ -51,14 +51,22 @@ async def listen(url: str, subscribers: Sequence[Subscriber], connected: asyncio
                 logger.info("listening to PostgreSQL", extra={"channels": sorted(by_channel)})
                 async for notification in conn.notifies():
                     if (to := by_channel.get(notification.channel)) is not None:
-                        to.notified(notification.payload)
+                        _hand(to, notification.payload)
         except psycopg.Error as exc:
-            logger.warning("not listening to PostgreSQL (its announcements wait for the connection): %s", exc)
+            logger.warning("not listening to PostgreSQL (meanwhile GETs of jobs answer at once): %s", exc)
         finally:
             for subscriber in subscribers:
                 subscriber.lost()
         await asyncio.sleep(delay)
         delay = min(delay * 2, RECONNECT_MAX)
+
+
+def _hand(subscriber: Subscriber, payload: str) -> None:
+    """A subscriber's failure on one announcement is logged; the listener goes on with the next."""
+    try:
+        subscriber.notified(payload)
+    except Exception:
+        logger.exception("an announcement could not be handed on", extra={"channel": subscriber.channel})
 
 
 @asynccontextmanager
