@@ -279,8 +279,8 @@ async def ingest_batch(
 
 
 def announcements(events: Sequence[BeliefsIngested]) -> list[str]:
-    """The events PostgreSQL announces at commit (``shared/channels.py``): each as it goes to Kafka, where one
-    longer than a notification may be goes only."""
+    """The events PostgreSQL announces at commit (``shared/channels.py``), each as it goes to Kafka; one longer than
+    a notification can carry goes by Kafka only."""
     payloads = (INGESTED.encode(event) for event in events)
     return [payload.decode() for payload in payloads if len(payload) <= channels.MAX_PAYLOAD_BYTES]
 
