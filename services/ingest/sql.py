@@ -109,8 +109,9 @@ async def record_done_commands(
                 {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
                  "results": [Jsonb(r) for _, _, r in results]},
             )  # fmt: skip
-        if announce:
-            await conn.execute(ANNOUNCE_INGESTED, {"channel": channels.INGESTED, "payloads": list(announce)})
+        if announce:  # never prepared: after a failed statement of this pipeline psycopg would think it was
+            params = {"channel": channels.INGESTED, "payloads": list(announce)}
+            await conn.execute(ANNOUNCE_INGESTED, params, prepare=False)
         if commit:
             await conn.execute("COMMIT")
 
