@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import isodate
 
@@ -21,10 +22,17 @@ def parse_duration(text: str, *, whole_minutes: bool = True) -> timedelta:
     Months and years are refused (they have no fixed length). With ``whole_minutes`` (the default, as
     FlexMeasures) a duration with a seconds part that is not a whole minute is refused.
     """
-    value = _iso_duration(text)
+    value = _known_duration(text) if type(text) is str else _iso_duration(text)
     if whole_minutes and (value.microseconds or value.seconds % 60):
         raise DurationError("FlexMeasures only support multiples of 1 minute.")
     return value
+
+
+@lru_cache(maxsize=1024)
+def _known_duration(text: str) -> timedelta:
+    """``_iso_duration`` of a text read before: clients send the same few durations (``PT24H``, ``PT0H``) with
+    every request. A refused text is not kept (its error is raised again each time)."""
+    return _iso_duration(text)
 
 
 def _iso_duration(text: str) -> timedelta:

@@ -35,3 +35,14 @@ def test_dumps_matches_the_reference(content: Any) -> None:
 def test_non_finite_values_are_refused_as_before() -> None:
     with pytest.raises(ValueError):
         dumps({"values": [1.0, float("nan")]})
+
+
+def test_the_rendered_answers_to_writes_are_those_ok_renders() -> None:
+    from services.gateway.http.responses import PROCESSED_MESSAGE, already_received, ok, processed
+
+    expected = ok({"status": "PROCESSED", "message": PROCESSED_MESSAGE})
+    assert (processed().body, processed().raw_headers) == (expected.body, expected.raw_headers)
+    received = json.loads(bytes(already_received().body))
+    assert received["status"] == "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED"
+    assert already_received().body == ok(received).body
+    assert json.loads(bytes(processed(schedule="x").body))["schedule"] == "x"  # answers with more in them are rendered

@@ -8,6 +8,7 @@ label set stays small; unmatched paths count as ``unmatched``.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,18 @@ SENSOR_LOOKUPS = Counter(
     "flexstream_gateway_sensor_lookups_total",
     "Sensors read from the database by the data routes (cache misses; concurrent misses of one sensor share a read)",
 )
+
+
+# The labelled series of a request, looked up once per label set (prometheus_client's ``labels`` checks and locks on
+# every call). Methods outside the routes' count as their own label, so the caches are bounded, not the label set.
+@lru_cache(maxsize=1024)
+def _requests(method: str, route: str, status: str) -> Counter:
+    return REQUESTS.labels(method, route, status)
+
+
+@lru_cache(maxsize=1024)
+def _latency(method: str, route: str) -> Histogram:
+    return LATENCY.labels(method, route)
 
 
 class MetricsMiddleware:
@@ -46,5 +59,5 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_record)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            _requests(scope["method"], route, str(status)).inc()
+            _latency(scope["method"], route).observe(time.perf_counter() - started)

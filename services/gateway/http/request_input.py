@@ -31,9 +31,10 @@ async def json_object(request: Request[Any]) -> dict[str, Any]:
 
 
 def loads(raw: bytes) -> Any:
-    """Strict JSON (RFC 8259): no ``NaN``/``Infinity``, at most ``MAX_JSON_DEPTH`` levels; else 400."""
+    """Strict JSON (RFC 8259): no ``NaN``/``Infinity``, at most ``MAX_JSON_DEPTH`` levels; else 400. Bytes are read
+    in the encoding they are in (UTF-8, -16 or -32), as ``json.loads`` reads them."""
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except RecursionError:
         raise too_deep() from None
     except ValueError:
@@ -49,6 +50,9 @@ def too_deep() -> Exception:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one for all requests (json.loads makes one per call)
 
 
 def depth(value: Any) -> int:

@@ -1,8 +1,10 @@
 """HTTP routes, one module per subject; ``ROUTES`` is what the app mounts.
 
 Order matters: Starlette takes the first match, so literal paths (``/api/v3_0/sensors/data``) must come
-before the ``/api/v3_0/sensors/{id}`` pattern of ``sensors.ROUTES``. Routes that are ``openapi.ApiRoute``s
-appear in the OpenAPI document with their metadata (every other route is listed with its docstring).
+before the ``/api/v3_0/sensors/{id}`` pattern of ``sensors.ROUTES``. The data routes, the busiest by far, come
+first: Starlette tries the routes one after the other, and no other route's path can match theirs. Routes that are
+``openapi.ApiRoute``s appear in the OpenAPI document with their metadata (every other route is listed with its
+docstring).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from services.gateway.routes import (
 )
 
 ROUTES: list[BaseRoute] = [
+    *data.ROUTES,
     *monitoring.ROUTES,
     *service.ROUTES,
     *auth_tokens.ROUTES,
@@ -31,7 +34,6 @@ ROUTES: list[BaseRoute] = [
     *accounts.ROUTES,
     *users.ROUTES,
     *assets.ROUTES,
-    *data.ROUTES,
     *stats.ROUTES,
     *schedules.ROUTES,
     *sensors.ROUTES,

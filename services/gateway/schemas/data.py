@@ -10,7 +10,15 @@ import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
 
 from services.gateway.schemas.fields import MAX_UNIT, Int, check_string, string, to_float
 from shared.time import DatetimeError, DurationError, parse_aware_datetime, parse_duration
@@ -65,6 +73,27 @@ def to_value(value: Any) -> float | None:
     return number
 
 
+_PLAIN = frozenset({float, int, type(None)})  # what json.loads makes of the numbers and nulls of a values list
+
+
+def plain_values(value: Any, handler: ValidatorFunctionWrapHandler) -> list[float | None]:
+    """The common case in one pass: a list of finite numbers and nulls, as ``json.loads`` gives them, is taken as it
+    is (integers as floats). Anything else (a single number, booleans, strings, non-finite numbers, an empty list)
+    goes through ``to_values`` and ``to_value`` element by element, which name the element at fault. Validating
+    each element of a day's 96 values with ``to_value`` was a tenth of the gateway's CPU per POST."""
+    if type(value) is list and value:
+        kinds = set(map(type, value))
+        if kinds <= _PLAIN:
+            try:
+                values = [float(v) if type(v) is int else v for v in value] if int in kinds else value
+            except OverflowError:  # an integer beyond any float: refused element by element
+                return handler(value)  # type: ignore[no-any-return]
+            numbers = [v for v in values if v is not None] if type(None) in kinds else values
+            if math.isfinite(sum(numbers)):  # an infinite element makes the sum infinite (or a finite overflow does)
+                return values
+    return handler(value)  # type: ignore[no-any-return]
+
+
 def to_values(value: Any) -> list[Any]:
     """A single number counts as a one-element list (as in FlexMeasures)."""
     if isinstance(value, list):
@@ -90,6 +119,7 @@ Value = Annotated[float | None, BeforeValidator(to_value)]
 Values = Annotated[
     list[Value],
     BeforeValidator(to_values),
+    WrapValidator(plain_values),  # runs first (the outer validator): the common case skips the two above
     WithJsonSchema(
         {"anyOf": [{"type": "array", "items": {"type": ["number", "null"]}, "minItems": 1}, {"type": "number"}]}
     ),
