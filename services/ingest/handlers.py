@@ -7,8 +7,9 @@ functions: ``decode``, ``plan_rounds`` and ``shared.beliefs.rows_for``.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,10 +61,19 @@ RECORD_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass
 class Results:
-    """What a batch produced, to be sent after the database commit."""
+    """What a batch produced, to be sent after the database commit; ``encoded``: the events' JSON by command id,
+    encoded once for the done-commands row, the announcement and the Kafka message."""
 
     ingested: list[BeliefsIngested] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    encoded: dict[UUID, bytes] = field(default_factory=dict)
+
+    def __add__(self, other: Results) -> Results:
+        return Results(self.ingested + other.ingested, self.dead + other.dead, self.encoded | other.encoded)
+
+    def payload(self, event: BeliefsIngested) -> bytes:
+        """The event as it goes to Kafka."""
+        return self.encoded.get(event.command_id) or INGESTED.encode(event)
 
 
 @dataclass
@@ -268,26 +278,33 @@ async def ingest_batch(
         batch = [item for item, r in zip(ready, rounds, strict=True) if r == number]
         results.ingested.extend(await _run_round(conn, batch, first=number == 0))
 
+    results.encoded = {e.command_id: INGESTED.encode(e) for e in results.ingested}
     await sql.record_done_commands(
         conn,
-        [(e.command_id, e.sensor_id, storable({"ingested": e.model_dump(mode="json")})) for e in results.ingested]
+        [(e.command_id, e.sensor_id, done_event(results.encoded[e.command_id])) for e in results.ingested]
         + [_done_letter(d) for d in results.dead if d.command_id],
         commit=own,
-        announce=announcements(results.ingested),
+        announce=announcements(results.encoded.values()),
     )
     return results
 
 
-def announcements(events: Sequence[BeliefsIngested]) -> list[str]:
-    """The events PostgreSQL announces at commit (``shared/channels.py``), each as it goes to Kafka; one longer than
-    a notification can carry goes by Kafka only."""
-    payloads = (INGESTED.encode(event) for event in events)
+def done_event(payload: bytes) -> str:
+    """The stored result of a command that produced ``payload`` (its encoded ``BeliefsIngested``), as ``_replay``
+    reads it. An event holds no text of a client's and no non-finite number, so it needs no ``storable``."""
+    return '{"ingested": ' + payload.decode() + "}"
+
+
+def announcements(payloads: Iterable[bytes]) -> list[str]:
+    """The events PostgreSQL announces at commit (``shared/channels.py``), each as it goes to Kafka (``payloads``);
+    one longer than a notification can carry goes by Kafka only."""
     return [payload.decode() for payload in payloads if len(payload) <= channels.MAX_PAYLOAD_BYTES]
 
 
-def _done_letter(letter: DeadLetter) -> tuple[UUID, int, dict[str, Any]]:
+def _done_letter(letter: DeadLetter) -> tuple[UUID, int, str]:
     assert letter.command_id is not None
-    return letter.command_id, _db_int(letter.sensor_id), storable({"dead": letter.model_dump(mode="json")})
+    stored = storable({"dead": letter.model_dump(mode="json")})
+    return letter.command_id, _db_int(letter.sensor_id), json.dumps(stored, allow_nan=False)
 
 
 def storable(value: Any) -> Any:

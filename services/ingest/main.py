@@ -105,7 +105,7 @@ async def write_batch(pool: AsyncConnectionPool, records: list[Any], settings: I
             half = len(records) // 2
             first = await write_batch(pool, records[:half], settings)
             second = await write_batch(pool, records[half:], settings)
-            return Results(ingested=first.ingested + second.ingested, dead=first.dead + second.dead)
+            return first + second
         logger.exception("record refused by the database; dead-lettering it", extra={"offset": records[0].offset})
         return await _record_unstorable(pool, records[0], exc, settings)
 
@@ -119,7 +119,7 @@ async def _record_unstorable(
 async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results: Results) -> None:
     """Send every event of the batch and wait until the broker has them all."""
     sends = [
-        await producer.send(INGESTED.full_name(settings.topic_prefix), INGESTED.encode(e), key=key_for(e.sensor_id))
+        await producer.send(INGESTED.full_name(settings.topic_prefix), results.payload(e), key=key_for(e.sensor_id))
         for e in results.ingested
     ]
     for letter in results.dead:

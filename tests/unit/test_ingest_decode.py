@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import numpy as np
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from services.ingest.handlers import MAX_ORIGINAL_BYTES, dead_letter, decode, storable
+from services.ingest.handlers import (
+    MAX_ORIGINAL_BYTES,
+    Results,
+    _replay,
+    announcements,
+    dead_letter,
+    decode,
+    done_event,
+    storable,
+)
 from shared.beliefs import MAX_MAGNITUDE, SensorInfo, rows_for
 from shared.errors import InvalidBeliefs, MalformedMessage
-from shared.messages import PostBeliefs, PostSensorData
+from shared.messages import BeliefsIngested, PostBeliefs, PostSensorData, ValueSummary
+from shared.topics import INGESTED
 
 
 def record(value: bytes, offset: int = 5) -> ConsumerRecord[bytes, bytes]:
@@ -93,3 +104,26 @@ def test_stored_results_hold_no_nul_and_no_infinity() -> None:
     kept = storable({"dead": letter.model_dump(mode="json"), "sum": float("inf")})
     assert "\x00" not in json.dumps(kept) and kept["sum"] is None
     assert kept["dead"]["original"] == '{"unit": "M\ufffdW"}'
+
+
+def test_an_events_stored_result_is_its_kafka_json_and_replays_as_the_event() -> None:
+    event = BeliefsIngested(
+        command_id=uuid4(), sensor_id=3, source_id=7, outcome="processed", rows_written=96,
+        summary=ValueSummary(count=96, min=-1e300, max=2.5, sum=0.125), event_start=datetime(2025, 1, 1, tzinfo=UTC),
+        event_end=datetime(2025, 1, 2, tzinfo=UTC),
+    )  # fmt: skip
+    payload = INGESTED.encode(event)
+    stored = json.loads(done_event(payload))
+    assert stored == {"ingested": event.model_dump(mode="json")}  # what the rows held when built from the dump
+    replayed = Results()
+    _replay(stored, replayed)
+    assert replayed.ingested == [event]
+    assert announcements([payload, b"x" * 8000]) == [payload.decode()]  # too long to announce: by Kafka only
+
+
+def test_the_results_of_two_halves_keep_every_encoded_event() -> None:
+    first, second = (BeliefsIngested(command_id=uuid4(), sensor_id=s, outcome="processed") for s in (1, 2))
+    halves = Results([first], [], {first.command_id: b"1"}), Results([second], [], {})
+    both = halves[0] + halves[1]
+    assert both.ingested == [first, second]
+    assert (both.payload(first), both.payload(second)) == (b"1", INGESTED.encode(second))
