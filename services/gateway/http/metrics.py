@@ -26,8 +26,8 @@ SENSOR_LOOKUPS = Counter(
 )
 
 
-# The labelled series of a request, looked up once per label set (prometheus_client's ``labels`` checks and locks on
-# every call). Methods outside the routes' count as their own label, so the caches are bounded, not the label set.
+# The series of a label set, looked up once (prometheus_client's ``labels`` validates and locks on every call). The
+# caches are bounded: a label set they let go of is looked up again.
 @lru_cache(maxsize=1024)
 def _requests(method: str, route: str, status: str) -> Counter:
     return REQUESTS.labels(method, route, status)

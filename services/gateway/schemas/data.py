@@ -79,8 +79,8 @@ _PLAIN = frozenset({float, int, type(None)})  # what json.loads makes of the num
 def plain_values(value: Any, handler: ValidatorFunctionWrapHandler) -> list[float | None]:
     """The common case in one pass: a list of finite numbers and nulls, as ``json.loads`` gives them, is taken as it
     is (integers as floats). Anything else (a single number, booleans, strings, non-finite numbers, an empty list)
-    goes through ``to_values`` and ``to_value`` element by element, which name the element at fault. Validating
-    each element of a day's 96 values with ``to_value`` was a tenth of the gateway's CPU per POST."""
+    goes through ``to_values`` and ``to_value`` element by element, which name the element at fault. Calling
+    ``to_value`` on each of a day's 96 values was a large share of a POST's CPU (docs/performance.md, finding 30)."""
     if type(value) is list and value:
         kinds = set(map(type, value))
         if kinds <= _PLAIN:
