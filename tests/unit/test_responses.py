@@ -1,4 +1,5 @@
-"""Response bodies: the fast encoding of a data GET's values gives exactly the reference's pretty-printed text."""
+"""Response bodies: the fast encoding of a data GET's values, and the answers to writes rendered once, give exactly
+the reference's pretty-printed text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from services.gateway.http.responses import FlexJSONResponse, dumps
+from services.gateway.http.responses import (
+    PROCESSED_MESSAGE,
+    FlexJSONResponse,
+    already_received,
+    dumps,
+    ok,
+    processed,
+)
 
 
 def reference(content: Any) -> str:
@@ -38,8 +46,6 @@ def test_non_finite_values_are_refused_as_before() -> None:
 
 
 def test_the_rendered_answers_to_writes_are_those_ok_renders() -> None:
-    from services.gateway.http.responses import PROCESSED_MESSAGE, already_received, ok, processed
-
     expected = ok({"status": "PROCESSED", "message": PROCESSED_MESSAGE})
     assert (processed().body, processed().raw_headers) == (expected.body, expected.raw_headers)
     received = json.loads(bytes(already_received().body))
