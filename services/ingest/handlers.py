@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from services.ingest import sql, trust
 from services.ingest.copy_format import belief_rows, staging_rows
+from services.ingest.pg_arrays import Float8Array, Int4Array, TimestamptzArray
 from services.ingest.trust import TopicTrust
 from shared import channels, db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
@@ -47,6 +48,9 @@ RECORD_NAMESPACE = UUID("5b0f3c2e-6f1e-4a8e-9f6d-2f3b8e1c7a10")
 MAX_ORIGINAL_BYTES = 1024 * 1024  # of a record's value kept in its dead letter
 GATEWAY_ONLY = TopicTrust()  # no prefix: in tests that call ``ingest_batch`` directly, every topic is the gateway's
 MAX_ERROR_TEXT = 500  # characters of a database error kept in an ``unstorable`` dead letter
+# Beliefs for empty windows that a batch inserts with its COMMIT, in the same round trip, rather than by COPY: a
+# few days of values (docs/performance.md, finding 31).
+INSERT_MAX_ROWS = 1000
 
 # What a record can make the write raise although every check before it passed (a database data error, an
 # overflow): ingest isolates such a record and dead-letters it (``unstorable``) instead of crashing on it.
@@ -274,19 +278,41 @@ async def ingest_batch(
         ready.append(item)
 
     rounds = plan_rounds([(item.command.sensor_id, window(item)) for item in ready])
-    for number in range(max(rounds, default=-1) + 1):
+    last = max(rounds, default=-1)
+    with_commit: list[_Item] = []  # written by the statements that end the batch (own transaction, last round)
+    for number in range(last + 1):
         batch = [item for item, r in zip(ready, rounds, strict=True) if r == number]
-        results.ingested.extend(await _run_round(conn, batch, first=number == 0))
+        deferred = with_commit if own and number == last else None
+        results.ingested.extend(await _run_round(conn, batch, first=number == 0, with_commit=deferred))
 
+    try:
+        await _record(conn, results, commit=own, beliefs=with_commit)
+    except psycopg.errors.UniqueViolation:
+        if not with_commit:
+            raise
+        # A concurrent writer's beliefs appeared in one of their windows since the check: nothing of the final
+        # round trip has run; back to the savepoint, and those commands go the comparing way.
+        await sql.rollback_to_before_copy(conn)
+        logger.info("beliefs appeared in a window meanwhile; comparing instead", extra={"commands": len(with_commit)})
+        compared = await _compare_and_write(conn, list(enumerate(with_commit)))
+        again = {with_commit[idx].command.command_id: event for idx, event in compared.items()}
+        results.ingested = [again.get(e.command_id, e) for e in results.ingested]
+        await _record(conn, results, commit=own, beliefs=[])
+    return results
+
+
+async def _record(conn: AsyncConnection[Any], results: Results, *, commit: bool, beliefs: list[_Item]) -> None:
+    """The batch's last round trip: ``beliefs`` of commands bound for empty windows, the command results and
+    their announcements, and with ``commit`` the ``COMMIT``."""
     results.encoded = {e.command_id: INGESTED.encode(e) for e in results.ingested}
     await sql.record_done_commands(
         conn,
         [(e.command_id, e.sensor_id, done_event(results.encoded[e.command_id])) for e in results.ingested]
         + [_done_letter(d) for d in results.dead if d.command_id],
-        commit=own,
+        commit=commit,
         announce=announcements(results.encoded.values()),
+        beliefs=_belief_arrays(beliefs) if beliefs else None,
     )
-    return results
 
 
 def done_event(payload: bytes) -> str:
@@ -393,10 +419,13 @@ async def _prepare(
     item.rows = rows_for(command, sensor, max_values=max_values)
 
 
-async def _run_round(conn: AsyncConnection[Any], batch: list[_Item], *, first: bool) -> list[BeliefsIngested]:
-    """Deletions, then posts: straight COPY where nothing is stored yet in a command's window (live data), the
-    staging table and its comparison with stored beliefs where something is (corrections, repeats). Only the
-    ``first`` round may use the check made with the look-ups (a later one runs after writes)."""
+async def _run_round(
+    conn: AsyncConnection[Any], batch: list[_Item], *, first: bool, with_commit: list[_Item] | None = None
+) -> list[BeliefsIngested]:
+    """Deletions, then posts: straight into the table where nothing is stored yet in a command's window (live
+    data), the staging table and its comparison with stored beliefs where something is (corrections, repeats).
+    Only the ``first`` round may use the check made with the look-ups (a later one runs after writes). Given
+    ``with_commit``, a round whose straight writes are small leaves them there for the batch's last round trip."""
     events: dict[int, BeliefsIngested] = {}
     for idx, item in enumerate(batch):
         if isinstance(item.command, DeleteSensorData):
@@ -407,7 +436,7 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item], *, first: b
         if item.rows is not None and not len(item.rows):
             events[idx] = _event(item, "already_received")  # nothing to save (e.g. every value null)
     posts = [(idx, item) for idx, item in posts if idx not in events]
-    copied = await _copy_into_empty_windows(conn, posts, early=first)
+    copied = await _copy_into_empty_windows(conn, posts, early=first, with_commit=with_commit)
     for idx, item in copied:
         events[idx] = _copied_event(item)
     taken = {idx for idx, _ in copied}
@@ -416,11 +445,13 @@ async def _run_round(conn: AsyncConnection[Any], batch: list[_Item], *, first: b
 
 
 async def _copy_into_empty_windows(
-    conn: AsyncConnection[Any], posts: list[tuple[int, _Item]], *, early: bool
+    conn: AsyncConnection[Any], posts: list[tuple[int, _Item]], *, early: bool, with_commit: list[_Item] | None
 ) -> list[tuple[int, _Item]]:
-    """COPY the commands whose event window holds no stored belief of their sensor straight into the table. With
-    ``early``, a command whose window lies within the one checked with the look-ups takes that answer; the
-    others are checked now (beliefs found in the wider window send a command the comparing way: still right)."""
+    """COPY the commands whose event window holds no stored belief of their sensor straight into the table, or,
+    with ``with_commit`` and at most ``INSERT_MAX_ROWS`` rows, add them to it instead: the batch inserts them in
+    its last round trip. With ``early``, a command whose window lies within the one checked with the look-ups
+    takes that answer; the others are checked now (beliefs found in the wider window send a command the comparing
+    way: still right)."""
     windows = []
     stored = set()
     for idx, item in posts:
@@ -436,6 +467,9 @@ async def _copy_into_empty_windows(
     empty = [(idx, item) for idx, item in posts if idx not in stored]
     if not empty:
         return []
+    if with_commit is not None and sum(len(_rows(item)) for _, item in empty) <= INSERT_MAX_ROWS:
+        with_commit.extend(item for _, item in empty)
+        return empty
     try:
         await sql.copy_beliefs(conn, (_belief_rows(item) for _, item in empty))
     except psycopg.errors.UniqueViolation:  # a concurrent writer to the same keys: back to the savepoint
@@ -449,6 +483,22 @@ def _belief_rows(item: _Item) -> bytes:
     assert item.rows is not None
     rows = item.rows
     return belief_rows(item.command.sensor_id, item.source_id or 0, rows.event_starts, rows.belief_times, rows.values)
+
+
+def _belief_arrays(items: list[_Item]) -> sql.BeliefArrays:
+    rows = [_rows(item) for item in items]
+    return sql.BeliefArrays(
+        sensor_ids=Int4Array.of(np.repeat([item.command.sensor_id for item in items], [len(r) for r in rows])),
+        event_starts=TimestamptzArray.of(np.concatenate([r.event_starts for r in rows])),
+        source_ids=Int4Array.of(np.repeat([item.source_id or 0 for item in items], [len(r) for r in rows])),
+        belief_times=TimestamptzArray.of(np.concatenate([r.belief_times for r in rows])),
+        values=Float8Array.of(np.concatenate([r.values for r in rows])),
+    )
+
+
+def _rows(item: _Item) -> BeliefRows:
+    assert item.rows is not None
+    return item.rows
 
 
 def _copied_event(item: _Item) -> BeliefsIngested:

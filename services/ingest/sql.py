@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,6 +14,7 @@ from psycopg.adapt import PyFormat
 from psycopg.rows import dict_row
 
 from services.ingest.copy_format import HEADER, TRAILER
+from services.ingest.pg_arrays import Float8Array, Int4Array, TimestamptzArray
 from shared import channels
 from shared.beliefs import SensorInfo
 
@@ -93,29 +94,62 @@ ON CONFLICT (command_id) DO NOTHING
 ANNOUNCE_INGESTED = "SELECT pg_notify(%(channel)s, payload) FROM unnest(%(payloads)b::text[]) AS payload"
 
 
+# A small batch's beliefs bound for empty windows go in the round trip of the COMMIT (``record_done_commands``):
+# two round trips fewer than a COPY, which costs the server less per row and so takes the larger batches.
+INSERT_BELIEFS = """
+INSERT INTO timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)
+SELECT sensor_id, event_start, source_id, belief_time, 0.5, event_value
+FROM unnest(%(sensor_ids)b::integer[], %(event_starts)b::timestamptz[], %(source_ids)b::integer[],
+            %(belief_times)b::timestamptz[], %(values)b::double precision[])
+     AS t (sensor_id, event_start, source_id, belief_time, event_value)
+"""
+
+
+@dataclass(frozen=True)
+class BeliefArrays:
+    """Beliefs for ``INSERT_BELIEFS``, a column each."""
+
+    sensor_ids: Int4Array
+    event_starts: TimestamptzArray
+    source_ids: Int4Array
+    belief_times: TimestamptzArray
+    values: Float8Array
+
+
 async def record_done_commands(
     conn: AsyncConnection[Any],
     results: Sequence[tuple[UUID, int, str]],
     *,
     commit: bool = False,
     announce: Sequence[str] = (),
+    beliefs: BeliefArrays | None = None,
 ) -> None:
     """Remember what each command produced (its result as JSON text), so a replay (after a crash before the offset
     commit) re-sends it, and ``announce`` the stored commands' events on ``channels.INGESTED``; with ``commit``,
-    ``COMMIT`` goes in the same round trip (pipeline mode), as do the announcements whenever there are some."""
-    async with conn.pipeline() if commit or announce else contextlib.nullcontext():
+    ``COMMIT`` goes in the same round trip (pipeline mode), as do the announcements whenever there are some, and
+    ``beliefs``, inserted first, after the savepoint ``before_copy``. Those may meet a concurrent writer's rows
+    (``UniqueViolation``): nothing after them has run, and the caller rolls back to that savepoint
+    (``rollback_to_before_copy``)."""
+    # After a failed statement the rest of a pipeline is skipped, but psycopg would count a statement it meant to
+    # prepare there as prepared: so what follows a statement that may fail is never prepared.
+    after_failure = False if beliefs is not None else None
+    async with conn.pipeline() if commit or announce or beliefs else contextlib.nullcontext():
+        if beliefs is not None:  # the round's compared writes, made since the check's savepoint, stay on a failure
+            await conn.execute(SAVEPOINT_BEFORE_COPY)
+            await conn.execute(INSERT_BELIEFS, {f.name: getattr(beliefs, f.name) for f in fields(beliefs)})
         # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
         if results:
             await conn.execute(
                 INSERT_DONE_COMMANDS,
                 {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
                  "results": [r for _, _, r in results]},
+                prepare=after_failure,
             )  # fmt: skip
-        if announce:  # never prepared: after a failed statement of this pipeline psycopg would think it was
+        if announce:  # never prepared: a statement before it may fail
             params = {"channel": channels.INGESTED, "payloads": list(announce)}
             await conn.execute(ANNOUNCE_INGESTED, params, prepare=False)
         if commit:
-            await conn.execute("COMMIT")
+            await conn.execute("COMMIT", prepare=after_failure)
 
 
 UPSERT_DEVICE_SOURCE = """

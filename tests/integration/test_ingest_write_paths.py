@@ -104,10 +104,11 @@ async def test_beliefs_appearing_after_the_check_send_the_command_the_comparing_
 
 
 async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
-    factory: Factory, pool: AsyncConnectionPool
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same command (to a sensor of its own each time, so both take the straight COPY) in its caller's
     transaction and in its own: two round trips fewer, the same beliefs stored."""
+    monkeypatch.setattr(handlers, "INSERT_MAX_ROWS", 0)  # no insert with the COMMIT (the next test)
     asset = await factory.asset(await factory.account())
     sensors = [await factory.sensor(asset), await factory.sensor(asset)]
     prior = START + timedelta(days=1)
@@ -128,6 +129,54 @@ async def test_its_own_transaction_saves_the_round_trips_of_begin_and_commit(
     callers, own = map(round_trips, traces)
     assert own == callers - 2, (callers, own, traces[1])
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_a_small_batch_inserts_its_beliefs_with_the_commit(
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to ``INSERT_MAX_ROWS`` beliefs bound for empty windows go in the round trip of the ``COMMIT`` instead of
+    a COPY (two round trips of its own): a post from a given source is then written in two round trips."""
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset), await factory.sensor(asset)]
+    source, prior = await source_id(pool), START + timedelta(days=1)
+
+    async def trace_of(sensor: int, offset: int) -> str:
+        async with db.own_transaction(pool) as conn:
+            record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
+            return await traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
+
+    inserted = await trace_of(sensors[0], 0)
+    monkeypatch.setattr(handlers, "INSERT_MAX_ROWS", 1)
+    copied = await trace_of(sensors[1], 1)
+    assert round_trips(inserted) == 2, inserted
+    assert round_trips(copied) == 4, copied
+    assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_beliefs_appearing_before_the_insert_with_the_commit_keep_the_rounds_other_writes(
+    factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One round: a correction compared and written, and a post whose window another writer filled after the
+    check. The post's insert with the ``COMMIT`` fails; going back to before it must keep the correction."""
+    asset = await factory.asset(await factory.account())
+    corrected, raced = await factory.sensor(asset), await factory.sensor(asset)
+    source, first, later = await source_id(pool), START + timedelta(days=1), START + timedelta(days=2)
+    for sensor in (corrected, raced):
+        assert await ingest(pool, post(sensor, [1.0, 2.0], first, source=source), own=True) == ["processed"]
+
+    load_context = sql.load_context
+
+    async def raced_not_stored(*args: Any, **kwargs: Any) -> sql.BatchContext:
+        context = await load_context(*args, **kwargs)
+        return dataclasses.replace(context, stored=context.stored - {1})  # the second command's window
+
+    monkeypatch.setattr(sql, "load_context", raced_not_stored)
+    outcomes = await ingest(
+        pool, post(corrected, [1.0, 5.0], later, source=source), post(raced, [1.0, 2.0], first, source=source), own=True
+    )
+    assert outcomes == ["already_received", "already_received"]  # the correction skipped its unchanged value
+    assert await stored(pool, corrected) == [(1.0, first), (2.0, first), (5.0, later)]
+    assert await stored(pool, raced) == [(1.0, first), (2.0, first)]
 
 
 async def test_posts_from_a_given_source_check_their_windows_with_the_look_ups(
