@@ -480,17 +480,17 @@ async def _copy_into_empty_windows(
 
 
 def _belief_rows(item: _Item) -> bytes:
-    assert item.rows is not None
-    rows = item.rows
+    rows = _rows(item)
     return belief_rows(item.command.sensor_id, item.source_id or 0, rows.event_starts, rows.belief_times, rows.values)
 
 
 def _belief_arrays(items: list[_Item]) -> sql.BeliefArrays:
     rows = [_rows(item) for item in items]
+    counts = [len(r) for r in rows]
     return sql.BeliefArrays(
-        sensor_ids=Int4Array.of(np.repeat([item.command.sensor_id for item in items], [len(r) for r in rows])),
+        sensor_ids=Int4Array.of(np.repeat([item.command.sensor_id for item in items], counts)),
         event_starts=TimestamptzArray.of(np.concatenate([r.event_starts for r in rows])),
-        source_ids=Int4Array.of(np.repeat([item.source_id or 0 for item in items], [len(r) for r in rows])),
+        source_ids=Int4Array.of(np.repeat([item.source_id or 0 for item in items], counts)),
         belief_times=TimestamptzArray.of(np.concatenate([r.belief_times for r in rows])),
         values=Float8Array.of(np.concatenate([r.values for r in rows])),
     )
@@ -502,8 +502,7 @@ def _rows(item: _Item) -> BeliefRows:
 
 
 def _copied_event(item: _Item) -> BeliefsIngested:
-    assert item.rows is not None
-    rows, resolution = item.rows, _sensor(item).event_resolution
+    rows, resolution = _rows(item), _sensor(item).event_resolution
     summary = ValueSummary(
         count=len(rows), min=float(rows.values.min()), max=float(rows.values.max()), sum=float(rows.values.sum())
     )

@@ -8,73 +8,65 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import psycopg
+from psycopg.abc import AdaptContext
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from services.ingest.copy_format import pg_micros
 
-_INT4, _TIMESTAMPTZ, _FLOAT8 = 23, 1184, 701  # pg_type oids of the elements
-
-
-def _array(element_oid: int, size: int, code: str, values: np.ndarray) -> bytes:
-    """Header (one dimension, no nulls, element type, length, lower bound 1), then each element's length and
-    bytes (big-endian ``code``)."""
-    items = np.empty(len(values), dtype=[("length", ">i4"), ("value", code)])
-    items["length"] = size
-    items["value"] = values
-    return struct.pack(">iiiii", 1, 0, element_oid, len(values), 1) + items.tobytes()
-
 
 @dataclass(frozen=True, slots=True)
-class Int4Array:
+class BinaryArray:
+    """An array's bytes: a header (one dimension, no nulls, element type, length, lower bound 1), then each
+    element's length and value (big-endian ``code``)."""
+
     data: bytes
+    element_oid: ClassVar[int]  # pg_type oids of the element and of the array
+    array_oid: ClassVar[int]
+    code: ClassVar[str]
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Int4Array:
-        return cls(_array(_INT4, 4, ">i4", values))
+    def of(cls, values: np.ndarray) -> Self:
+        items = np.empty(len(values), dtype=[("length", ">i4"), ("value", cls.code)])
+        items["length"] = np.dtype(cls.code).itemsize
+        items["value"] = values
+        return cls(struct.pack(">iiiii", 1, 0, cls.element_oid, len(values), 1) + items.tobytes())
 
 
-@dataclass(frozen=True, slots=True)
-class TimestamptzArray:
-    data: bytes
-
-    @classmethod
-    def of(cls, instants: np.ndarray) -> TimestamptzArray:
-        """``instants``: datetime64, UTC."""
-        return cls(_array(_TIMESTAMPTZ, 8, ">i8", pg_micros(instants)))
+class Int4Array(BinaryArray):
+    element_oid, array_oid, code = 23, 1007, ">i4"
 
 
-@dataclass(frozen=True, slots=True)
-class Float8Array:
-    data: bytes
+class TimestamptzArray(BinaryArray):
+    element_oid, array_oid, code = 1184, 1185, ">i8"
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Float8Array:
-        return cls(_array(_FLOAT8, 8, ">f8", values))
+    def of(cls, values: np.ndarray) -> Self:
+        """``values``: datetime64, UTC."""
+        return super().of(pg_micros(values))
 
 
-class _ArrayDumper(Dumper):
+class Float8Array(BinaryArray):
+    element_oid, array_oid, code = 701, 1022, ">f8"
+
+
+class _BinaryArrayDumper(Dumper):
+    """psycopg makes a dumper per class it dumps: each takes its class's array oid."""
+
     format = Format.BINARY
 
-    def dump(self, obj: Int4Array | TimestamptzArray | Float8Array) -> bytes:
-        return obj.data
+    def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
+        super().__init__(cls, context)
+        assert issubclass(cls, BinaryArray)
+        self.oid = cls.array_oid
+
+    def dump(self, obj: Any) -> bytes:
+        data: bytes = obj.data
+        return data
 
 
-class _Int4ArrayDumper(_ArrayDumper):
-    oid = 1007
-
-
-class _TimestamptzArrayDumper(_ArrayDumper):
-    oid = 1185
-
-
-class _Float8ArrayDumper(_ArrayDumper):
-    oid = 1022
-
-
-psycopg.adapters.register_dumper(Int4Array, _Int4ArrayDumper)
-psycopg.adapters.register_dumper(TimestamptzArray, _TimestamptzArrayDumper)
-psycopg.adapters.register_dumper(Float8Array, _Float8ArrayDumper)
+psycopg.adapters.register_dumper(BinaryArray, _BinaryArrayDumper)

@@ -64,6 +64,15 @@ async def ingest(pool: AsyncConnectionPool, *commands: PostSensorData, own: bool
     return [e.outcome for e in results.ingested]
 
 
+async def posted_in_own_transaction(
+    pool: AsyncConnectionPool, sensor: int, offset: int, prior: datetime, source: int
+) -> str:
+    """The libpq trace of ingesting, in its own transaction, a post of two values from ``source``."""
+    async with db.own_transaction(pool) as conn:
+        record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
+        return await traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
+
+
 async def stored(pool: AsyncConnectionPool, sensor: int) -> list[tuple[float, datetime]]:
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -140,14 +149,9 @@ async def test_a_small_batch_inserts_its_beliefs_with_the_commit(
     sensors = [await factory.sensor(asset), await factory.sensor(asset)]
     source, prior = await source_id(pool), START + timedelta(days=1)
 
-    async def trace_of(sensor: int, offset: int) -> str:
-        async with db.own_transaction(pool) as conn:
-            record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
-            return await traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
-
-    inserted = await trace_of(sensors[0], 0)
+    inserted = await posted_in_own_transaction(pool, sensors[0], 0, prior, source)
     monkeypatch.setattr(handlers, "INSERT_MAX_ROWS", 1)
-    copied = await trace_of(sensors[1], 1)
+    copied = await posted_in_own_transaction(pool, sensors[1], 1, prior, source)
     assert round_trips(inserted) == 2, inserted
     assert round_trips(copied) == 4, copied
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
@@ -188,14 +192,9 @@ async def test_posts_from_a_given_source_check_their_windows_with_the_look_ups(
     sensors = [await factory.sensor(asset), await factory.sensor(asset)]
     source, prior = await source_id(pool), START + timedelta(days=1)
 
-    async def trace_of(sensor: int, offset: int) -> str:
-        async with db.own_transaction(pool) as conn:
-            record_ = record(post(sensor, [1.0, 2.0], prior, source=source), offset)
-            return await traced(conn, lambda: handlers.ingest_batch(conn, [record_], max_values=10**6))
-
-    early = await trace_of(sensors[0], 0)
+    early = await posted_in_own_transaction(pool, sensors[0], 0, prior, source)
     monkeypatch.setattr(handlers, "early_windows", lambda items: [])
-    late = await trace_of(sensors[1], 1)
+    late = await posted_in_own_transaction(pool, sensors[1], 1, prior, source)
     assert round_trips(early) == round_trips(late) - 1, (early, late)
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
 
