@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: provision what the tests need (unless FLEXSTREAM_* points elsewhere), run every test, stop what
-# was started here. Integration tests are never skipped: if a server cannot start, this fails.
+# `make test`: lint as `make lint` does, provision what the tests need (unless FLEXSTREAM_* points elsewhere), run
+# every test, stop what was started here. Integration tests are never skipped: if a server cannot start, this fails.
 #
 # When the database is provisioned here (no FLEXSTREAM_DATABASE_URL), the suite runs twice: against
 # PostgreSQL + TimescaleDB (hypertable, time_bucket), then against a plain PostgreSQL from the OS packages
@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+echo "[test] lint: ruff, ruff format, mypy strict (make lint)" >&2
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 external_db="${FLEXSTREAM_DATABASE_URL:-}"
 started_before=""
 [ -f .run/infra-started ] && started_before=1
