@@ -77,7 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--http-requests", type=int, help="at most this many POSTs in (b) (default 2000)")
     parser.add_argument("--http-seconds", type=float, help="(b) stops issuing POSTs after this (default 30)")
     parser.add_argument("--concurrency", type=int, help="concurrent HTTP clients in (b) (default 32)")
-    parser.add_argument("--year-repeats", type=int, help="one-year POSTs and Kafka commands, each (default 3)")
+    parser.add_argument("--year-repeats", type=int, help="timed one-year POSTs and Kafka commands, each (default 9)")
     parser.add_argument("--get-requests", type=int, help="GETs (and bare SQL reads) per case (default 30)")
     parser.add_argument("--latency-requests", type=int, help="timed requests per latency row (default 200)")
     parser.add_argument(
@@ -126,7 +126,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
             2000,
             30,
             32,
-            3,
+            9,
             30,
             200,
             48,
@@ -165,6 +165,7 @@ class Sensors:
     large_sparse: int
     large_post_seq: int
     http_more: list[list[int]]  # (b) again with more clients (``MORE_CLIENTS``), each on sensors of its own
+    kafka_warm: list[int]  # (a)'s warm-up, not measured (``WARM_KAFKA``)
 
     @staticmethod
     def allot(ids: list[int], sizes: Sizes) -> Sensors:
@@ -173,8 +174,9 @@ class Sensors:
         def take(n: int) -> list[int]:
             return [next(it) for _ in range(n)]
 
-        kafka, http, year, kafka_year = (take(n) for n in (sizes.kafka_sensors, sizes.http_sensors,
-                                                            sizes.year_repeats, sizes.year_repeats))  # fmt: skip
+        # each list of years starts with the sensor of its turn not timed (``YEAR_WARMUP``)
+        years = YEAR_WARMUP + sizes.year_repeats
+        kafka, http, year, kafka_year = (take(n) for n in (sizes.kafka_sensors, sizes.http_sensors, years, years))
         daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside = take(6)
         large_kafka, large_http, large_fill = (
             take(sizes.kafka_sensors),
@@ -183,16 +185,18 @@ class Sensors:
         )
         large_sparse, large_post_seq = take(2)
         http_more = [take(sizes.http_sensors) for _ in MORE_CLIENTS]
+        kafka_warm = take(WARM_KAFKA)
         return Sensors(
             kafka, http, year, kafka_year, daily, probe, post_seq, post_seq_outside, kafka_seq, kafka_seq_outside,
-            large_kafka, large_http, large_fill, large_sparse, large_post_seq, http_more,
+            large_kafka, large_http, large_fill, large_sparse, large_post_seq, http_more, kafka_warm,
         )  # fmt: skip
 
     @staticmethod
     def count(sizes: Sizes) -> int:
         # the sensors allotted above, and one more at the end for the stats freshness row
         http = (2 + len(MORE_CLIENTS)) * sizes.http_sensors
-        return 2 * (sizes.kafka_sensors + sizes.year_repeats) + http + sizes.large_sensors + 9
+        years = YEAR_WARMUP + sizes.year_repeats
+        return 2 * (sizes.kafka_sensors + years) + http + sizes.large_sensors + WARM_KAFKA + 9
 
 
 # (b) is measured again, for information, with this many times its clients: how the throughput moves with the
@@ -200,6 +204,14 @@ class Sensors:
 # just before (b), so that (b) also meets a broker whose JIT has compiled the HTTP path's requests
 # (docs/performance.md, finding 16).
 MORE_CLIENTS = (2, 4)
+
+# Sensors of (a)'s shape that ingest is warmed up with before (a), not measured: a fresh ingest process (and the
+# first writes into the chunks of (a)'s days) ran (a) at about half the rate of the same ingest minutes later in
+# the same run (docs/performance.md, finding 32). The large table's twin is warmed up with as many.
+WARM_KAFKA = 100
+
+# The one-year turns (a Kafka command, its repeat, a POST and its re-POST) run once more first, not timed.
+YEAR_WARMUP = 1
 
 
 async def run(settings: Settings, options: Options) -> Results:
@@ -286,8 +298,17 @@ async def kafka_part(
     raw_source_id: int,
     copy_sample: Callable[[str], Awaitable[None]],
 ) -> None:
-    """(a), (c) and the single-command latency; a failed phase is noted, the rest go on."""
+    """(a) after its warm-up, (c) and the single-command latency; a failed phase is noted, the rest go on."""
     try:
+        logger.info("(a)'s warm-up: %d sensors of its shape, not measured", len(sensors.kafka_warm))
+        warm = await workloads.kafka_ingest(
+            settings, watcher, pool, workloads.day_commands(sensors.kafka_warm, sizes.kafka_days, seed=8), sizes.timeout
+        )
+        results.kafka_warm = warm  # shown for information; a problem in it stops (a), which is then not measured
+        if warm.problems():
+            raise harness.BenchError(f"(a)'s warm-up commands: {'; '.join(warm.problems())}")
+        async with pool.connection() as conn:
+            await workloads.settle(conn)
         logger.info("(a) %d commands over Kafka", len(kafka_days))
         results.kafka = await workloads.with_cpu(
             pids, workloads.kafka_ingest(settings, watcher, pool, kafka_days, sizes.timeout)
@@ -423,12 +444,14 @@ async def year_part(
     """The one-year POST and its re-POST, taking turns with their ingest share (the same year via Kafka)."""
     if "post" in results.problems:
         return  # the data route could not be POSTed to
-    logger.info("one year via Kafka and via one POST, each twice, taking turns, %d times", sizes.year_repeats)
+    logger.info("one year via Kafka and via one POST, each twice, taking turns, %d times (the first not timed)",
+                YEAR_WARMUP + sizes.year_repeats)  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
             years = await workloads.years_side_by_side(
-                settings, watcher, client, pool, token, sensors.kafka_year, sensors.year, year, sizes.timeout
-            )
+                settings, watcher, client, pool, token, sensors.kafka_year, sensors.year, year, sizes.timeout,
+                warmup=YEAR_WARMUP,
+            )  # fmt: skip
     except (harness.BenchError, httpx.HTTPError) as exc:
         logger.error("one-year part failed: %s", exc)
         results.problems["post"] = results.problems["kafka_year"] = f"failed: {exc}"
@@ -497,15 +520,11 @@ async def large_part(
         )
         logger.info("large table: %d rows in %d chunks", results.large_fill.stored, results.large_fill.chunks)
         logger.info("large table: an empty database beside it, with an ingest and a gateway of its own")
-        async with harness.twin(TWIN_WARM_KAFKA + 2 * sizes.http_sensors + sizes.kafka_sensors + 3, ports) as twin:
+        async with harness.twin(WARM_KAFKA + 2 * sizes.http_sensors + sizes.kafka_sensors + 3, ports) as twin:
             await beside_twin(results, settings, watcher, pool, gateway, pids, fx, sizes, sensors, twin)
     except (harness.BenchError, httpx.HTTPError) as exc:
         logger.error("large-table phase failed: %s", exc)
         results.problems["large"] = f"failed: {exc}"
-
-
-# Sensors of (a)'s shape the twin's services are warmed up with: those of the large table have run (a) before.
-TWIN_WARM_KAFKA = 100
 
 
 async def beside_twin(
@@ -524,8 +543,7 @@ async def beside_twin(
     sequential POSTs and the GETs request by request in turn; (b) here, then there."""
     ids = iter(twin.fx.sensor_ids)
     twin_kafka, twin_http, warm_kafka, warm_http = (
-        [next(ids) for _ in range(n)]
-        for n in (sizes.kafka_sensors, sizes.http_sensors, TWIN_WARM_KAFKA, sizes.http_sensors)
+        [next(ids) for _ in range(n)] for n in (sizes.kafka_sensors, sizes.http_sensors, WARM_KAFKA, sizes.http_sensors)
     )
     twin_post_seq, twin_year, twin_daily = next(ids), next(ids), next(ids)
     twin_pids = {"ingest": twin.ingest.process.pid, "gateway": twin.gateway.process.pid, "benchmark": os.getpid()}
@@ -552,7 +570,7 @@ async def beside_twin(
         if warm.problems():
             raise harness.BenchError(f"the twin's warm-up POSTs: {'; '.join(warm.problems())}")
         async with workloads.IngestedWatcher(twin.settings) as twin_watcher:
-            logger.info("twin: (a) on %d sensors, not measured", TWIN_WARM_KAFKA)
+            logger.info("twin: (a) on %d sensors, not measured", WARM_KAFKA)
             days = workloads.day_commands(warm_kafka, sizes.kafka_days, seed=7)
             warm = await workloads.kafka_ingest(twin.settings, twin_watcher, twin.pool, days, sizes.timeout)
             if warm.problems():

@@ -100,6 +100,7 @@ class Results:
     """Every measurement of one run; ``None`` where it was not (or could not be) measured."""
 
     kafka: Throughput | None = None  # (a)
+    kafka_warm: Throughput | None = None  # (a)'s warm-up just before it, with a fresh ingest: information
     http: Throughput | None = None  # (b)
     http_more: dict[int, Throughput] = field(default_factory=dict)  # (b) with more clients: clients -> figure
     copy_samples: dict[str, Throughput] = field(default_factory=dict)  # (c), each time it was measured: when -> figure
@@ -197,16 +198,10 @@ def throughput_rows(r: Results) -> list[Row]:
             rows.append(Row(name, NA, (bound,), _why(r, phase), measured=False))
         else:
             rows.append(Row(name, f"{t.per_second:,.0f} beliefs/s", (bound,), t.problems(), t.describe()))
+        if phase == "kafka" and r.kafka_warm is not None:
+            rows.append(_info_rate("  info: (a)'s warm-up, ingest fresh", r.kafka_warm, limit))
     for clients, t in sorted(r.http_more.items()):
-        of_copy = _ratio(t.per_second, limit)
-        rows.append(
-            Row(
-                f"  info: (b) with {clients} clients",
-                f"{t.per_second:,.0f} beliefs/s ({of_copy or 0:.2f} of (c))",
-                problems=t.problems(),
-                note=t.describe(),
-            )
-        )
+        rows.append(_info_rate(f"  info: (b) with {clients} clients", t, limit))
     if r.copy is None:
         rows.append(Row("(c) raw COPY into timed_beliefs", NA, problems=_why(r, "copy"), measured=False))
     else:
@@ -217,16 +212,15 @@ def throughput_rows(r: Results) -> list[Row]:
         rows.append(Row("(c) raw COPY into timed_beliefs", f"{r.copy.per_second:,.0f} beliefs/s", problems=problems,
                         note=f"the median of {len(r.copy_samples)} COPYs ({samples})"))  # fmt: skip
     if r.copy_into_empty is not None:
-        e = r.copy_into_empty
-        rows.append(
-            Row(
-                "  info: (c) into an empty table",
-                f"{e.per_second:,.0f} beliefs/s ({_ratio(e.per_second, limit) or 0:.2f} of (c))",
-                problems=e.problems(),
-                note=e.describe(),
-            )
-        )
+        rows.append(_info_rate("  info: (c) into an empty table", r.copy_into_empty, limit))
     return rows
+
+
+def _info_rate(name: str, t: Throughput, limit: float | None) -> Row:
+    """A throughput for information, with its share of (c)."""
+    of_copy = _ratio(t.per_second, limit)
+    return Row(name, f"{t.per_second:,.0f} beliefs/s ({of_copy or 0:.2f} of (c))", problems=t.problems(),
+               note=t.describe())  # fmt: skip
 
 
 def year_rows(r: Results) -> list[Row]:

@@ -256,3 +256,13 @@ def test_b_with_more_clients_is_information_beside_the_goal_row_but_its_failures
     assert exit_code(table_rows(shown)) == 0
     broken = dataclasses.replace(good(), http_more={64: Throughput(192_000, 191_904, 1.5, requests=2000, failures=1)})
     assert exit_code(table_rows(broken)) == 1
+
+
+def test_a_warm_up_is_information_beside_a_but_its_missing_rows_still_count() -> None:
+    warm = Throughput(96_000, 96_000, 1.0, requests=1000)
+    rows = {row.measurement.strip(): row for row in table_rows(dataclasses.replace(good(), kafka_warm=warm))}
+    assert rows["info: (a)'s warm-up, ingest fresh"].verdict == Verdict.INFO
+    assert "96,000 beliefs/s (0.32 of (c))" in rows["info: (a)'s warm-up, ingest fresh"].result
+    short = dataclasses.replace(good(), kafka_warm=Throughput(96_000, 95_904, 1.0, requests=1000))
+    assert verdicts(short)["info: (a)'s warm-up, ingest fresh"] == Verdict.NOT_MET
+    assert exit_code(table_rows(short)) == 1
