@@ -205,9 +205,9 @@ class Sensors:
 # (docs/performance.md, finding 16).
 MORE_CLIENTS = (2, 4)
 
-# Sensors of (a)'s shape that ingest is warmed up with before (a), not measured: a fresh ingest process (and the
-# first writes into the chunks of (a)'s days) ran (a) at about half the rate of the same ingest minutes later in
-# the same run (docs/performance.md, finding 32). The large table's twin is warmed up with as many.
+# Sensors of (a)'s shape that ingest is warmed up with before (a), not measured: a freshly started ingest ran (a)
+# at about half the rate of the same ingest minutes later in the same run (docs/performance.md, finding 32). The
+# warm-up also writes the first rows into the chunks of (a)'s days. The large table's twin is warmed up with as many.
 WARM_KAFKA = 100
 
 # The one-year turns (a Kafka command, its repeat, a POST and its re-POST) run once more first, not timed.
