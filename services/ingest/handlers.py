@@ -179,18 +179,16 @@ def early_windows(items: Sequence[_Item]) -> list[tuple[int, int, datetime, date
     """The windows (index, sensor id, first, last) to check for stored beliefs together with the batch's look-ups,
     one round trip before the sensors are known, and ``hint`` set on each of those items.
 
-    Only for a batch that writes nothing before its first COPY: no deletion, no record of a device topic and no
-    source given by name (each of these may write first). So the savepoint set with the check precedes nothing
-    but that COPY, as when the check runs just before it."""
-    if any(
-        isinstance(item.command, DeleteSensorData) or item.account_id is not None or item.command.source_id is None
-        for item in items
-    ):
+    Only for a batch without a deletion (which writes before its round's COPY): the savepoint set with the check
+    must precede nothing but that COPY, as when the check runs just before it. A source a command names that does
+    not exist yet is created after the check; ``ingest_batch`` then sets the savepoint again."""
+    if any(isinstance(item.command, DeleteSensorData) for item in items):
         return []
     windows = []
     for k, item in enumerate(items):
         item.hint = window_hint(item.command)
-        if item.hint is not None:
+        # a sensor id beyond the column's range names no sensor (dead-lettered as unknown): nothing to check
+        if item.hint is not None and db.is_db_id(item.command.sensor_id):
             windows.append((k, item.command.sensor_id, *item.hint))
     return windows
 
@@ -241,14 +239,16 @@ async def ingest_batch(
         items.append(item)
 
     posts = [item.command for item in items if not isinstance(item.command, DeleteSensorData)]
+    windows = early_windows(items)
     context = await sql.load_context(
         conn,
         [item.command.command_id for item in items],
         sensor_ids=[item.command.sensor_id for item in items],
         device_sensor_ids=[item.command.sensor_id for item in items if item.account_id is not None],
         source_ids=[post.source_id for post in posts if post.source_id],
+        source_names=[name for item in items if (name := _named_source(item)) is not None],
         begin=own,
-        windows=early_windows(items),
+        windows=windows,
     )
     for k, item in enumerate(items):
         item.hint_stored = k in context.stored
@@ -264,7 +264,7 @@ async def ingest_batch(
             seen.add(command_id)
             first_seen.append(item)
 
-    device_sources: dict[str, int] = {}
+    device_sources = dict(context.named_sources)
     ready: list[_Item] = []
     for item in first_seen:
         try:
@@ -276,6 +276,8 @@ async def ingest_batch(
             results.ingested.append(_event(item, "already_received"))
             continue
         ready.append(item)
+    if windows and len(device_sources) > len(context.named_sources):  # sources created since the check's savepoint
+        await sql.set_savepoint_before_copy(conn)
 
     rounds = plan_rounds([(item.command.sensor_id, window(item)) for item in ready])
     last = max(rounds, default=-1)
@@ -380,6 +382,15 @@ def _replay(stored: dict[str, Any], results: Results) -> None:
         results.ingested.append(BeliefsIngested.model_validate(stored["ingested"]))
     elif "dead" in stored:
         results.dead.append(DeadLetter.model_validate(stored["dead"]))
+
+
+def _named_source(item: _Item) -> str | None:
+    """The name of the device source the command is recorded under (``_prepare``), if it names one."""
+    if isinstance(item.command, DeleteSensorData):
+        return None
+    if item.account_id is not None:
+        return trust.device_source_name(item.account_id)
+    return item.command.source_name if item.command.source_id is None else None
 
 
 async def _prepare(

@@ -36,17 +36,27 @@ SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE c
 
 SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)b)"
 
+# The sources that commands name (a device's, by its name alone): the rows UPSERT_DEVICE_SOURCE finds. A name not
+# found here is created by that statement, in a round trip of its own.
+SELECT_DEVICE_SOURCES = """
+SELECT name, id FROM data_sources
+WHERE name = ANY(%(names)s) AND type = 'device' AND user_id IS NULL AND model IS NULL AND version IS NULL
+  AND attributes_hash IS NULL
+"""
+
 
 @dataclass(frozen=True)
 class BatchContext:
     """What a batch is checked against: the commands done before (their stored results), the sensors (locked against
-    deletion), the owning account of the device topics' sensors, and which of the named data sources exist."""
+    deletion), the owning account of the device topics' sensors, which of the data sources given by id exist, and
+    the ids of those given by name that exist."""
 
     done: dict[UUID, dict[str, Any]]
     sensors: dict[int, SensorInfo]
     owners: dict[int, int | None]
     sources: set[int]
     stored: set[int] = field(default_factory=set)  # of the windows checked with the look-ups, those holding beliefs
+    named_sources: dict[str, int] = field(default_factory=dict)
 
 
 async def load_context(
@@ -56,13 +66,14 @@ async def load_context(
     device_sensor_ids: Iterable[int],
     source_ids: Iterable[int],
     *,
+    source_names: Iterable[str] = (),
     begin: bool = False,
     windows: Sequence[tuple[int, int, datetime, datetime]] = (),
 ) -> BatchContext:
-    """The four look-ups a batch starts with, sent together in one round trip (pipeline mode), after ``BEGIN``
+    """The five look-ups a batch starts with, sent together in one round trip (pipeline mode), after ``BEGIN``
     with ``begin``; a look-up with nothing to look up is not sent. With ``windows``, the check of
     ``commands_over_stored_beliefs`` and its savepoint go last in the same round trip (``BatchContext.stored``)."""
-    devices, sources = sorted(set(device_sensor_ids)), sorted(set(source_ids))
+    devices, sources, names = sorted(set(device_sensor_ids)), sorted(set(source_ids)), sorted(set(source_names))
     async with conn.cursor(row_factory=dict_row) as sensor_cur:
         async with conn.pipeline():  # leaving the block sends everything and reads every result
             if begin:
@@ -71,6 +82,7 @@ async def load_context(
             await sensor_cur.execute(SELECT_SENSORS, {"ids": sorted(set(sensor_ids))})
             owner_cur = await conn.execute(SELECT_SENSOR_ACCOUNTS, {"ids": devices}) if devices else None
             source_cur = await conn.execute(SELECT_SOURCE_IDS, {"ids": sources}) if sources else None
+            named_cur = await conn.execute(SELECT_DEVICE_SOURCES, {"names": names}) if names else None
             stored_cur = await _send_stored_windows_check(conn, windows) if windows else None
         return BatchContext(
             done={row[0]: row[1] for row in await done_cur.fetchall()} if done_cur else {},
@@ -78,6 +90,7 @@ async def load_context(
             owners={row[0]: row[1] for row in await owner_cur.fetchall()} if owner_cur else {},
             sources={row[0] for row in await source_cur.fetchall()} if source_cur else set(),
             stored={row[0] for row in await stored_cur.fetchall()} if stored_cur else set(),
+            named_sources={row[0]: row[1] for row in await named_cur.fetchall()} if named_cur else {},
         )
 
 
@@ -330,6 +343,11 @@ async def _send_stored_windows_check(
 
 async def rollback_to_before_copy(conn: AsyncConnection[Any]) -> None:
     await conn.execute(ROLLBACK_TO_BEFORE_COPY)
+
+
+async def set_savepoint_before_copy(conn: AsyncConnection[Any]) -> None:
+    """Set ``before_copy`` again, after writes made since the check set it (a rollback to it keeps them)."""
+    await conn.execute(SAVEPOINT_BEFORE_COPY)
 
 
 COPY_BLOCK = 1 << 20

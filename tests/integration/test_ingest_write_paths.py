@@ -65,7 +65,7 @@ async def ingest(pool: AsyncConnectionPool, *commands: PostSensorData, own: bool
 
 
 async def posted_in_own_transaction(
-    pool: AsyncConnectionPool, sensor: int, offset: int, prior: datetime, source: int
+    pool: AsyncConnectionPool, sensor: int, offset: int, prior: datetime, source: int | None
 ) -> str:
     """The libpq trace of ingesting, in its own transaction, a post of two values from ``source``."""
     async with db.own_transaction(pool) as conn:
@@ -155,6 +155,56 @@ async def test_a_small_batch_inserts_its_beliefs_with_the_commit(
     assert round_trips(inserted) == 2, inserted
     assert round_trips(copied) == 4, copied
     assert await stored(pool, sensors[0]) == await stored(pool, sensors[1]) == [(1.0, prior), (2.0, prior)]
+
+
+async def test_a_source_named_by_its_command_is_found_by_the_first_look_ups(
+    factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """A command that names its source (as a device producing straight to Kafka does) instead of giving its id:
+    once that source exists, the look-ups of the batch's first round trip find it, and the post is written in two
+    round trips, as one from a source given by id. A name not seen before is created after the check's savepoint,
+    which is then set again: two round trips more, once per new name."""
+    asset = await factory.asset(await factory.account())
+    sensors = [await factory.sensor(asset) for _ in range(3)]
+    source, prior = await source_id(pool), START + timedelta(days=1)  # the source named "write-paths"
+
+    by_id = await posted_in_own_transaction(pool, sensors[0], 0, prior, source)
+    by_name = await posted_in_own_transaction(pool, sensors[1], 1, prior, None)
+    assert round_trips(by_id) == round_trips(by_name) == 2, (by_id, by_name)
+    async with db.own_transaction(pool) as conn:
+        new_name = post(sensors[2], [1.0, 2.0], prior).model_copy(update={"source_name": "write-paths, new"})
+        created = await traced(conn, lambda: handlers.ingest_batch(conn, [record(new_name, 2)], max_values=10**6))
+    assert round_trips(created) == 4, created
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT tb.sensor_id, ds.name FROM timed_beliefs tb JOIN data_sources ds ON ds.id = tb.source_id"
+            " WHERE tb.sensor_id = ANY(%s) GROUP BY 1, 2 ORDER BY 1",
+            (sensors,),
+        )
+        assert await cur.fetchall() == [
+            (sensors[0], "write-paths"), (sensors[1], "write-paths"), (sensors[2], "write-paths, new")
+        ]  # fmt: skip
+
+
+async def test_a_sensor_id_beyond_the_column_in_a_checked_batch_is_an_unknown_sensor(
+    factory: Factory, pool: AsyncConnectionPool, own: bool
+) -> None:
+    """A producer writing straight to Kafka may send any integer as a sensor id. One beyond the ``integer`` column
+    names no sensor: its command is dead-lettered as such, and the batch's other commands (whose windows are
+    checked with the look-ups) are stored."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()))
+    source, prior = await source_id(pool), START + timedelta(days=1)
+    huge = post(sensor, [3.0], prior, source=source).model_copy(update={"sensor_id": 2**40})
+    records = [record(post(sensor, [1.0, 2.0], prior, source=source), 0), record(huge, 1)]
+    if own:
+        async with db.own_transaction(pool) as conn:
+            results = await handlers.ingest_batch(conn, records, max_values=10**6)
+    else:
+        async with pool.connection() as conn, conn.transaction():
+            results = await handlers.ingest_batch(conn, records, max_values=10**6)
+    assert [(d.reason, d.sensor_id) for d in results.dead] == [("unknown_sensor", 2**40)]
+    assert [e.outcome for e in results.ingested] == ["processed"]
+    assert await stored(pool, sensor) == [(1.0, prior), (2.0, prior)]
 
 
 async def test_beliefs_appearing_before_the_insert_with_the_commit_keep_the_rounds_other_writes(

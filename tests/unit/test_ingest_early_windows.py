@@ -51,14 +51,21 @@ def test_a_batch_of_posts_from_given_sources_is_checked_early() -> None:
     assert items[1].hint is None
 
 
-def test_a_batch_that_may_write_before_its_copy_is_not_checked_early() -> None:
-    """A deletion, a device topic's record or a source named (created on first use) writes before the COPY, and
-    the savepoint set with an early check would be before that write."""
+def test_a_batch_with_a_deletion_is_not_checked_early() -> None:
+    """A deletion writes before its round's COPY, and the savepoint set with an early check would be before it."""
     post = item(series(timedelta(hours=1)))
-    for other in (
-        item(DeleteSensorData(sensor_id=2)),
-        item(series(timedelta(hours=1)), account_id=3),
-        item(series(timedelta(hours=1), source=None)),
-    ):
-        assert early_windows([post, other]) == []
-        assert post.hint is None
+    assert early_windows([post, item(DeleteSensorData(sensor_id=2))]) == []
+    assert post.hint is None
+
+
+def test_a_device_record_or_a_named_source_is_checked_early() -> None:
+    """Their source is looked up with the check; one created later sets the savepoint again (``ingest_batch``)."""
+    window = (START, START + timedelta(hours=1) - US)
+    items = [item(series(timedelta(hours=1)), account_id=3), item(series(timedelta(hours=1), source=None))]
+    assert early_windows(items) == [(0, 1, *window), (1, 1, *window)]
+
+
+def test_a_sensor_id_beyond_the_column_is_not_checked() -> None:
+    """It names no sensor (its command is dead-lettered as unknown), and the check's integer array cannot hold it."""
+    huge = item(series(timedelta(hours=1)).model_copy(update={"sensor_id": 2**40}))
+    assert early_windows([item(series(timedelta(hours=1))), huge]) == [(0, 1, START, START + timedelta(hours=1) - US)]
