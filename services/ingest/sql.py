@@ -36,13 +36,12 @@ SELECT_DONE_COMMANDS = "SELECT command_id, result FROM ingested_commands WHERE c
 
 SELECT_SOURCE_IDS = "SELECT id FROM data_sources WHERE id = ANY(%(ids)b)"
 
-# The sources that commands name (a device's, by its name alone): the rows UPSERT_DEVICE_SOURCE finds. A name not
-# found here is created by that statement, in a round trip of its own.
-SELECT_DEVICE_SOURCES = """
-SELECT name, id FROM data_sources
-WHERE name = ANY(%(names)s) AND type = 'device' AND user_id IS NULL AND model IS NULL AND version IS NULL
-  AND attributes_hash IS NULL
-"""
+# A device's data source: known by its name alone (the rest of its identity is empty).
+DEVICE_SOURCE = "type = 'device' AND user_id IS NULL AND model IS NULL AND version IS NULL AND attributes_hash IS NULL"
+
+# The sources that commands name, as UPSERT_DEVICE_SOURCE finds them. A name not found here is created by that
+# statement, in a round trip of its own.
+SELECT_DEVICE_SOURCES = f"SELECT name, id FROM data_sources WHERE name = ANY(%(names)s) AND {DEVICE_SOURCE}"
 
 
 @dataclass(frozen=True)
@@ -165,11 +164,9 @@ async def record_done_commands(
             await conn.execute("COMMIT", prepare=after_failure)
 
 
-UPSERT_DEVICE_SOURCE = """
+UPSERT_DEVICE_SOURCE = f"""
 WITH found AS (
-    SELECT id FROM data_sources
-    WHERE name = %(name)s AND type = 'device' AND user_id IS NULL AND model IS NULL AND version IS NULL
-      AND attributes_hash IS NULL
+    SELECT id FROM data_sources WHERE name = %(name)s AND {DEVICE_SOURCE}
 ), created AS (
     INSERT INTO data_sources (name, type) SELECT %(name)s, 'device' WHERE NOT EXISTS (SELECT 1 FROM found)
     ON CONFLICT ON CONSTRAINT data_sources_identity_key DO UPDATE SET type = data_sources.type
