@@ -9,8 +9,9 @@ SCHEDULE_JOBS = "flexstream_schedule_jobs"
 (``services/gateway/workers/job_ends.py``)."""
 
 INGESTED = "flexstream_ingested"
-"""Ingest, in the transaction that stored a batch: each stored command's ``BeliefsIngested`` event, the JSON that it
-then produces to ``flexstream.ingested.v1``. Each gateway answers a POST waiting for that command with it
-(``services/gateway/workers/write_waiter.py``), before the same event reaches it over Kafka."""
+"""Ingest, in the transaction that finished a batch's commands: for each, the ``BeliefsIngested`` event, the JSON it
+then produces to ``flexstream.ingested.v1``; or only the command's id, for a dead-lettered command and for an event
+longer than ``MAX_PAYLOAD_BYTES``, whose result is then read from ``ingested_commands`` (``shared/command_results.py``).
+Each gateway answers a POST waiting for that command with it (``services/gateway/workers/write_waiter.py``)."""
 
-MAX_PAYLOAD_BYTES = 7999  # PostgreSQL refuses a longer payload; a longer event goes by Kafka only
+MAX_PAYLOAD_BYTES = 7999  # PostgreSQL refuses a longer payload

@@ -64,7 +64,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         async with (
             db.open_pool(settings, name="gateway", timeout=settings.db_timeout) as pool,
             kafka.open_producer(settings) as producer,
-            open_waiter(settings) as waiter,
+            open_waiter(pool) as waiter,
             evicting_changed_sensors(settings, sensors),
             open_data_offsets(settings, producer) as data_offsets,
             open_listener(settings, [job_ends, waiter]),

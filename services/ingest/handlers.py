@@ -7,9 +7,8 @@ functions: ``decode``, ``plan_rounds`` and ``shared.beliefs.rows_for``.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from services.ingest import sql, trust
 from services.ingest.copy_format import belief_rows, staging_rows
 from services.ingest.pg_arrays import Float8Array, Int4Array, TimestamptzArray
 from services.ingest.trust import TopicTrust
-from shared import channels, db
+from shared import channels, command_results, db
 from shared.beliefs import BeliefRows, SensorInfo, rows_for
 from shared.errors import FlexStreamError, MalformedMessage, UnknownSensor, UnknownSource, Unstorable
 from shared.messages import (
@@ -309,44 +308,28 @@ async def _record(conn: AsyncConnection[Any], results: Results, *, commit: bool,
     results.encoded = {e.command_id: INGESTED.encode(e) for e in results.ingested}
     await sql.record_done_commands(
         conn,
-        [(e.command_id, e.sensor_id, done_event(results.encoded[e.command_id])) for e in results.ingested]
+        [(e.command_id, e.sensor_id, command_results.of_event(results.encoded[e.command_id])) for e in results.ingested]
         + [_done_letter(d) for d in results.dead if d.command_id],
         commit=commit,
-        announce=announcements(results.encoded.values()),
+        announce=announcements(results),
         beliefs=_belief_arrays(beliefs) if beliefs else None,
     )
 
 
-def done_event(payload: bytes) -> str:
-    """The stored result of a command that produced ``payload`` (its encoded ``BeliefsIngested``), as ``_replay``
-    reads it. An event holds no text of a client's and no non-finite number, so it needs no ``storable``."""
-    return '{"ingested": ' + payload.decode() + "}"
-
-
-def announcements(payloads: Iterable[bytes]) -> list[str]:
-    """The events PostgreSQL announces at commit (``shared/channels.py``), each as it goes to Kafka (``payloads``);
-    one longer than a notification can carry goes by Kafka only."""
-    return [payload.decode() for payload in payloads if len(payload) <= channels.MAX_PAYLOAD_BYTES]
+def announcements(results: Results) -> list[str]:
+    """What PostgreSQL announces at commit for the batch's finished commands (``shared/channels.py``): each event
+    as it goes to Kafka; only the command's id for an event longer than a notification can carry and for a dead
+    letter (whose original may be as long as its command): its waiting write reads its result instead."""
+    said = [
+        payload.decode() if len(payload) <= channels.MAX_PAYLOAD_BYTES else str(command_id)
+        for command_id, payload in results.encoded.items()
+    ]
+    return said + [str(letter.command_id) for letter in results.dead if letter.command_id]
 
 
 def _done_letter(letter: DeadLetter) -> tuple[UUID, int, str]:
     assert letter.command_id is not None
-    stored = storable({"dead": letter.model_dump(mode="json")})
-    return letter.command_id, _db_int(letter.sensor_id), json.dumps(stored, allow_nan=False)
-
-
-def storable(value: Any) -> Any:
-    """``value`` as ``jsonb`` can hold it: NUL characters become U+FFFD, non-finite numbers null (the copy kept
-    for replays; the message on Kafka keeps the original text)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    return value
+    return letter.command_id, _db_int(letter.sensor_id), command_results.of_letter(letter)
 
 
 async def record_unstorable(
@@ -368,7 +351,7 @@ async def record_unstorable(
         command = command.model_copy(update={"command_id": record_command_id(record)})
     letter = dead_letter(record, Unstorable(f"The record could not be stored: {text}"), command)
     if letter.command_id is not None:
-        await sql.record_done_commands(conn, [_done_letter(letter)])
+        await sql.record_done_commands(conn, [_done_letter(letter)], announce=[str(letter.command_id)])
     return Results(dead=[letter])
 
 
@@ -378,10 +361,13 @@ def _db_int(sensor_id: int | None) -> int:
 
 
 def _replay(stored: dict[str, Any], results: Results) -> None:
-    if "ingested" in stored:
-        results.ingested.append(BeliefsIngested.model_validate(stored["ingested"]))
-    elif "dead" in stored:
-        results.dead.append(DeadLetter.model_validate(stored["dead"]))
+    match command_results.outcome(stored):
+        case BeliefsIngested() as event:
+            results.ingested.append(event)
+        case DeadLetter() as letter:
+            results.dead.append(letter)
+        case None:
+            pass
 
 
 def _named_source(item: _Item) -> str | None:

@@ -137,7 +137,7 @@ async def record_done_commands(
     beliefs: BeliefArrays | None = None,
 ) -> None:
     """Remember what each command produced (its result as JSON text), so a replay (after a crash before the offset
-    commit) re-sends it, and ``announce`` the stored commands' events on ``channels.INGESTED``; with ``commit``,
+    commit) re-sends it, and ``announce`` the finished commands on ``channels.INGESTED``; with ``commit``,
     ``COMMIT`` goes in the same round trip (pipeline mode), as do the announcements whenever there are some, and
     ``beliefs``, inserted first, after the savepoint ``before_copy``. Those may meet a concurrent writer's rows
     (``UniqueViolation``): nothing after them has run, and the caller rolls back to that savepoint

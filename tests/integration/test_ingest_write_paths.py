@@ -374,8 +374,8 @@ async def test_pooled_connections_plan_each_run_with_its_values(settings: Settin
 async def test_each_stored_command_is_announced_when_its_transaction_commits(
     factory: Factory, pool: AsyncConnectionPool, settings: Settings
 ) -> None:
-    """On ``channels.INGESTED``, with the event as it goes to Kafka, at the commit and not before; a dead letter
-    is not announced (it goes by Kafka only)."""
+    """On ``channels.INGESTED``, at the commit and not before: a stored command with its event as it goes to
+    Kafka, a dead-lettered one by its id alone (its letter is read from ``ingested_commands``)."""
     asset = await factory.asset(await factory.account())
     sensors = [await factory.sensor(asset), await factory.sensor(asset)]
     prior = START + timedelta(days=1)
@@ -388,9 +388,10 @@ async def test_each_stored_command_is_announced_when_its_transaction_commits(
             async with conn.transaction():
                 results = await handlers.ingest_batch(conn, records, max_values=10**6)
                 assert not await _announced(listening, 0.3)  # nothing before the commit
-            announced = await _announced(listening, 5.0, until=2)
-    assert [INGESTED.decode(payload.encode()) for payload in announced] == results.ingested
+            announced = await _announced(listening, 5.0, until=3)
     assert len(results.ingested) == 2 and len(results.dead) == 1
+    assert [INGESTED.decode(payload.encode()) for payload in announced[:2]] == results.ingested
+    assert announced[2] == str(results.dead[0].command_id)
 
 
 async def _announced(conn: AsyncConnection[Any], timeout: float, until: int | None = None) -> list[str]:

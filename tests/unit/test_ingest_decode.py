@@ -17,10 +17,9 @@ from services.ingest.handlers import (
     announcements,
     dead_letter,
     decode,
-    done_event,
-    storable,
 )
 from shared.beliefs import MAX_MAGNITUDE, SensorInfo, rows_for
+from shared.command_results import of_event, storable
 from shared.errors import InvalidBeliefs, MalformedMessage
 from shared.messages import BeliefsIngested, PostBeliefs, PostSensorData, ValueSummary
 from shared.topics import INGESTED
@@ -113,12 +112,17 @@ def test_an_events_stored_result_is_its_kafka_json_and_replays_as_the_event() ->
         event_end=datetime(2025, 1, 2, tzinfo=UTC),
     )  # fmt: skip
     payload = INGESTED.encode(event)
-    stored = json.loads(done_event(payload))
+    stored = json.loads(of_event(payload))
     assert stored == {"ingested": event.model_dump(mode="json")}  # what the rows held when built from the dump
     replayed = Results()
     _replay(stored, replayed)
     assert replayed.ingested == [event]
-    assert announcements([payload, b"x" * 8000]) == [payload.decode()]  # too long to announce: by Kafka only
+    long = BeliefsIngested(command_id=uuid4(), sensor_id=4, outcome="processed")
+    letter = dead_letter(record(b"{}"), MalformedMessage("no"), PostSensorData(sensor_id=5, values=[1.0], unit="kW",
+                         start=datetime(2025, 1, 1, tzinfo=UTC), duration=timedelta(minutes=15)))  # fmt: skip
+    batch = Results([event, long], [letter], {event.command_id: payload, long.command_id: b"x" * 8000})
+    # too long to announce, and a dead letter: by their ids alone
+    assert announcements(batch) == [payload.decode(), str(long.command_id), str(letter.command_id)]
 
 
 def test_the_results_of_two_halves_keep_every_encoded_event() -> None:

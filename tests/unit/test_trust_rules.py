@@ -119,6 +119,13 @@ def test_only_the_gateway_writes_the_command_topic_and_only_ingest_writes_events
     assert all(g.name.startswith("p.") for g in grants)
 
 
+def test_the_gateway_reads_neither_events_nor_dead_letters() -> None:
+    """Its waiting writes are answered from PostgreSQL (services/gateway/workers/write_waiter.py)."""
+    gateway = grants_of(service_grants("p."), user("gateway"))
+    for topic in (INGESTED, SENSOR_DATA_DLQ):
+        assert (Resource.TOPIC, topic.full_name("p."), Pattern.LITERAL, Operation.READ) not in gateway
+
+
 def test_a_device_writes_its_account_topic_and_reads_its_account_schedules_only() -> None:
     grants = device_grants("p.", 12, "device-12-meter")
     mine = grants_of(grants, user("device-12-meter"))

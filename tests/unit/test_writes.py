@@ -9,9 +9,9 @@ from starlette.requests import Request
 
 from services.gateway.http.responses import ApiError
 from services.gateway.http.submit import answer, prefers_async
-from services.gateway.workers.write_waiter import Waiter, decode
+from services.gateway.workers.write_waiter import Waiter
 from shared.messages import BeliefsIngested, DeadLetter, IngestOutcome
-from shared.topics import INGESTED
+from tests.unit.test_write_waiter import unopened_pool
 
 
 def event(outcome: IngestOutcome) -> BeliefsIngested:
@@ -19,21 +19,14 @@ def event(outcome: IngestOutcome) -> BeliefsIngested:
 
 
 async def test_waiter_resolves_only_what_is_expected() -> None:
-    waiter = Waiter()
+    waiter = Waiter(unopened_pool())
     mine = event("processed")
     future = waiter.expect(mine.command_id)
-    waiter.resolve(event("processed"))  # someone else's command
+    waiter.resolve(event("processed"), via="announcement")  # someone else's command
     assert not future.done()
-    waiter.resolve(mine)
+    waiter.resolve(mine, via="announcement")
     assert future.result() == mine
     waiter.forget(mine.command_id)  # harmless afterwards
-
-
-def test_decode_skips_foreign_and_broken_records() -> None:
-    value = INGESTED.encode(event("processed"))
-    assert isinstance(decode("p.flexstream.ingested.v1", value, "p."), BeliefsIngested)
-    assert decode("p.flexstream.ingested.v1", b"{broken", "p.") is None
-    assert decode("other", value, "p.") is None
 
 
 def test_answers_in_flexmeasures_order() -> None:

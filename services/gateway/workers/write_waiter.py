@@ -1,57 +1,63 @@
 """Read-your-writes: wait for ingest to finish a command the gateway produced.
 
-A request registers its command id with ``expect`` *before* producing the command; the future is resolved by
-whichever of two reports on that command comes first:
+A request registers its command id with ``expect`` *before* producing the command. PostgreSQL announces the
+command on ``shared.channels.INGESTED`` when ingest's transaction that finished it commits, and the gateway's
+listener (``listener.py``) hands the announcement to ``Waiter.notified``: either the command's ``BeliefsIngested``
+event, which answers at once, or only its id (a dead letter, or an event too long to announce), and then its result
+is read from ``ingested_commands`` (``shared/command_results.py``).
 
-- PostgreSQL's announcement on ``shared.channels.INGESTED``, delivered when ingest's transaction that stored the
-  command commits (the gateway's listener, ``listener.py``, hands it to ``Waiter.notified``): one Kafka trip
-  fewer than the event;
-- the event on the *ingested* topic, or the command's dead letter (never announced): one consumer per gateway
-  process reads every partition of both topics, without a consumer group, from the end (positioned before the
-  gateway serves its first request). This alone answers while the listener's connection is down.
+While nothing listens (before the listener's first ``LISTEN``, and while its connection is down) the results of the
+waiting commands are read every ``POLL_EVERY`` seconds instead, and once more when it listens again, for a command
+finished in between. The gateway reads no Kafka topic for this: ingest's events reach everyone else.
 
-Reports nobody waits for are skipped, so several gateway replicas can run side by side.
+Announcements nobody waits for are skipped, so several gateway replicas can run side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager, suppress
 from uuid import UUID
 
-from aiokafka.structs import ConsumerRecord
+import psycopg
 from prometheus_client import Counter
+from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from shared import channels, kafka
+from services.gateway.sql import command_results as sql
+from shared import channels, command_results
 from shared.messages import BeliefsIngested, DeadLetter
-from shared.settings import Settings
-from shared.topics import INGESTED, SENSOR_DATA_DLQ, Topic
+from shared.topics import INGESTED
 
 logger = logging.getLogger(__name__)
 
 Outcome = BeliefsIngested | DeadLetter
-WATCHED: tuple[Topic[Any], ...] = (INGESTED, SENSOR_DATA_DLQ)
 
+POLL_EVERY = 0.05  # seconds between reads of the waiting commands' results while nothing listens
 
 ANSWERED = Counter(
     "flexstream_gateway_write_reports_total",
-    "Waiting writes answered, by the report that came first: PostgreSQL's announcement or Kafka's event",
+    "Waiting writes answered, by what answered: the announced event, or the result read from ingested_commands "
+    "(announced by its command id alone, or read while nothing listened)",
     ["via"],
 )
 
 
 class Waiter:
-    """Futures keyed by command id, resolved by ``resolve``: from the consumer loop, or from PostgreSQL's
-    announcements (``notified``; a subscriber of the gateway's listener)."""
+    """Futures keyed by command id, resolved from PostgreSQL's announcements (``notified``; a subscriber of the
+    gateway's listener) or from the results ingest recorded (``read_results``)."""
 
     channel = channels.INGESTED
 
-    def __init__(self) -> None:
+    def __init__(self, pool: AsyncConnectionPool, poll_every: float = POLL_EVERY) -> None:
+        self._pool = pool
+        self._poll_every = poll_every
         self._pending: dict[UUID, asyncio.Future[Outcome]] = {}
+        self._deaf = asyncio.Event()  # set while nothing listens: ``poll`` reads the results then
+        self._deaf.set()
+        self._reads: set[asyncio.Task[None]] = set()
 
     def expect(self, command_id: UUID) -> asyncio.Future[Outcome]:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -61,7 +67,7 @@ class Waiter:
     def forget(self, command_id: UUID) -> None:
         self._pending.pop(command_id, None)
 
-    def resolve(self, outcome: Outcome, via: str = "kafka") -> None:
+    def resolve(self, outcome: Outcome, via: str) -> None:
         if outcome.command_id is None:
             return
         future = self._pending.pop(outcome.command_id, None)
@@ -70,42 +76,75 @@ class Waiter:
             ANSWERED.labels(via).inc()
 
     def notified(self, payload: str) -> None:
-        """An announcement of a stored command (its ``BeliefsIngested``, as on Kafka)."""
+        """An announcement of a finished command: its event, or only its id."""
+        try:
+            command_id = UUID(payload)
+        except ValueError:
+            pass
+        else:
+            if command_id in self._pending:
+                self._read_soon([command_id])
+            return
         try:
             event = INGESTED.decode(payload.encode())
         except ValidationError as exc:
             logger.warning("skipping an undecodable announcement on %s: %s", self.channel, exc)
             return
-        self.resolve(event, via="postgresql")
+        self.resolve(event, via="announcement")
 
     def up(self) -> None:
-        """Nothing to do: the Kafka reports answer without the announcements."""
+        """Listening (again): announcements answer from now on; a command finished while nothing listened is read."""
+        self._deaf.clear()
+        self._read_soon(list(self._pending))
 
     def lost(self) -> None:
-        """Nothing to do: the Kafka reports answer without the announcements."""
+        """Nothing listens: ``poll`` reads the waiting commands' results until something does again."""
+        self._deaf.set()
 
+    async def poll(self) -> None:
+        """Until cancelled: while nothing listens, read the results of every waiting command, every ``poll_every``."""
+        while True:
+            await self._deaf.wait()
+            await self.read_results(list(self._pending))
+            await asyncio.sleep(self._poll_every)
 
-def decode(topic: str, value: bytes | None, prefix: str) -> Outcome | None:
-    try:
-        if topic == INGESTED.full_name(prefix):
-            return INGESTED.decode(value)
-        if topic == SENSOR_DATA_DLQ.full_name(prefix):
-            return SENSOR_DATA_DLQ.decode(value)
-    except ValidationError as exc:
-        logger.warning("skipping an undecodable record on %s: %s", topic, exc)
-    return None
+    async def read_results(self, command_ids: Collection[UUID]) -> None:
+        """Answer whichever of ``command_ids`` ingest has finished, from the results it recorded. A database that
+        does not answer is logged: the writes keep waiting (at most their ``write_wait``, then 202)."""
+        if not command_ids:
+            return
+        try:
+            async with self._pool.connection() as conn:
+                found = await sql.results(conn, command_ids)
+        except psycopg.Error as exc:  # PoolTimeout too
+            logger.warning("could not read the results of %d waiting writes: %s", len(command_ids), exc)
+            return
+        for stored in found.values():
+            outcome = command_results.outcome(stored)
+            if outcome is not None:
+                self.resolve(outcome, via="ingested_commands")
+
+    def _read_soon(self, command_ids: list[UUID]) -> None:
+        if command_ids:
+            task = asyncio.create_task(self.read_results(command_ids))
+            self._reads.add(task)
+            task.add_done_callback(self._reads.discard)
+
+    async def close(self) -> None:
+        for task in list(self._reads):
+            task.cancel()
+        await asyncio.gather(*self._reads, return_exceptions=True)
 
 
 @asynccontextmanager
-async def open_waiter(settings: Settings) -> AsyncIterator[Waiter]:
-    """A started ``Waiter`` whose consumer already sits at the end of every watched partition."""
-    waiter = Waiter()
-
-    def resolve(record: ConsumerRecord[bytes, bytes]) -> None:
-        outcome = decode(record.topic, record.value, settings.topic_prefix)
-        if outcome is not None:
-            waiter.resolve(outcome)
-
-    async with kafka.following(settings, WATCHED, resolve) as partitions:
-        logger.info("waiting for ingested events", extra={"partitions": len(partitions)})
+async def open_waiter(pool: AsyncConnectionPool) -> AsyncIterator[Waiter]:
+    """A ``Waiter`` whose poll runs for the duration of the block."""
+    waiter = Waiter(pool)
+    polling = asyncio.create_task(waiter.poll())
+    try:
         yield waiter
+    finally:
+        polling.cancel()
+        with suppress(asyncio.CancelledError):
+            await polling
+        await waiter.close()
