@@ -97,7 +97,8 @@ def service_grants(prefix: str, usernames: dict[str, str] | None = None) -> list
     grants += _topic(scheduler, SCHEDULE_TRIGGERS.full_name(prefix), Operation.READ)
     grants += _topic(scheduler, SCHEDULES.full_name(prefix), Operation.WRITE)
     grants += _group(scheduler, f"{prefix}flexstream-scheduler")
-    # a job waits until ingest's committed offsets reach the trigger's marks: it reads them (OffsetFetch)
+    # a job waits until ingest has stored up to the trigger's marks: where ingest_progress falls short, it reads
+    # ingest's committed offsets (OffsetFetch)
     grants += _group(scheduler, f"{prefix}flexstream-ingest", Operation.DESCRIBE)
     grants += _topic(stats, INGESTED.full_name(prefix), Operation.READ)
     # faust keeps its own topics (the assignor's, changelogs) named after the app id, which is also its group

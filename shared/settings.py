@@ -128,6 +128,9 @@ class IngestSettings(WorkerSettings):
     # runs and writes everything that arrived meanwhile in the next one.
     ingest_fetch_min_bytes: int = 1
     ingest_fetch_wait_ms: int = 500
+    # Ready offsets (stored, events sent) are committed to Kafka this often, and before a rebalance takes their
+    # partitions; what is stored is in PostgreSQL at once (ingest_progress), so this only bounds what a restart replays.
+    ingest_commit_interval_ms: int = Field(default=1000, ge=1)
     ingest_max_values: int = 1_000_000  # values per command; more goes to the DLQ
     allow_data_overwrite: bool = False  # as the gateway's: may a device topic's command set ``replace``?
     # How often the device-topic subscription looks for topics of new accounts.

@@ -16,7 +16,7 @@ from uuid import UUID, uuid5
 
 import numpy as np
 import psycopg
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
@@ -287,7 +287,7 @@ async def ingest_batch(
         results.ingested.extend(await _run_round(conn, batch, first=number == 0, with_commit=deferred))
 
     try:
-        await _record(conn, results, commit=own, beliefs=with_commit)
+        await _record(conn, results, progress(records), commit=own, beliefs=with_commit)
     except psycopg.errors.UniqueViolation:
         if not with_commit:
             raise
@@ -298,13 +298,15 @@ async def ingest_batch(
         compared = await _compare_and_write(conn, list(enumerate(with_commit)))
         again = {with_commit[idx].command.command_id: event for idx, event in compared.items()}
         results.ingested = [again.get(e.command_id, e) for e in results.ingested]
-        await _record(conn, results, commit=own, beliefs=[])
+        await _record(conn, results, progress(records), commit=own, beliefs=[])
     return results
 
 
-async def _record(conn: AsyncConnection[Any], results: Results, *, commit: bool, beliefs: list[_Item]) -> None:
-    """The batch's last round trip: ``beliefs`` of commands bound for empty windows, the command results and
-    their announcements, and with ``commit`` the ``COMMIT``."""
+async def _record(
+    conn: AsyncConnection[Any], results: Results, done: sql.Progress, *, commit: bool, beliefs: list[_Item]
+) -> None:
+    """The batch's last round trip: ``beliefs`` of commands bound for empty windows, the command results, how far
+    the batch's partitions are ``done``, the announcements, and with ``commit`` the ``COMMIT``."""
     results.encoded = {e.command_id: INGESTED.encode(e) for e in results.ingested}
     await sql.record_done_commands(
         conn,
@@ -313,6 +315,7 @@ async def _record(conn: AsyncConnection[Any], results: Results, *, commit: bool,
         commit=commit,
         announce=announcements(results),
         beliefs=_belief_arrays(beliefs) if beliefs else None,
+        progress=done,
     )
 
 
@@ -352,6 +355,7 @@ async def record_unstorable(
     letter = dead_letter(record, Unstorable(f"The record could not be stored: {text}"), command)
     if letter.command_id is not None:
         await sql.record_done_commands(conn, [_done_letter(letter)], announce=[str(letter.command_id)])
+    await sql.record_progress(conn, progress([record]))
     return Results(dead=[letter])
 
 
@@ -600,3 +604,18 @@ def _event(
             "recorded_at": utcnow(),
         }
     )
+
+
+def next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+def progress(records: Sequence[ConsumerRecord[bytes, bytes]]) -> sql.Progress:
+    """How far ``records`` take their partitions once they are finished (``ingest_progress``), in the order of
+    the partitions, so that two batches never lock two rows in opposite orders."""
+    return sorted((tp.topic, tp.partition, offset) for tp, offset in next_offsets(records).items())

@@ -1,4 +1,5 @@
-"""The ingest consumer loop: take what has arrived, write it in one transaction, send its events, commit offsets.
+"""The ingest consumer loop: take what has arrived, write it in one transaction, send its events, commit offsets
+(``offset_commits.py``).
 
 Failures are sorted in one place: a message that can never succeed goes to the DLQ (inside
 ``handlers.ingest_batch``); a transient database or broker failure is retried with backoff and, if it
@@ -20,13 +21,13 @@ from typing import Any, TypeVar
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Histogram
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.handlers import RECORD_ERRORS, Results, ingest_batch, record_unstorable
+from services.ingest.handlers import RECORD_ERRORS, Results, ingest_batch, next_offsets, record_unstorable
+from services.ingest.offset_commits import OffsetCommits
 from services.ingest.schedules import decode_schedules, store_schedules
 from services.ingest.trust import TopicTrust
 from shared import db, health, kafka
@@ -42,12 +43,10 @@ BELIEFS = Counter("flexstream_ingest_beliefs_written_total", "Belief rows insert
 DEAD = Counter("flexstream_ingest_dead_letters_total", "Records sent to the DLQ", ["reason"])
 RETRIES = Counter("flexstream_ingest_retries_total", "Transient failures retried")
 SCHEDULES_STORED = Counter("flexstream_ingest_schedules_total", "Computed schedules stored as beliefs")
-COMMITS_REFUSED = Counter(
-    "flexstream_ingest_commits_refused_total", "Offset commits the broker refused because the group was rebalancing"
-)
 BATCH_SECONDS = Histogram("flexstream_ingest_batch_seconds", "Time to write one batch (DB transaction)")
 
 MAX_ATTEMPTS = 8
+FINAL_COMMIT_WAIT = 5.0  # seconds for the last offset commit at shutdown
 SCHEDULES_GROUP_SUFFIX = "-schedules"  # computed schedules have a consumer group of their own
 T = TypeVar("T")
 
@@ -137,32 +136,16 @@ async def publish(producer: AIOKafkaProducer, settings: IngestSettings, results:
 
 
 async def finish(
-    consumer: AIOKafkaConsumer,
     producer: AIOKafkaProducer,
     settings: IngestSettings,
     results: Results,
     records: list[ConsumerRecord[bytes, bytes]],
+    commits: OffsetCommits,
 ) -> None:
-    """After a batch's database commit: its events, then (once the broker has them all) its offsets, only for the
-    partitions still assigned; a partition taken away by a rebalance meanwhile is replayed by its new owner, which
-    finds the commands done and sends their events again (idempotent).
-
-    A commit that races a rebalance is refused by the broker (``CommitFailedError``). That loses nothing: the
-    batch is stored and its events sent, so whoever owns the partitions next reads these records again and
-    finds them done. The consumer rejoins the group by itself; the lane goes on."""
+    """After a batch's database commit: its events, then (once the broker has them all) its offsets are ready to
+    be committed (``offset_commits.py``)."""
     await publish(producer, settings, results)
-    assigned = consumer.assignment()
-    offsets = {tp: o for tp, o in next_offsets(records).items() if tp in assigned}
-    if not offsets:
-        return
-    try:
-        await consumer.commit(offsets)
-    except CommitFailedError:
-        COMMITS_REFUSED.inc()
-        logger.warning(
-            "offsets not committed: the group was rebalancing; the partitions' next owner replays these records",
-            extra={"partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in offsets)},
-        )
+    commits.ready(next_offsets(records))
 
 
 @dataclass
@@ -308,25 +291,20 @@ def batch_end(sizes: list[int], max_records: int, max_bytes: int) -> int:
 
 class FirstAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's base class is untyped
     """Set once the group has given the process's consumer partitions (possibly none) for the first time: work
-    read before that would be moved again by the rebalance of its own join."""
+    read before that would be moved again by the rebalance of its own join. Before a rebalance takes partitions
+    away, their ready offsets are committed (``commits``, once the consumer runs), so their next owner replays
+    only what was in flight."""
 
     def __init__(self) -> None:
         self.done = asyncio.Event()
+        self.commits: OffsetCommits | None = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        if self.commits is not None:
+            await self.commits.commit(only=revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.done.set()
-
-
-def next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
-    """The offsets to commit once ``records`` are stored: one past the last record of each partition."""
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
 
 
 async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
@@ -387,10 +365,12 @@ async def consume(
             consumer, settings.ingest_batch_max, settings.ingest_batch_bytes,
             lanes=settings.ingest_lanes, split_at=settings.ingest_split_records,
         )  # fmt: skip
+        commits = listener.commits = OffsetCommits(consumer)
+        committing = asyncio.create_task(commits.every(settings.ingest_commit_interval_ms / 1000))
         reader = asyncio.create_task(intake.read())
         finishes = FinishOrder()
         lanes = [
-            asyncio.create_task(lane(consumer, intake, reader, finishes, pool, producer, settings, stop))
+            asyncio.create_task(lane(commits, intake, reader, finishes, pool, producer, settings, stop))
             for _ in range(settings.ingest_lanes)
         ]
         try:
@@ -398,12 +378,17 @@ async def consume(
         finally:
             stop.set()
             reader.cancel()
-            await asyncio.gather(reader, *lanes, return_exceptions=True)
+            committing.cancel()
+            await asyncio.gather(reader, committing, *lanes, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):  # a broker that is away: the restart replays a little more
+                async with asyncio.timeout(FINAL_COMMIT_WAIT):
+                    await commits.commit()  # what the lanes finished
 
 
 class FinishOrder:
-    """Batches' events and offset commits go out one batch after the other, in the order their transactions
-    ended, whichever lane wrote them: so a partition's events keep its order and its offsets only move forward."""
+    """Batches' events go out and their offsets become ready one batch after the other, in the order their
+    transactions ended, whichever lane wrote them: so a partition's events keep its order and its offsets only
+    move forward."""
 
     def __init__(self) -> None:
         self.last: asyncio.Task[None] | None = None
@@ -425,7 +410,7 @@ class FinishOrder:
 
 
 async def lane(
-    consumer: AIOKafkaConsumer,
+    commits: OffsetCommits,
     intake: Intake,
     reader: asyncio.Task[None],
     finishes: FinishOrder,
@@ -454,7 +439,7 @@ async def lane(
                 # after waits for that, so no lane runs ahead of its broker.
                 if finishing is not None:
                     await finishing
-                finishing = finishes.then(finish(consumer, producer, settings, results, records))
+                finishing = finishes.then(finish(producer, settings, results, records, commits))
                 logger.debug("batch done", extra={"records": len(records), "ingested": len(results.ingested)})
             finally:
                 intake.release(batch)

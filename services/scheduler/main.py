@@ -47,7 +47,7 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                 settings, [SCHEDULE_TRIGGERS], settings.scheduler_group, max_poll_records=50
             ) as consumer,
         ):
-            ingest = IngestProgress(admin, f"{settings.topic_prefix}{settings.ingest_group}",
+            ingest = IngestProgress(pool, admin, f"{settings.topic_prefix}{settings.ingest_group}",
                                     SENSOR_DATA.full_name(settings.topic_prefix), stop)  # fmt: skip
             ctx = Context(settings, pool, producer, ingest, DeviceSchedules(admin, pool, settings.topic_prefix))
             checks = {"kafka": lambda: kafka.ping(settings), "db": lambda: db.ping(pool)}

@@ -157,3 +157,15 @@ async def sensor_account(conn: AsyncConnection[Any], sensor_id: int) -> int | No
     """The account owning the sensor's asset (None for a public asset or a deleted sensor)."""
     row = await (await conn.execute(SELECT_SENSOR_ACCOUNT, {"id": sensor_id})).fetchone()
     return None if row is None else row[0]
+
+
+# Written by ingest in the transaction that stored those records (``migrations/0008_ingest_progress.sql``).
+SELECT_INGEST_PROGRESS = """
+SELECT partition, next_offset FROM ingest_progress WHERE topic = %(topic)s AND partition = ANY(%(partitions)s)
+"""
+
+
+async def ingest_progress(conn: AsyncConnection[Any], topic: str, partitions: list[int]) -> dict[int, int]:
+    """Partition → the offset after the last record of ``topic`` that ingest has finished (recorded ones only)."""
+    cursor = await conn.execute(SELECT_INGEST_PROGRESS, {"topic": topic, "partitions": partitions})
+    return {partition: offset for partition, offset in await cursor.fetchall()}
