@@ -27,6 +27,10 @@ class JobState:
     request: dict[str, Any]
 
 
+# Waits while the gateway that inserts the job holds its lock (until that commits; migrations/0009). A statement
+# of its own: the row read after it must be read with a snapshot taken after the wait.
+LOCK_JOB_KEY = "SELECT pg_advisory_xact_lock(schedule_job_key(%(id)s))"
+
 SELECT_JOB_FOR_UPDATE = """
 SELECT status, created_at, scheduler, error_class, error_message, fallback_job_id, request
 FROM schedule_jobs WHERE id = %(id)s FOR UPDATE
@@ -59,7 +63,9 @@ SELECT_STATUS = "SELECT status FROM schedule_jobs WHERE id = %(id)s"
 
 
 async def lock_job(conn: AsyncConnection[Any], job_id: UUID) -> JobState | None:
-    """The job, locked until the end of the transaction; None when no such row (yet)."""
+    """The job, locked until the end of the transaction, once the gateway's transaction creating it has ended;
+    None when no such row (yet: a row inserted by a transaction that had not taken the lock yet either)."""
+    await conn.execute(LOCK_JOB_KEY, {"id": job_id})
     async with conn.cursor(row_factory=class_row(JobState)) as cur:
         await cur.execute(SELECT_JOB_FOR_UPDATE, {"id": job_id})
         return await cur.fetchone()

@@ -135,8 +135,10 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
 
 async def _claim(ctx: Context, trigger: TriggerSchedule) -> sql.JobState | None:
     """Lock the row and mark it started; None when there is nothing to do. The gateway commits the row just after
-    the trigger was acknowledged, so a trigger can arrive first: then poll briefly (1 ms, doubling). Two round
-    trips: the lock (with the transaction's start), then the mark with the commit."""
+    the trigger was acknowledged, so a trigger can arrive first: the job's advisory lock, which the gateway holds
+    from the row's insert to its commit, makes the read wait for that commit (``sql.lock_job``). Should the trigger
+    come before even the insert, poll briefly (1 ms, doubling). Two round trips: the locks (with the transaction's
+    start), then the mark with the commit."""
     deadline = time.monotonic() + ROW_WAIT_SECONDS
     delay = 0.001
     while True:

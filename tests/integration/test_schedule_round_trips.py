@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.routes import schedules
+from services.gateway.sql import jobs
 from services.gateway.workers.data_offsets import open_data_offsets
 from services.ingest.schedules import store_schedules
+from services.scheduler import sql as scheduler_sql
 from services.scheduler import worker
 from shared import db, kafka
 from shared.messages import ScheduleComputed, TriggerSchedule
@@ -70,6 +73,37 @@ async def test_claiming_a_job_takes_two_round_trips(
         trace = await traced(conn, claim)
     assert claimed and claimed[0] is not None
     assert round_trips(trace) == 2, trace
+    assert await _status(pool, job_id) == "started"
+
+
+async def test_a_claim_waits_for_the_commit_of_the_job_row_it_arrived_before(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger reaches the scheduler while the gateway's transaction, which inserted the job's row, waits for
+    the broker: the claim waits on the job's lock for that commit and finds the row at its first read, without
+    polling (which, from 1 ms doubling, overshoots the commit)."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
+    job_id = uuid.uuid4()
+    trigger = TriggerSchedule(job_id=job_id, sensor_id=sensor, start=START, duration=timedelta(hours=1))
+    ctx = worker.Context(SchedulerSettings(**settings.model_dump()), pool, cast(Any, None), cast(Any, None))
+    reads, lock_job = 0, scheduler_sql.lock_job
+
+    async def counted(conn: Any, job: uuid.UUID) -> Any:
+        nonlocal reads
+        reads += 1
+        return await lock_job(conn, job)
+
+    monkeypatch.setattr(scheduler_sql, "lock_job", counted)
+    async with pool.connection() as gateway, gateway.transaction():
+        await jobs.create_job(
+            gateway, job_id=job_id, sensor_id=sensor, request={"start": START.isoformat()},
+            request_hash=job_id.bytes, scheduler="StorageScheduler",
+        )  # fmt: skip
+        claiming = asyncio.create_task(worker._claim(ctx, trigger))
+        await asyncio.sleep(0.3)  # the broker's acknowledgement, slow
+        assert not claiming.done()
+    claimed = await asyncio.wait_for(claiming, 5)
+    assert claimed is not None and reads == 1
     assert await _status(pool, job_id) == "started"
 
 

@@ -20,9 +20,12 @@ WHERE request_hash = %(hash)s AND created_at > now() - %(ttl)s::interval
 ORDER BY created_at DESC LIMIT 1
 """
 
+# With the job's lock (``schedule_job_key``, migrations/0009), held until the commit: a scheduler that has the
+# trigger before the row is committed waits for the commit on it.
 INSERT_JOB = """
 INSERT INTO schedule_jobs (id, sensor_id, status, request, request_hash, scheduler)
-VALUES (%(id)s, %(sensor_id)s, 'queued', %(request)s, %(hash)s, %(scheduler)s)
+SELECT %(id)s, %(sensor_id)s, 'queued', %(request)s, %(hash)s, %(scheduler)s
+FROM (SELECT pg_advisory_xact_lock(schedule_job_key(%(id)s))) AS held
 """
 
 
