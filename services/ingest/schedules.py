@@ -48,15 +48,18 @@ def event_starts(start: datetime, step: timedelta, count: int) -> list[datetime]
 
 async def store_schedules(conn: AsyncConnection[Any], messages: Sequence[ScheduleComputed]) -> int:
     """Store every schedule and mark its job finished, in one transaction that this sends itself (``BEGIN`` and
-    ``COMMIT`` in the pipeline, on a connection in autocommit mode: ``db.own_transaction``). Two round trips: the
-    data sources with ``BEGIN``, then every belief and job mark with ``COMMIT``. Returns rows written."""
+    ``COMMIT`` in the pipeline, on a connection in autocommit mode: ``db.own_transaction``). One round trip: the
+    data sources (created on first use), every belief and job mark naming its source by model and version, and
+    ``COMMIT``. Returns rows written."""
     writes: list[AsyncCursor[Any]] = []
     async with conn.pipeline():
         await conn.execute("BEGIN")
         sources = {
-            model: await sql.scheduler_source_id(conn, model, SOURCE_VERSIONS.get(model, "1"))
+            model: (model, SOURCE_VERSIONS.get(model, "1"))
             for model in sorted({message.scheduler or "StorageScheduler" for message in messages})
         }
+        for model, version in sources.values():
+            await sql.ensure_scheduler_source(conn, model, version)
         for message in messages:
             model = message.scheduler or "StorageScheduler"
             assert message.start is not None and message.belief_time is not None

@@ -475,11 +475,16 @@ async def delete_beliefs(conn: AsyncConnection[Any], sensor_id: int) -> int:
 
 # --- schedules (flexstream.schedules.v1) --------------------------------------------------------------------
 
-UPSERT_SCHEDULER_SOURCE = """
+# A scheduler's data source (name ``Seita``, type ``scheduler``) by its identity (``data_sources_identity_key``:
+# at most one row): the statements after ``ensure_scheduler_source`` in the same transaction name it by this, so
+# none waits for its id.
+SCHEDULER_SOURCE = """name = 'Seita' AND user_id IS NULL AND model = %(model)s AND version = %(version)s
+      AND attributes_hash IS NULL"""
+SCHEDULER_SOURCE_ID = f"(SELECT id FROM data_sources WHERE {SCHEDULER_SOURCE})"
+
+UPSERT_SCHEDULER_SOURCE = f"""
 WITH found AS (
-    SELECT id FROM data_sources
-    WHERE name = 'Seita' AND type = 'scheduler' AND user_id IS NULL AND model = %(model)s
-      AND version = %(version)s AND attributes_hash IS NULL
+    SELECT id FROM data_sources WHERE {SCHEDULER_SOURCE}
 ), created AS (
     INSERT INTO data_sources (name, type, model, version)
     SELECT 'Seita', 'scheduler', %(model)s, %(version)s WHERE NOT EXISTS (SELECT 1 FROM found)
@@ -490,19 +495,17 @@ SELECT id FROM found UNION ALL SELECT id FROM created
 """
 
 
-async def scheduler_source_id(conn: AsyncConnection[Any], model: str, version: str) -> int:
-    """The scheduler's data source (name ``Seita``, type ``scheduler``), created on first use."""
-    row = await (await conn.execute(UPSERT_SCHEDULER_SOURCE, {"model": model, "version": version})).fetchone()
-    assert row is not None
-    return int(row[0])
+async def ensure_scheduler_source(conn: AsyncConnection[Any], model: str, version: str) -> None:
+    """The scheduler's data source, created on first use (in pipeline mode only sent: nothing waits for it)."""
+    await conn.execute(UPSERT_SCHEDULER_SOURCE, {"model": model, "version": version})
 
 
 # A re-run of the same job (same belief time) overwrites its own beliefs; FOR KEY SHARE keeps the sensor alive.
 # The arrays go as binary parameters (%b): as text, PostgreSQL parsed every timestamp and number of a week's schedule
 # (docs/performance.md, finding 28).
-UPSERT_SCHEDULE_BELIEFS = """
+UPSERT_SCHEDULE_BELIEFS = f"""
 INSERT INTO timed_beliefs (sensor_id, event_start, source_id, belief_time, cumulative_probability, event_value)
-SELECT s.id, t.event_start, %(source_id)s, %(belief_time)s, 0.5, t.event_value
+SELECT s.id, t.event_start, {SCHEDULER_SOURCE_ID}, %(belief_time)s, 0.5, t.event_value
 FROM (SELECT id FROM sensors WHERE id = %(sensor_id)s FOR KEY SHARE) s,
      unnest(%(starts)b::timestamptz[], %(values)b::double precision[]) AS t (event_start, event_value)
 ON CONFLICT (sensor_id, event_start, source_id, belief_time, cumulative_probability)
@@ -513,21 +516,22 @@ DO UPDATE SET event_value = EXCLUDED.event_value
 async def store_schedule_beliefs(
     conn: AsyncConnection[Any],
     sensor_id: int,
-    source_id: int,
+    source: tuple[str, str],
     belief_time: datetime,
     starts: Sequence[datetime],
     values: Sequence[float],
 ) -> AsyncCursor[Any]:
-    """Store one belief per event. In pipeline mode the statement is only sent: once the pipeline has synced, the
-    cursor's ``rowcount`` gives the rows written (0 when the sensor no longer exists)."""
-    params = {"sensor_id": sensor_id, "source_id": source_id, "belief_time": belief_time, "starts": list(starts),
-              "values": list(values)}  # fmt: skip
+    """Store one belief per event, from the scheduler ``source`` (model, version: ``ensure_scheduler_source``). In
+    pipeline mode the statement is only sent: once the pipeline has synced, the cursor's ``rowcount`` gives the
+    rows written (0 when the sensor no longer exists)."""
+    params = {"sensor_id": sensor_id, "model": source[0], "version": source[1], "belief_time": belief_time,
+              "starts": list(starts), "values": list(values)}  # fmt: skip
     return await conn.execute(UPSERT_SCHEDULE_BELIEFS, params)
 
 
-MARK_JOB_FINISHED = """
+MARK_JOB_FINISHED = f"""
 UPDATE schedule_jobs
-SET status = 'finished', finished_at = now(), data_source_id = %(source_id)s, belief_time = %(belief_time)s,
+SET status = 'finished', finished_at = now(), data_source_id = {SCHEDULER_SOURCE_ID}, belief_time = %(belief_time)s,
     time_limit_hit = %(time_limit_hit)s, scheduler = %(scheduler)s, error_class = NULL, error_message = NULL
 WHERE id = %(job_id)s AND status <> 'finished'
 """
@@ -536,12 +540,12 @@ WHERE id = %(job_id)s AND status <> 'finished'
 async def mark_job_finished(
     conn: AsyncConnection[Any],
     job_id: UUID,
-    source_id: int,
+    source: tuple[str, str],
     belief_time: datetime,
     *,
     scheduler: str,
     time_limit_hit: bool,
 ) -> None:
-    params = {"job_id": job_id, "source_id": source_id, "belief_time": belief_time, "scheduler": scheduler,
-              "time_limit_hit": time_limit_hit}  # fmt: skip
+    params = {"job_id": job_id, "model": source[0], "version": source[1], "belief_time": belief_time,
+              "scheduler": scheduler, "time_limit_hit": time_limit_hit}  # fmt: skip
     await conn.execute(MARK_JOB_FINISHED, params)

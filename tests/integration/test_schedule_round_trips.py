@@ -36,7 +36,7 @@ async def _status(pool: AsyncConnectionPool, job_id: uuid.UUID) -> str:
     return str(row[0])
 
 
-async def test_storing_a_schedule_takes_two_round_trips(factory: Factory, pool: AsyncConnectionPool) -> None:
+async def test_storing_a_schedule_takes_one_round_trip(factory: Factory, pool: AsyncConnectionPool) -> None:
     sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
     job_id = await queued_job(pool, sensor)
     message = ScheduleComputed(
@@ -50,7 +50,7 @@ async def test_storing_a_schedule_takes_two_round_trips(factory: Factory, pool: 
 
     async with db.own_transaction(pool) as conn:
         trace = await traced(conn, store)
-    assert round_trips(trace) == 2, trace
+    assert round_trips(trace) == 1, trace
     assert written == [3]
     assert await _status(pool, job_id) == "finished"
 
