@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 
 from shared import units
@@ -48,12 +48,23 @@ def merge_contexts(contexts: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 async def load_facts(conn: AsyncConnection[Any], ids: Iterable[int]) -> dict[int, SensorFacts]:
     """The facts of every existing sensor among ``ids`` (unknown ids are simply absent)."""
+    return await read_facts(await send_facts(conn, ids))
+
+
+async def send_facts(conn: AsyncConnection[Any], ids: Iterable[int]) -> AsyncCursor[dict[str, Any]] | None:
+    """``load_facts``'s query, sent (in pipeline mode, not waited for): ``read_facts`` reads its answer. None when
+    no id can name a sensor."""
     wanted = sorted({i for i in ids if 0 <= i < 2**31})
     if not wanted:
+        return None
+    return await conn.cursor(row_factory=dict_row).execute(SELECT_FACTS, {"ids": wanted})
+
+
+async def read_facts(cursor: AsyncCursor[dict[str, Any]] | None) -> dict[int, SensorFacts]:
+    if cursor is None:
         return {}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(SELECT_FACTS, {"ids": wanted})
-        rows = await cur.fetchall()
+    async with cursor:
+        rows = await cursor.fetchall()
     return {
         row["id"]: SensorFacts(
             id=row["id"],

@@ -4,6 +4,7 @@ database and broker: the gateway queuing a trigger, the scheduler claiming the j
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from services.gateway.routes import schedules
-from services.gateway.sql import jobs
+from services.gateway.sql import jobs, sensors
 from services.gateway.workers.data_offsets import open_data_offsets
 from services.ingest.schedules import store_schedules
 from services.scheduler import sql as scheduler_sql
@@ -23,6 +24,7 @@ from shared.messages import ScheduleComputed, TriggerSchedule
 from shared.settings import GatewaySettings, SchedulerSettings, Settings
 from tests.integration.conftest import Factory
 from tests.integration.libpq_trace import round_trips, traced
+from tests.integration.test_schedule_storing import START as QUEUED_START
 from tests.integration.test_schedule_storing import queued_job
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -74,6 +76,34 @@ async def test_claiming_a_job_takes_two_round_trips(
     assert claimed and claimed[0] is not None
     assert round_trips(trace) == 2, trace
     assert await _status(pool, job_id) == "started"
+
+
+async def test_reading_a_finished_schedule_takes_two_round_trips(
+    settings: Settings, factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """The job and the sensor's facts in one, the schedule's values in the other."""
+    sensor = await factory.sensor(await factory.asset(await factory.account()), unit="kW")
+    job_id = await queued_job(pool, sensor)
+    message = ScheduleComputed(
+        job_id=job_id, sensor_id=sensor, status="finished", start=QUEUED_START, resolution=M15,
+        values=[1.0, 2.0, 3.0], unit="kW", belief_time=QUEUED_START - timedelta(hours=1), scheduler="StorageScheduler",
+    )  # fmt: skip
+    async with db.own_transaction(pool) as conn:
+        await store_schedules(conn, [message])
+    async with AsyncConnectionPool(settings.database_url.get_secret_value(), min_size=1, max_size=1, open=False) as one:
+        async with one.connection() as conn:
+            row = await sensors.sensor_by_id(conn, sensor)  # and the pool's only connection, traced below
+        assert row is not None
+        state = {"settings": GatewaySettings(**settings.model_dump()), "pool": one}
+        request = cast(Any, SimpleNamespace(state=state))
+        answers: list[Any] = []
+
+        async def read() -> None:
+            answers.append(await schedules._read_schedule(request, row, job_id, str(job_id), timedelta(hours=1)))
+
+        trace = await traced(conn, read)
+    assert round_trips(trace) == 2, trace
+    assert json.loads(answers[0].body)["values"] == [-1.0, -2.0, -3.0]  # consumption stored negative, read positive
 
 
 async def test_a_claim_waits_for_the_commit_of_the_job_row_it_arrived_before(

@@ -53,7 +53,7 @@ from shared.flex.asset_trigger import (
     validate_asset_trigger,
 )
 from shared.messages import TriggerSchedule
-from shared.sensor_facts import consumption_stored_negative, load_facts
+from shared.sensor_facts import consumption_stored_negative, load_facts, read_facts, send_facts
 from shared.time import DurationError, format_duration_hours, format_instant, parse_duration
 from shared.topics import SCHEDULE_TRIGGERS, key_for
 
@@ -415,7 +415,10 @@ async def _read_schedule(
     settings = request.state["settings"]
     async with db.single_statement(request.state["pool"]) as conn:  # reads only: no BEGIN or COMMIT
         horizon = min(duration, settings.planning_horizon)
-        job = await jobs.job_by_id(conn, job_id, settings.planning_ttl)
+        async with conn.pipeline():  # the job and the sensor's facts in one round trip (the pipeline's sync)
+            sent_job = await jobs.send_job(conn, job_id, settings.planning_ttl)
+            sent_facts = await send_facts(conn, [sensor.id])
+        job = await jobs.read_job(sent_job)
         if job is None:
             raise unrecognized_event(raw_id, "job")
         if job.status == "failed" and job.fallback_job_id is not None:
@@ -437,7 +440,7 @@ async def _read_schedule(
         if job.data_source_id is None:
             raise unknown_schedule(f"{PROCESSED_JOB} but no data source could be found for None. {used}")
         start = datetime.fromisoformat(job.request["start"])
-        facts = (await load_facts(conn, [sensor.id])).get(sensor.id)
+        facts = (await read_facts(sent_facts)).get(sensor.id)
         if facts is None:  # deleted since it was cached
             raise unprocessable("path", "id", f"No sensor found with id {sensor.id}.")
         events = await jobs.schedule_values(conn, job, sensor.id, start, start + horizon, sensor.event_resolution)

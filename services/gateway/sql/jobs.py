@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -80,8 +80,16 @@ WHERE id = %(id)s AND coalesce(finished_at, created_at) > now() - %(ttl)s::inter
 
 async def job_by_id(conn: AsyncConnection[Any], job_id: UUID, ttl: timedelta) -> JobRow | None:
     """The job, unless unknown or its result has expired (``ttl`` after it finished, or was created)."""
-    async with conn.cursor(row_factory=class_row(JobRow)) as cur:
-        await cur.execute(SELECT_JOB, {"id": job_id, "ttl": ttl})
+    return await read_job(await send_job(conn, job_id, ttl))
+
+
+async def send_job(conn: AsyncConnection[Any], job_id: UUID, ttl: timedelta) -> AsyncCursor[JobRow]:
+    """``job_by_id``'s query, sent (in pipeline mode, not waited for): ``read_job`` reads its answer."""
+    return await conn.cursor(row_factory=class_row(JobRow)).execute(SELECT_JOB, {"id": job_id, "ttl": ttl})
+
+
+async def read_job(cur: AsyncCursor[JobRow]) -> JobRow | None:
+    async with cur:
         return await cur.fetchone()
 
 
