@@ -353,9 +353,10 @@ async def record_unstorable(
     if command is not None and topics.device_account(record.topic) is not None:  # as ``ingest_batch`` names it
         command = command.model_copy(update={"command_id": record_command_id(record)})
     letter = dead_letter(record, Unstorable(f"The record could not be stored: {text}"), command)
-    if letter.command_id is not None:
-        await sql.record_done_commands(conn, [_done_letter(letter)], announce=[str(letter.command_id)])
-    await sql.record_progress(conn, progress([record]))
+    finished = [_done_letter(letter)] if letter.command_id is not None else []
+    await sql.record_done_commands(
+        conn, finished, announce=[str(command_id) for command_id, _, _ in finished], progress=progress([record])
+    )
     return Results(dead=[letter])
 
 

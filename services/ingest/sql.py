@@ -93,27 +93,26 @@ async def load_context(
         )
 
 
-# The results come as JSON texts (the events as encoded for Kafka), read as jsonb by the server.
-INSERT_DONE_COMMANDS = """
-INSERT INTO ingested_commands (command_id, sensor_id, result)
-SELECT c, s, r::jsonb
-FROM unnest(%(command_ids)b::uuid[], %(sensor_ids)b::integer[], %(results)b::text[]) AS t (c, s, r)
-ON CONFLICT (command_id) DO NOTHING
-"""
-
-
-# Offsets only move forward: a replica that lost the partition in a rebalance may finish an older batch late.
-UPSERT_PROGRESS = """
-INSERT INTO ingest_progress (topic, partition, next_offset)
-SELECT * FROM unnest(%(topics)s::text[], %(partitions)s::integer[], %(offsets)s::bigint[])
-ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(ingest_progress.next_offset, EXCLUDED.next_offset)
+# What a batch finished, in one statement (data-modifying CTEs run to completion whether or not the query reads
+# them): the command results, as JSON texts (the events as encoded for Kafka) read as jsonb; how far the batch took
+# its partitions, only forward (a replica that lost a partition in a rebalance may finish an older batch late); and
+# the announcements, each payload once, at commit (``shared/channels.py``).
+RECORD_FINISHED = """
+WITH done AS (
+    INSERT INTO ingested_commands (command_id, sensor_id, result)
+    SELECT c, s, r::jsonb
+    FROM unnest(%(command_ids)b::uuid[], %(sensor_ids)b::integer[], %(results)b::text[]) AS t (c, s, r)
+    ON CONFLICT (command_id) DO NOTHING
+), progress AS (
+    INSERT INTO ingest_progress (topic, partition, next_offset)
+    SELECT * FROM unnest(%(topics)s::text[], %(partitions)s::integer[], %(offsets)s::bigint[])
+    ON CONFLICT (topic, partition) DO UPDATE
+    SET next_offset = GREATEST(ingest_progress.next_offset, EXCLUDED.next_offset)
+)
+SELECT pg_notify(%(channel)s, payload) FROM unnest(%(payloads)b::text[]) AS payload
 """
 
 Progress = Sequence[tuple[str, int, int]]  # (topic, partition, the offset after the last record finished)
-
-
-# Each payload is announced once, at commit (``shared/channels.py``).
-ANNOUNCE_INGESTED = "SELECT pg_notify(%(channel)s, payload) FROM unnest(%(payloads)b::text[]) AS payload"
 
 
 # A small batch's beliefs bound for empty windows go in the round trip of the COMMIT (``record_done_commands``):
@@ -148,41 +147,28 @@ async def record_done_commands(
     progress: Progress = (),
 ) -> None:
     """Remember what each command produced (its result as JSON text), so a replay (after a crash before the offset
-    commit) re-sends it, record the batch's ``progress`` (``record_progress``) and ``announce`` the finished
-    commands on ``channels.INGESTED``; with ``commit``,
-    ``COMMIT`` goes in the same round trip (pipeline mode), as do the announcements whenever there are some, and
-    ``beliefs``, inserted first, after the savepoint ``before_copy``. Those may meet a concurrent writer's rows
-    (``UniqueViolation``): nothing after them has run, and the caller rolls back to that savepoint
+    commit) re-sends it, record the batch's ``progress`` and ``announce`` the finished commands on
+    ``channels.INGESTED`` (``RECORD_FINISHED``); with ``commit``, ``COMMIT`` goes in the same round trip (pipeline
+    mode), and ``beliefs``, inserted first, after the savepoint ``before_copy``. Those may meet a concurrent
+    writer's rows (``UniqueViolation``): nothing after them has run, and the caller rolls back to that savepoint
     (``rollback_to_before_copy``)."""
     # After a failed statement the rest of a pipeline is skipped, but psycopg would count a statement it meant to
     # prepare there as prepared: so what follows a statement that may fail is never prepared.
     after_failure = False if beliefs is not None else None
-    async with conn.pipeline() if commit or announce or beliefs or progress else contextlib.nullcontext():
+    # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
+    params = {
+        "command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
+        "results": [r for _, _, r in results], "topics": [t for t, _, _ in progress],
+        "partitions": [p for _, p, _ in progress], "offsets": [o for _, _, o in progress],
+        "channel": channels.INGESTED, "payloads": list(announce),
+    }  # fmt: skip
+    async with conn.pipeline() if commit or beliefs else contextlib.nullcontext():
         if beliefs is not None:  # the round's compared writes, made since the check's savepoint, stay on a failure
             await conn.execute(SAVEPOINT_BEFORE_COPY)
             await conn.execute(INSERT_BELIEFS, {f.name: getattr(beliefs, f.name) for f in fields(beliefs)})
-        # binary parameters (%b): arrays as text are escaped element by element (a quarter of ingest's CPU)
-        if results:
-            await conn.execute(
-                INSERT_DONE_COMMANDS,
-                {"command_ids": [c for c, _, _ in results], "sensor_ids": [s for _, s, _ in results],
-                 "results": [r for _, _, r in results]},
-                prepare=after_failure,
-            )  # fmt: skip
-        if progress:
-            await record_progress(conn, progress, prepare=after_failure)
-        if announce:  # never prepared: a statement before it may fail
-            params = {"channel": channels.INGESTED, "payloads": list(announce)}
-            await conn.execute(ANNOUNCE_INGESTED, params, prepare=False)
+        await conn.execute(RECORD_FINISHED, params, prepare=after_failure)
         if commit:
             await conn.execute("COMMIT", prepare=after_failure)
-
-
-async def record_progress(conn: AsyncConnection[Any], progress: Progress, *, prepare: bool | None = None) -> None:
-    """How far each partition of ``progress`` is finished, in the transaction that finished it."""
-    params = {"topics": [t for t, _, _ in progress], "partitions": [p for _, p, _ in progress],
-              "offsets": [o for _, _, o in progress]}  # fmt: skip
-    await conn.execute(UPSERT_PROGRESS, params, prepare=prepare)
 
 
 UPSERT_DEVICE_SOURCE = f"""
