@@ -375,11 +375,12 @@ async def http_part(
             logger.info(
                 "one client, one POST at a time, %d times, in this process and in another", sizes.latency_requests
             )
-            results.post_seq = await workloads.with_gateway_time(
-                gateway.url, _only(workloads.sequential_posts(
-                    [workloads.Target(client, pool, token, sensors.post_seq)], sizes.latency_requests
-                )),
-            )  # fmt: skip
+            async with sequential_client(gateway.url) as session:
+                results.post_seq = await workloads.with_gateway_time(
+                    gateway.url, _only(workloads.sequential_posts(
+                        [workloads.Target(session, pool, token, sensors.post_seq)], sizes.latency_requests
+                    )),
+                )  # fmt: skip
             results.post_seq_outside = await workloads.with_gateway_time(
                 gateway.url,
                 workloads.outside_client(
@@ -422,6 +423,14 @@ async def http_part(
             for phase in ("http", "post_seq"):
                 results.problems.setdefault(phase, f"failed: {exc}")
     return get_problem
+
+
+def sequential_client(url: str) -> aiohttp.ClientSession:
+    """The session of the sequential rows' client in this process: aiohttp, the library flexmeasures-client uses.
+    httpx's AsyncClient spent about three times its CPU per request (``bench/results/*-client-cost.md``), taken on
+    these two cores from the services being measured; the rows measured by a client in its own process keep
+    httpx."""
+    return aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=60))
 
 
 async def _only(measuring: Awaitable[list[workloads.Latency]]) -> workloads.Latency:
@@ -480,17 +489,20 @@ async def get_part(
         results.problems["get"] = "the one-year POST was not measured"
         return
     try:
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        async with (
+            httpx.AsyncClient(base_url=gateway.url, timeout=60) as client,
+            sequential_client(gateway.url) as session,
+        ):
             logger.info("the same year as 365 daily POSTs")
             await workloads.daily_posts(client, token, sensors.daily, year, concurrency=8, time_limit=sizes.timeout)
             logger.info("GET latency and the same selection as bare SQL, %d requests per case", sizes.get_requests)
             for sensor, attr in ((sensors.year[0], "one"), (sensors.daily, "daily")):
                 (get,) = await workloads.get_latency(
-                    [workloads.Target(client, pool, token, sensor)], sizes.get_requests
+                    [workloads.Target(session, pool, token, sensor)], sizes.get_requests
                 )
                 setattr(results, f"get_{attr}", get)
                 setattr(results, f"sql_{attr}", await workloads.bare_sql_latency(pool, sensor, sizes.get_requests))
-    except (harness.BenchError, httpx.HTTPError) as exc:
+    except (harness.BenchError, httpx.HTTPError, aiohttp.ClientError) as exc:
         logger.error("GET part failed: %s", exc)
         results.problems["get"] = f"failed: {exc}"
 
@@ -549,8 +561,9 @@ async def beside_twin(
     twin_pids = {"ingest": twin.ingest.process.pid, "gateway": twin.gateway.process.pid, "benchmark": os.getpid()}
     year, token = workloads.year_values(seed=3), twin.fx.token
     async with (
-        httpx.AsyncClient(base_url=gateway.url, timeout=60) as client,
+        sequential_client(gateway.url) as client,
         httpx.AsyncClient(base_url=twin.gateway.url, timeout=60) as twin_client,
+        sequential_client(twin.gateway.url) as twin_session,
     ):
         logger.info("twin: the year in one POST and in 365 (the data of its GETs; not measured)")
         response = await twin_client.post(
@@ -587,19 +600,18 @@ async def beside_twin(
                 pids, workloads.kafka_ingest(settings, watcher, pool, days, sizes.timeout)
             )
         here = workloads.Target(client, pool, fx.token, sensors.large_post_seq)
-        there = workloads.Target(twin_client, twin.pool, token, twin_post_seq)
+        there = workloads.Target(twin_session, twin.pool, token, twin_post_seq)
         async with watcher.paused():
             logger.info("96-value POSTs in a row, on the large table and on the twin in turn")
             results.large_post_seq, results.twin_post_seq = await workloads.sequential_posts(
                 [here, there], sizes.latency_requests
             )
             logger.info("(b) on the large table, then on the twin")
-            for attr, target, sensor_ids, ids_pids in (
-                ("large_http", here, sensors.large_http, pids),
-                ("twin_http", there, twin_http, twin_pids),
+            for attr, target, url, sensor_ids, ids_pids in (
+                ("large_http", here, gateway.url, sensors.large_http, pids),
+                ("twin_http", there, twin.gateway.url, twin_http, twin_pids),
             ):
                 days = workloads.day_commands(sensor_ids, sizes.http_days, seed=5)[: sizes.http_requests]
-                url = str(target.client.base_url)
                 measured = await workloads.with_cpu(
                     ids_pids,
                     workloads.http_posts(

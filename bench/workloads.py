@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
+import aiohttp
 import httpx
 import numpy as np
 from aiokafka import AIOKafkaConsumer
@@ -656,10 +657,11 @@ GET_PARAMS = {"start": YEAR0.isoformat(), "duration": f"PT{HOURS}H", "unit": "kW
 
 @dataclass(frozen=True)
 class Target:
-    """Where a sequential client sends its requests: a gateway (its client), the database behind it (to count what
-    was stored), the token and the sensor."""
+    """Where a sequential client sends its requests: a gateway (a session with its URL as base: aiohttp, the client
+    flexmeasures-client uses; ``bench/results/*-client-cost.md`` compares it with httpx), the database behind it
+    (to count what was stored), the token and the sensor."""
 
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     pool: AsyncConnectionPool
     token: str
     sensor_id: int
@@ -687,14 +689,15 @@ async def get_latency(targets: Sequence[Target], requests: int, warmup: int = 3)
     for i in range(warmup + requests):
         for k, target in _turns(targets, i):
             t0 = time.perf_counter()
-            response = await target.client.get(
+            async with target.client.get(
                 API.format(id=target.sensor_id), params=GET_PARAMS, headers={"Authorization": target.token}
-            )
+            ) as response:
+                answer = await response.read()
             elapsed = time.perf_counter() - t0
             if i < warmup:
                 continue
             seconds[k].append(elapsed)
-            values = response.json().get("values", []) if response.status_code == 200 else []
+            values = json.loads(answer).get("values", []) if response.status == 200 else []
             good = sum(v is not None for v in values) if len(values) == HOURS else 0
             found[k] += good
             failures[k] += good != HOURS
@@ -741,12 +744,13 @@ async def sequential_posts(targets: Sequence[Target], count: int, warmup: int = 
         body = post_body(SEQUENTIAL0 + i * STEP * DAY_VALUES, values)
         for k, target in _turns(targets, i):
             t0 = time.perf_counter()
-            response = await target.client.post(
-                API.format(id=target.sensor_id), content=body, headers={"Authorization": target.token, **JSON}
-            )
+            async with target.client.post(
+                API.format(id=target.sensor_id), data=body, headers={"Authorization": target.token, **JSON}
+            ) as response:
+                await response.read()
             if i >= warmup:
                 seconds[k].append(time.perf_counter() - t0)
-            failures[k] += response.status_code != 200
+            failures[k] += response.status != 200
     what = _sequential(warmup, len(targets))
     return [
         Latency(
