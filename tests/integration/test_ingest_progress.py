@@ -20,12 +20,17 @@ from shared.settings import Settings
 from shared.topics import Topic, key_for
 
 
+async def own_topic(settings: Settings) -> tuple[str, str]:
+    """A topic of this test's own (its full name), and a consumer group name for it."""
+    own = Topic(f"progress-test-{uuid.uuid4().hex[:8]}", TypeAdapter(bytes))
+    await kafka.ensure_topics(settings, [own])
+    return own.full_name(settings.topic_prefix), f"progress-{uuid.uuid4().hex[:6]}"
+
+
 async def test_committed_offsets_ask_the_coordinator_once_and_again_when_it_stops_answering(
     settings: Settings, pool: AsyncConnectionPool
 ) -> None:
-    own = Topic(f"progress-test-{uuid.uuid4().hex[:8]}", TypeAdapter(bytes))
-    await kafka.ensure_topics(settings, [own])
-    topic, group = own.full_name(settings.topic_prefix), f"progress-{uuid.uuid4().hex[:6]}"
+    topic, group = await own_topic(settings)
     async with kafka.open_producer(settings) as producer:
         sent = [await producer.send_and_wait(topic, b"x", key=key_for(7)) for _ in range(3)]
     partition = sent[0].partition
@@ -84,9 +89,7 @@ async def test_a_batch_records_how_far_it_took_its_partitions_in_its_own_transac
 async def test_a_job_waits_on_the_recorded_progress_and_on_kafka_only_for_what_it_does_not_cover(
     settings: Settings, pool: AsyncConnectionPool
 ) -> None:
-    own = Topic(f"progress-test-{uuid.uuid4().hex[:8]}", TypeAdapter(bytes))
-    await kafka.ensure_topics(settings, [own])
-    topic, group = own.full_name(settings.topic_prefix), f"progress-{uuid.uuid4().hex[:6]}"
+    topic, group = await own_topic(settings)
     async with pool.connection() as conn, conn.transaction():
         await handlers.ingest_batch(conn, records(topic, 0, range(5)), max_values=10)
     async with kafka.open_consumer(settings, [], group) as consumer:  # stored before progress was recorded
