@@ -599,6 +599,11 @@ async def beside_twin(
             results.large_kafka = await workloads.with_cpu(
                 pids, workloads.kafka_ingest(settings, watcher, pool, days, sizes.timeout)
             )
+            # (a)'s rows on both sides settle before the rows measured after them, as after every bulk write (its
+            # autovacuum would otherwise run during the large table's (b), measured first)
+            for each in (pool, twin.pool):
+                async with each.connection() as conn:
+                    await workloads.settle(conn)
         here = workloads.Target(client, pool, fx.token, sensors.large_post_seq)
         there = workloads.Target(twin_session, twin.pool, token, twin_post_seq)
         async with watcher.paused():
