@@ -15,6 +15,11 @@
 # The release is pinned by KAFKA_VERSION below; the jars are cached under $FLEXSTREAM_CACHE/kafka-<version>, the
 # broker's state (data, logs, credentials) under $FLEXSTREAM_KAFKA_STATE (default $FLEXSTREAM_CACHE/state).
 # Nothing here runs when FLEXSTREAM_KAFKA_BOOTSTRAP is set: the Makefile skips this script then.
+#
+# The JVM compiles with C1 alone (FLEXSTREAM_KAFKA_JAVA_OPTS, default -XX:TieredStopAtLevel=1): this broker lives
+# for a test run, a benchmark or a demo on a machine of two cores, where C2's compiler thread kept taking about as
+# much CPU as the broker's request handlers (docs/operations.md). Set it empty for the JVM's default tiered
+# compilation, the better choice for a broker that runs for days.
 set -euo pipefail
 
 KAFKA_VERSION="${FLEXSTREAM_KAFKA_VERSION:-4.4.0}"
@@ -31,6 +36,7 @@ LOG="$STATE/kafka-$PORT.log"
 CREDENTIALS="$STATE/kafka-$PORT.credentials"
 CLIENT_CONFIG="$STATE/kafka-$PORT.client.properties"
 SECURITY="${FLEXSTREAM_KAFKA_SECURITY:-sasl}"
+read -r -a JAVA_OPTS <<< "${FLEXSTREAM_KAFKA_JAVA_OPTS--XX:TieredStopAtLevel=1}"
 PRINCIPALS=(admin gateway ingest scheduler stats)
 
 say() { echo "[kafka] $*" >&2; }
@@ -81,7 +87,7 @@ PROPS
 }
 
 java_cmd() {
-  java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true ${JAVA_OPTS[@]+"${JAVA_OPTS[@]}"} \
     -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" "$@"
 }
 
@@ -202,7 +208,7 @@ add_scram_credentials() {
 
 # Start the broker with the given properties and wait until it answers a metadata request.
 launch() {
-  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true ${JAVA_OPTS[@]+"${JAVA_OPTS[@]}"} \
     -Dlog4j2.configurationFile="$DIST/log4j2.properties" -cp "$DIST/libs/*" \
     kafka.Kafka "$1" >"$LOG" 2>&1 &
   echo $! > "$PIDFILE"
