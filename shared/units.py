@@ -150,14 +150,48 @@ def convert(values: np.ndarray, from_unit: str, to_unit: str, resolution: timede
     return values * (hours / float((1 / ratio).to("hour").magnitude))  # flow → stock
 
 
+# A number, then a unit that only multiplies or divides it ("100.1 kWh", "90%", "0.29 EUR/kWh"): no sums, brackets
+# or powers, so that the quantity is the number times the same text after a 1.
+_NUMBER_THEN_UNIT = re.compile(
+    r"\s*(?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>[A-Za-z%‰/ ]*[A-Za-z%‰])\s*"
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def quantity_in(text: str, unit: str) -> float:
     """The magnitude of a quantity string (``"25 kW"``, ``"90%"``, ``"0.29 EUR/kWh"``) expressed in ``unit``.
 
     Raises ``InvalidUnit`` (with pint's reason) when the text is no quantity, ``UnitMismatch`` when its
     dimension differs from the unit's. Answers are remembered (pint's parsing is most of a trigger's validation,
-    and flex-models repeat the same few quantities); failures are not.
+    and flex-models repeat the same few quantities); failures are not. A number followed by a plain unit is that
+    number times the unit's remembered factor: a state of charge differs from one trigger to the next, its unit
+    does not.
     """
+    plain = _NUMBER_THEN_UNIT.fullmatch(text)
+    if plain is not None and (scale := _scale(plain["unit"], unit)) is not None:
+        return float(plain["number"]) * scale[0] / scale[1]
+    return _pint_quantity_in(text, unit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scale(plain_unit: str, unit: str) -> tuple[float, float] | None:
+    """What ``_pint_quantity_in`` multiplies a number in ``plain_unit`` by and divides it by, to express it in
+    ``unit``; None when that is not how it converts (an offset unit such as °C: 0 is not 0) or when it does not
+    convert at all (the caller then lets pint raise its error for the whole text)."""
+    try:
+        if _pint_magnitude(f"0 {plain_unit}", unit) != 0:
+            return None
+        return _pint_magnitude(f"1 {plain_unit}", unit), float(_parse(unit).magnitude)
+    except (InvalidUnit, UnitMismatch, *PARSE_ERRORS):
+        return None
+
+
+def _pint_quantity_in(text: str, unit: str) -> float:
+    return _pint_magnitude(text, unit) / float(_parse(unit).magnitude)
+
+
+def _pint_magnitude(text: str, unit: str) -> float:
+    """The magnitude of the quantity ``text`` in the units of ``unit`` (before dividing by the unit's own number)."""
     reg = registry()
     if not _bounded_powers(text):
         raise InvalidUnit(f"exponents must be plain numbers of at most {MAX_EXPONENT}")
@@ -169,7 +203,7 @@ def quantity_in(text: str, unit: str) -> float:
     if not isinstance(quantity, pint.Quantity) or not isinstance(quantity.magnitude, int | float):
         raise InvalidUnit(f"'{text}' is not a number with a unit")
     try:
-        return float(quantity.to(target.units).magnitude) / float(target.magnitude)
+        return float(quantity.to(target.units).magnitude)
     except pint.errors.DimensionalityError:
         raise UnitMismatch(f"Cannot convert {text} to {unit}.") from None
 

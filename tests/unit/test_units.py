@@ -111,3 +111,39 @@ def test_a_quantity_is_parsed_once_and_a_failure_every_time() -> None:
         with pytest.raises(UnitMismatch):
             units.quantity_in("50 kWh", "MW")
     assert units.quantity_in.cache_info().currsize == 1  # failures are raised again, not remembered
+
+
+@pytest.mark.parametrize(
+    ("unit", "target"),
+    [("kWh", "MWh"), ("kW", "MW"), ("%", "dimensionless"), ("EUR/kWh", "EUR/MWh"), ("kEUR/MWh", "EUR/MWh"),
+     ("W", "kW"), ("MWh", "kWh"), ("degC", "K"), ("kWh", "MW")],
+)  # fmt: skip
+def test_a_number_in_a_plain_unit_converts_exactly_as_pint_converts_it(unit: str, target: str) -> None:
+    """The remembered factor of a plain unit gives pint's own float, bit for bit (and pint's error where it
+    raises one); an offset unit (°C) is left to pint."""
+    numbers = [0, 1, -1, 0.1, 100.1, 180, 1e-3, 2.5e6, -42.125, 0.3333333, 95]
+    for number in numbers:
+        for text in (f"{number} {unit}", f"{number}{unit}"):
+            try:
+                expected: float | str = units._pint_quantity_in(text, target)
+            except (InvalidUnit, UnitMismatch) as exc:
+                expected = str(exc)
+            try:
+                got: float | str = units.quantity_in(text, target)
+            except (InvalidUnit, UnitMismatch) as exc:
+                got = str(exc)
+            assert got == expected, text
+
+
+def test_a_new_number_in_a_unit_seen_before_is_not_parsed_by_pint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state of charge differs from one trigger to the next: only its unit is parsed, once."""
+    assert units.quantity_in("100.1 kWh", "MWh") == pytest.approx(0.1001)
+
+    def refuse(text: str, unit: str) -> float:
+        raise AssertionError(f"pint parsed {text!r}")
+
+    monkeypatch.setattr(units, "_pint_quantity_in", refuse)
+    assert units.quantity_in("123.45 kWh", "MWh") == pytest.approx(0.12345)
+    assert units.quantity_in("-7 kWh", "MWh") == pytest.approx(-0.007)
+    with pytest.raises(AssertionError):  # an offset unit still goes through pint
+        units.quantity_in("21 degC", "K")
