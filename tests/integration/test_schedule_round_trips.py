@@ -106,6 +106,27 @@ async def test_reading_a_finished_schedule_takes_two_round_trips(
     assert json.loads(answers[0].body)["values"] == [-1.0, -2.0, -3.0]  # consumption stored negative, read positive
 
 
+async def test_a_trigger_reads_its_sensor_and_the_facts_it_names_in_one_round_trip_after_its_begin(
+    factory: Factory, pool: AsyncConnectionPool
+) -> None:
+    """The sensor in the path and the facts of it and of the price sensor its flex-context names, after the
+    transaction's ``BEGIN`` (psycopg's own, in a round trip of its own): two round trips, three before."""
+    asset = await factory.asset(await factory.account())
+    sensor, prices = await factory.sensor(asset, unit="kW"), await factory.sensor(asset, unit="EUR/MWh")
+    body = {"flex-context": {"consumption-price": {"sensor": prices}}}
+    request = cast(Any, SimpleNamespace(path_params={"id": str(sensor)}))
+    read: list[Any] = []
+    async with pool.connection() as conn:
+
+        async def trigger_reads() -> None:
+            read.append(await schedules._sensor_and_facts(conn, request, body))
+
+        trace = await traced(conn, trigger_reads)
+    assert round_trips(trace) == 2, trace
+    row, own, referenced = read[0]
+    assert row.id == own.id == sensor and set(referenced) == {prices}
+
+
 async def test_a_claim_waits_for_the_commit_of_the_job_row_it_arrived_before(
     settings: Settings, factory: Factory, pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

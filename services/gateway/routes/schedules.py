@@ -32,14 +32,13 @@ from services.gateway.http.guards import (
     current_user,
     require,
     require_on,
-    sensor_from_path,
 )
 from services.gateway.http.openapi import ApiRoute, RouteDoc
 from services.gateway.http.request_input import json_object, path_int, query
 from services.gateway.http.responses import ApiError, ok, processed, unprocessable, validation_error
 from services.gateway.sql import assets, jobs
 from services.gateway.sql.assets import AssetRow
-from services.gateway.sql.sensors import SensorRow
+from services.gateway.sql.sensors import SensorRow, read_sensor, send_sensor
 from services.gateway.state import State
 from shared import db
 from shared.errors import FlexRejected, TriggerRejected
@@ -116,19 +115,29 @@ def request_hash(sensor_id: int, req: ScheduleRequest) -> bytes:
     return _digest(identity)
 
 
-async def _facts(
-    conn: AsyncConnection[Any], sensor: SensorRow, body: dict[str, Any]
-) -> tuple[SensorFacts, dict[int, SensorFacts]]:
-    """The sensor's facts and those of every sensor the body or the stored flex-context names: those the body names
-    come with the sensor's own, in one query; a second one only for sensors that only the stored flex-context names."""
-    found = await load_facts(conn, {sensor.id, *referenced_sensors(body)})
+async def _sensor_and_facts(
+    conn: AsyncConnection[Any], request: Request[State], body: dict[str, Any]
+) -> tuple[SensorRow, SensorFacts, dict[int, SensorFacts]]:
+    """The sensor in the path (or E1 at location ``path``, as ``sensor_from_path``), its facts and those of every
+    sensor the body or the stored flex-context names: the sensor and the facts of those the body names in one round
+    trip; a second one only for sensors that only the stored flex-context names."""
+    sensor_id = path_int(request)
+    if not db.is_db_id(sensor_id):
+        raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
+    async with conn.pipeline():
+        sent_sensor = await send_sensor(conn, sensor_id)
+        sent_facts = await send_facts(conn, {sensor_id, *referenced_sensors(body)})
+    sensor = await read_sensor(sent_sensor)
+    found = await read_facts(sent_facts)
+    if sensor is None:
+        raise unprocessable("path", "id", f"No sensor found with id {sensor_id}.")
     own = found.get(sensor.id)
     if own is None:  # deleted since its row was read
         raise unprocessable("path", "id", f"No sensor found with id {sensor.id}.")
     referenced = referenced_sensors(body, own.flex_context)
     if missing := referenced - found.keys():
         found |= await load_facts(conn, missing)
-    return own, {i: found[i] for i in referenced if i in found}
+    return sensor, own, {i: found[i] for i in referenced if i in found}
 
 
 async def trigger_schedule(request: Request[State]) -> Response:
@@ -137,8 +146,7 @@ async def trigger_schedule(request: Request[State]) -> Response:
     body = normalise_force_flag(await json_object(request))
     settings = request.state["settings"]
     async with request.state["data_offsets"].ahead() as ends, request.state["pool"].connection() as conn:
-        sensor = await sensor_from_path(conn, request)
-        facts, referenced = await _facts(conn, sensor, body)
+        sensor, facts, referenced = await _sensor_and_facts(conn, request, body)
         rejected: FlexRejected | None = None
         try:
             req = validate_trigger(

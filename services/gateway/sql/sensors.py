@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -74,6 +74,16 @@ async def sensor_by_id(conn: AsyncConnection[Any], id: int) -> SensorRow | None:
     async with conn.cursor(row_factory=class_row(SensorRow)) as cur:
         await cur.execute(SELECT_SENSOR, {"id": id})
         return await cur.fetchone()
+
+
+async def send_sensor(conn: AsyncConnection[Any], id: int) -> AsyncCursor[SensorRow]:
+    """``sensor_by_id``'s query, sent (in pipeline mode, not waited for): ``read_sensor`` reads its answer."""
+    return await conn.cursor(row_factory=class_row(SensorRow)).execute(SELECT_SENSOR, {"id": id})
+
+
+async def read_sensor(cursor: AsyncCursor[SensorRow]) -> SensorRow | None:
+    async with cursor:
+        return await cursor.fetchone()
 
 
 SELECT_SENSOR_FOR_UPDATE = SELECT_SENSOR + "FOR UPDATE OF s\n"
