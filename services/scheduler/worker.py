@@ -3,9 +3,11 @@
 1. Lock the job row: finished → nothing to do; failed → publish its failure again (a crash may have come between
    marking and publishing), and finish a fallback job that was left unfinished; queued or started (a re-run after a
    crash or a rebalance) → mark started.
-2. Wait until ingest has stored the sensor data posted before the trigger (``ingest_wait``).
-3. Load the sensor facts, re-validate the trigger against them, load the input series as known at belief time
-   ``b`` (the trigger's ``prior``, else now), compute in a worker thread.
+2. Meanwhile (they only read), wait until ingest has stored the sensor data posted before the trigger
+   (``ingest_wait``), then load the sensor facts, re-validate the trigger against them, and load the input series as
+   known at belief time ``b`` (the trigger's ``prior``, else now); these are set aside when step 1 finds nothing to
+   run or a failed job.
+3. Compute in a worker thread.
 4. Success: publish ``ScheduleComputed`` (ingest stores the beliefs and marks the job finished in the same
    transaction). Failure: mark the job failed, then publish; an infeasible storage problem also gets a fallback
    job, linked from the failed one, computed and published at once.
@@ -76,8 +78,17 @@ class Inputs:
 
 async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
     began = time.perf_counter()
-    state = await _claim(ctx, trigger)
+    # The claim only marks the job started: its inputs are read meanwhile, on a connection of their own, and set
+    # aside when the claim finds nothing to run
+    preparing = asyncio.create_task(_prepare(ctx, trigger))
+    try:
+        state = await _claim(ctx, trigger)
+    except BaseException:
+        await _set_aside(preparing)
+        raise
     claimed = time.perf_counter()
+    if state is None or state.status == "failed":
+        await _set_aside(preparing)
     if state is None:
         return
     try:
@@ -85,9 +96,7 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
             await _finish_failed(ctx, trigger, state)
             return
         try:
-            waited = await ctx.ingest.wait_for(trigger.data_offsets, ctx.settings.scheduler_ingest_wait.total_seconds())
-            INGEST_WAIT_SECONDS.observe(waited)
-            inputs = await _inputs(ctx, trigger)
+            prepared = await preparing
         except IngestBehind as exc:
             await _fail(ctx, trigger, state.scheduler or "", "IngestBehind", str(exc), None)
             return
@@ -97,7 +106,7 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
         except BUG_CLASSES as exc:
             await _fail(ctx, trigger, state.scheduler or "", type(exc).__name__, _bug_text(trigger, exc), None)
             return
-        loaded = time.perf_counter()
+        inputs = prepared.inputs
         limit = ctx.settings.scheduler_time_limit.total_seconds()
         if inputs.devices:
             outcome = await _guarded(
@@ -123,14 +132,38 @@ async def run_job(ctx: Context, trigger: TriggerSchedule) -> None:
             "scheduling job done",
             extra={"job_id": str(trigger.job_id), "sensor_id": trigger.sensor_id, "scheduler": outcome.scheduler,
                    "outcome": "failed" if outcome.failed else "finished", "error_class": outcome.error_class,
-                   "claim_ms": round((claimed - began) * 1000, 1), "ingest_wait_ms": round(waited * 1000, 1),
-                   "inputs_ms": round((loaded - claimed) * 1000, 1),
+                   "claim_ms": round((claimed - began) * 1000, 1), "ingest_wait_ms": round(prepared.waited * 1000, 1),
+                   "inputs_ms": round(prepared.loading * 1000, 1),
                    "build_ms": round(outcome.timing.build_seconds * 1000, 1),
                    "solve_ms": round(outcome.timing.solve_seconds * 1000, 1),
                    "total_ms": round((time.perf_counter() - began) * 1000, 1)},
         )  # fmt: skip
     finally:
         JOB_SECONDS.observe(time.perf_counter() - began)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    inputs: Inputs
+    waited: float  # seconds waiting for ingest to store the data posted before the trigger
+    loading: float  # seconds loading the inputs after that
+
+
+async def _prepare(ctx: Context, trigger: TriggerSchedule) -> Prepared:
+    """Wait until ingest has stored the data posted before the trigger, then load the job's inputs."""
+    waited = await ctx.ingest.wait_for(trigger.data_offsets, ctx.settings.scheduler_ingest_wait.total_seconds())
+    INGEST_WAIT_SECONDS.observe(waited)
+    started = time.perf_counter()
+    inputs = await _inputs(ctx, trigger)
+    return Prepared(inputs, waited, time.perf_counter() - started)
+
+
+async def _set_aside(preparing: asyncio.Task[Prepared]) -> None:
+    """Cancel inputs that will not be used, and wait until their connection is back in the pool."""
+    preparing.cancel()
+    await asyncio.wait([preparing])
+    if not preparing.cancelled():
+        preparing.exception()  # retrieved: a failure of inputs nobody uses is no error
 
 
 async def _claim(ctx: Context, trigger: TriggerSchedule) -> sql.JobState | None:
